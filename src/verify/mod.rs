@@ -1,0 +1,145 @@
+//! The verifier contract: one async trait, three possible verdicts.
+//!
+//! A [`Verifier`] looks at a bearer token and answers with a [`Verdict`]:
+//!
+//! | verdict | meaning | what the guard does |
+//! |---|---|---|
+//! | [`Verdict::Valid`] | the token is good; here is who holds it | cache until `min(ttl, token expiry)`, call the route |
+//! | [`Verdict::Invalid`] | the token is bad (expired, revoked, forged) | cache for the short negative TTL, answer 401 |
+//! | [`Verdict::Unavailable`] | the backend could not say (timeout, refused, garbage) | never cache, answer 503 |
+//!
+//! A verifier must never turn a backend failure into `Valid`: when in doubt, `Unavailable`.
+
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::principal::Principal;
+use crate::token::BearerToken;
+
+/// A boxed, sendable future, as returned by [`Verifier::verify`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The cause of an [`Verdict::Unavailable`] answer: any error, kept for logs.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Checks a bearer token. Object safe: the guard holds it as `Arc<dyn Verifier>`.
+///
+/// The guard calls a verifier only on a cache miss, and only once for concurrent requests
+/// that carry the same token, so an implementation does not need a cache of its own.
+///
+/// # Example
+///
+/// ```
+/// use bearer_guard::verify::{BoxFuture, Verdict, Verifier};
+/// use bearer_guard::{BearerToken, Principal, VerifierKind};
+///
+/// /// Accepts exactly one static token: for tests and demos only.
+/// struct OneToken(&'static str);
+///
+/// impl Verifier for OneToken {
+///     fn verify<'a>(&'a self, token: &'a BearerToken) -> BoxFuture<'a, Verdict> {
+///         Box::pin(async move {
+///             if token.as_str() == self.0 {
+///                 Verdict::Valid(Principal::builder(VerifierKind::Custom("one-token")).build())
+///             } else {
+///                 Verdict::invalid("unknown token")
+///             }
+///         })
+///     }
+/// }
+/// ```
+pub trait Verifier: Send + Sync + 'static {
+    /// Checks `token` and says what it is. Must not panic on any input.
+    fn verify<'a>(&'a self, token: &'a BearerToken) -> BoxFuture<'a, Verdict>;
+}
+
+impl<V: Verifier + ?Sized> Verifier for Arc<V> {
+    fn verify<'a>(&'a self, token: &'a BearerToken) -> BoxFuture<'a, Verdict> {
+        (**self).verify(token)
+    }
+}
+
+/// What a [`Verifier`] says about one token.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// The token is valid. The principal's [`Principal::expires_at`] (when known) bounds how
+    /// long the guard may reuse this verdict.
+    Valid(Principal),
+    /// The token is not valid. The reason goes to logs, never to the client.
+    Invalid(InvalidReason),
+    /// The verifier could not reach a decision (backend down, timeout, malformed answer).
+    /// Never cached; the client gets 503.
+    Unavailable(BoxError),
+}
+
+impl Verdict {
+    /// An [`Verdict::Invalid`] verdict with a reason for logs.
+    pub fn invalid(reason: impl Into<Cow<'static, str>>) -> Self {
+        Verdict::Invalid(InvalidReason(reason.into()))
+    }
+
+    /// An [`Verdict::Unavailable`] verdict with its cause.
+    pub fn unavailable(cause: impl Into<BoxError>) -> Self {
+        Verdict::Unavailable(cause.into())
+    }
+
+    /// The verdict's name for logs: `valid`, `invalid` or `unavailable`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Verdict::Valid(_) => "valid",
+            Verdict::Invalid(_) => "invalid",
+            Verdict::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
+/// Why a token was found invalid: for logs only, never sent to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidReason(Cow<'static, str>);
+
+impl InvalidReason {
+    /// The reason as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for InvalidReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which kind of verifier accepted a token; shown as [`Principal::source`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum VerifierKind {
+    /// A remote endpoint said yes (crm-now `verifytoken`).
+    Remote,
+    /// A local JWT signature check said yes.
+    Jwt,
+    /// A verifier of the user's own, under a name of its choosing.
+    Custom(&'static str),
+}
+
+impl VerifierKind {
+    /// The name used in logs and in the demo's `/whoami`: `remote`, `jwt`, or the custom name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            VerifierKind::Remote => "remote",
+            VerifierKind::Jwt => "jwt",
+            VerifierKind::Custom(name) => name,
+        }
+    }
+}
+
+impl fmt::Display for VerifierKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
