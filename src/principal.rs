@@ -243,7 +243,7 @@ fn scopes_from_claims(claims: &Claims) -> Vec<String> {
 /// Reads a JSON NumericDate (seconds since the epoch, integer or fraction) as a `SystemTime`.
 pub(crate) fn unix_time_from_json(value: &Value) -> Option<SystemTime> {
     let seconds = value.as_f64()?;
-    if !seconds.is_finite() || seconds < 0.0 || seconds > 253_402_300_799.0 {
+    if !(0.0..=253_402_300_799.0).contains(&seconds) {
         return None; // beyond year 9999: not a real expiry
     }
     UNIX_EPOCH.checked_add(Duration::from_secs_f64(seconds))

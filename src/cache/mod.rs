@@ -1,0 +1,210 @@
+//! The verdict cache: positive verdicts, negative verdicts, and one shared verification per
+//! token in flight.
+//!
+//! **Keys.** An entry is keyed by the first 128 bits of the token's SHA-256 digest
+//! ([`TokenKey`]), never by the token itself. A collision needs ~2^64 work per pair even for an
+//! attacker who chooses tokens, and the digest is unpredictable, so the map hashes the digest
+//! bits directly instead of hashing them again.
+//!
+//! **Two caches.** Valid verdicts live in the positive cache (default 100,000 entries), each
+//! until `min(positive TTL, the token's own expiry)`. Invalid verdicts live in a separate,
+//! smaller negative cache (default 10,000 entries, short TTL). A flood of unique garbage tokens
+//! therefore churns only the negative cache; it can never evict a real user's positive verdict,
+//! because nothing but a `Valid` answer is ever inserted into the positive cache.
+//! `Unavailable` answers are never cached.
+
+mod inflight;
+mod key;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use moka::Expiry;
+use moka::sync::Cache;
+
+pub(crate) use inflight::{InFlight, Join, Outcome, wait_for};
+pub(crate) use key::{BuildKeyHasher, TokenKey};
+
+use crate::principal::Principal;
+
+/// What the caches know about a token.
+#[derive(Clone, Debug)]
+pub(crate) enum Cached {
+    Valid(Principal),
+    Invalid,
+}
+
+/// Positive and negative verdict caches.
+pub(crate) struct VerdictCache {
+    positive: Cache<TokenKey, Principal, BuildKeyHasher>,
+    negative: Cache<TokenKey, (), BuildKeyHasher>,
+    positive_ttl: Duration,
+}
+
+/// Sizes and lifetimes of the two caches.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CacheSettings {
+    pub(crate) capacity: u64,
+    pub(crate) negative_capacity: u64,
+    pub(crate) positive_ttl: Duration,
+    pub(crate) negative_ttl: Duration,
+}
+
+impl VerdictCache {
+    pub(crate) fn new(settings: CacheSettings) -> Self {
+        let positive = Cache::builder()
+            .max_capacity(settings.capacity)
+            .expire_after(TokenExpiry {
+                positive_ttl: settings.positive_ttl,
+            })
+            .build_with_hasher(BuildKeyHasher);
+        let negative = Cache::builder()
+            .max_capacity(settings.negative_capacity)
+            .time_to_live(settings.negative_ttl)
+            .build_with_hasher(BuildKeyHasher);
+        VerdictCache {
+            positive,
+            negative,
+            positive_ttl: settings.positive_ttl,
+        }
+    }
+
+    /// One lookup in the positive cache, then (only on a miss) one in the negative cache.
+    #[inline]
+    pub(crate) fn get(&self, key: &TokenKey) -> Option<Cached> {
+        if let Some(principal) = self.positive.get(key) {
+            return Some(Cached::Valid(principal));
+        }
+        if self.negative.contains_key(key) {
+            return Some(Cached::Invalid);
+        }
+        None
+    }
+
+    /// Remembers a valid verdict, unless the token has already expired or the positive TTL
+    /// is zero.
+    pub(crate) fn insert_valid(&self, key: TokenKey, principal: Principal) {
+        if lifetime(&principal, self.positive_ttl, SystemTime::now()).is_zero() {
+            return;
+        }
+        self.negative.invalidate(&key);
+        self.positive.insert(key, principal);
+    }
+
+    /// Remembers an invalid verdict for the negative TTL.
+    pub(crate) fn insert_invalid(&self, key: TokenKey) {
+        self.negative.insert(key, ());
+    }
+
+    /// Entry counts `(positive, negative)` after pending maintenance has run. For tests and
+    /// metrics; not for the request path.
+    pub(crate) fn entry_counts(&self) -> (u64, u64) {
+        self.positive.run_pending_tasks();
+        self.negative.run_pending_tasks();
+        (self.positive.entry_count(), self.negative.entry_count())
+    }
+}
+
+/// How long a valid verdict may be reused: `min(positive_ttl, expires_at - now)`, zero when the
+/// token has expired.
+fn lifetime(principal: &Principal, positive_ttl: Duration, now: SystemTime) -> Duration {
+    match principal.expires_at() {
+        Some(expires_at) => expires_at
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(positive_ttl),
+        None => positive_ttl,
+    }
+}
+
+/// Per-entry expiry for the positive cache.
+struct TokenExpiry {
+    positive_ttl: Duration,
+}
+
+impl Expiry<TokenKey, Principal> for TokenExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &TokenKey,
+        principal: &Principal,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        Some(lifetime(principal, self.positive_ttl, SystemTime::now()))
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &TokenKey,
+        principal: &Principal,
+        _updated_at: Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(lifetime(principal, self.positive_ttl, SystemTime::now()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::VerifierKind;
+
+    fn settings() -> CacheSettings {
+        CacheSettings {
+            capacity: 100,
+            negative_capacity: 10,
+            positive_ttl: Duration::from_secs(300),
+            negative_ttl: Duration::from_secs(10),
+        }
+    }
+
+    #[test]
+    fn lifetime_is_the_smaller_of_ttl_and_expiry() {
+        let now = SystemTime::now();
+        let soon = Principal::builder(VerifierKind::Jwt)
+            .expires_at(now + Duration::from_secs(2))
+            .build();
+        assert_eq!(
+            lifetime(&soon, Duration::from_secs(300), now),
+            Duration::from_secs(2)
+        );
+        let late = Principal::builder(VerifierKind::Jwt)
+            .expires_at(now + Duration::from_secs(3600))
+            .build();
+        assert_eq!(
+            lifetime(&late, Duration::from_secs(300), now),
+            Duration::from_secs(300)
+        );
+        let past = Principal::builder(VerifierKind::Jwt)
+            .expires_at(now - Duration::from_secs(1))
+            .build();
+        assert_eq!(
+            lifetime(&past, Duration::from_secs(300), now),
+            Duration::ZERO
+        );
+        let unknown = Principal::builder(VerifierKind::Remote).build();
+        assert_eq!(
+            lifetime(&unknown, Duration::from_secs(300), now),
+            Duration::from_secs(300)
+        );
+    }
+
+    #[test]
+    fn expired_token_is_not_cached() {
+        let cache = VerdictCache::new(settings());
+        let key = TokenKey::of(b"t");
+        let past = Principal::builder(VerifierKind::Jwt)
+            .expires_at(SystemTime::now() - Duration::from_secs(1))
+            .build();
+        cache.insert_valid(key, past);
+        assert!(cache.get(&key).is_none());
+    }
+
+    #[test]
+    fn invalid_then_valid_replaces_the_negative_entry() {
+        let cache = VerdictCache::new(settings());
+        let key = TokenKey::of(b"t");
+        cache.insert_invalid(key);
+        assert!(matches!(cache.get(&key), Some(Cached::Invalid)));
+        cache.insert_valid(key, Principal::builder(VerifierKind::Remote).build());
+        assert!(matches!(cache.get(&key), Some(Cached::Valid(_))));
+    }
+}

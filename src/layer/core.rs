@@ -1,0 +1,160 @@
+//! What every clone of the guard shares: the verifier, the caches, the in-flight table, and
+//! the settings. The request path lives here, apart from the tower plumbing.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::{Instrument, Level, field};
+
+use crate::cache::{Cached, InFlight, Join, Outcome, TokenKey, VerdictCache, wait_for};
+use crate::error::AuthError;
+use crate::principal::Principal;
+use crate::token::BearerToken;
+use crate::verify::{Verdict, Verifier};
+
+/// Settings that shape answers and bounds, fixed when the layer is built.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) realm: Arc<str>,
+    pub(crate) max_token_len: usize,
+    pub(crate) retry_after_secs: u64,
+    pub(crate) verify_timeout: Duration,
+}
+
+pub(crate) struct GuardCore {
+    pub(crate) verifier: Arc<dyn Verifier>,
+    pub(crate) cache: Option<VerdictCache>,
+    pub(crate) inflight: InFlight,
+    pub(crate) settings: Settings,
+}
+
+/// The result of the synchronous part of a request: answered from the cache, or not.
+pub(crate) enum Lookup<'a> {
+    Allow(Principal),
+    Deny(AuthError),
+    Miss(TokenKey, &'a str),
+}
+
+impl GuardCore {
+    /// Extraction and cache lookup: no allocation, no await.
+    #[inline]
+    pub(crate) fn lookup<'a>(&self, headers: &'a http::HeaderMap) -> Lookup<'a> {
+        let token = match crate::extract::bearer_token(headers, self.settings.max_token_len) {
+            Ok(token) => token,
+            Err(error) => {
+                tracing::debug!(rejection = %error, "bearer-guard: request rejected before verification");
+                return Lookup::Deny(error);
+            }
+        };
+        let key = TokenKey::of(token.as_bytes());
+        match self.cache.as_ref().and_then(|cache| cache.get(&key)) {
+            Some(Cached::Valid(principal)) => {
+                tracing::trace!(cache = "hit", outcome = "valid", "bearer-guard");
+                Lookup::Allow(principal)
+            }
+            Some(Cached::Invalid) => {
+                tracing::trace!(cache = "hit", outcome = "invalid", "bearer-guard");
+                Lookup::Deny(AuthError::InvalidToken)
+            }
+            None => Lookup::Miss(key, token),
+        }
+    }
+
+    /// The cache missed: join the verification in flight for this token or start one.
+    pub(crate) async fn resolve(self: Arc<Self>, key: TokenKey, token: BearerToken) -> Outcome {
+        let core = Arc::clone(&self);
+        let join = self.inflight.join(key, || {
+            core.cache
+                .as_ref()
+                .and_then(|cache| cache.get(&key))
+                .map(|cached| match cached {
+                    Cached::Valid(principal) => Outcome::Valid(principal),
+                    Cached::Invalid => Outcome::Invalid,
+                })
+        });
+        match join {
+            Join::Ready(outcome) => outcome,
+            Join::Wait(slot) => wait_for(slot).await,
+            Join::Full => {
+                tracing::warn!(
+                    in_flight = self.inflight.len(),
+                    "bearer-guard: too many verifications in flight; answering 503"
+                );
+                Outcome::Unavailable
+            }
+            Join::Lead(sender, slot) => {
+                let verification = async move {
+                    let finish = FinishOnDrop { core: &self, key };
+                    let outcome = finish.core.verify_and_store(key, &token).await;
+                    sender.send_replace(Some(outcome));
+                    drop(finish);
+                };
+                // Run the verification as its own task where a runtime exists, so that it
+                // completes (and its verdict is cached) even if the first caller hangs up.
+                match tokio::runtime::Handle::try_current() {
+                    Ok(runtime) => {
+                        runtime.spawn(verification);
+                    }
+                    Err(_) => verification.await,
+                }
+                wait_for(slot).await
+            }
+        }
+    }
+
+    /// Calls the verifier (bounded by the verify timeout), stores the verdict, and logs one
+    /// span with outcome, cache status and duration. Never logs the token.
+    async fn verify_and_store(&self, key: TokenKey, token: &BearerToken) -> Outcome {
+        let span = tracing::span!(
+            Level::DEBUG,
+            "bearer_guard.verify",
+            cache = "miss",
+            token_len = token.len(),
+            outcome = field::Empty,
+            duration_us = field::Empty,
+        );
+        let started = Instant::now();
+        let verdict =
+            tokio::time::timeout(self.settings.verify_timeout, self.verifier.verify(token))
+                .instrument(span.clone())
+                .await
+                .unwrap_or_else(|_| {
+                    Verdict::unavailable("verifier did not answer within the verify timeout")
+                });
+        span.record("outcome", verdict.outcome());
+        span.record("duration_us", started.elapsed().as_micros() as u64);
+        let _entered = span.enter();
+        match verdict {
+            Verdict::Valid(principal) => {
+                tracing::debug!(subject = principal.subject(), source = %principal.source(), "token valid");
+                if let Some(cache) = &self.cache {
+                    cache.insert_valid(key, principal.clone());
+                }
+                Outcome::Valid(principal)
+            }
+            Verdict::Invalid(reason) => {
+                tracing::debug!(%reason, "token invalid");
+                if let Some(cache) = &self.cache {
+                    cache.insert_invalid(key);
+                }
+                Outcome::Invalid
+            }
+            Verdict::Unavailable(cause) => {
+                tracing::warn!(cause = %cause, "token verification unavailable");
+                Outcome::Unavailable
+            }
+        }
+    }
+}
+
+/// Removes the in-flight entry when the verification ends, also when it panics or is dropped.
+struct FinishOnDrop<'a> {
+    core: &'a GuardCore,
+    key: TokenKey,
+}
+
+impl Drop for FinishOnDrop<'_> {
+    fn drop(&mut self) {
+        self.core.inflight.finish(&self.key);
+    }
+}

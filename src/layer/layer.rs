@@ -1,0 +1,233 @@
+//! [`BearerGuardLayer`] and its builder.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower::Layer;
+
+use super::core::{GuardCore, Settings};
+use super::service::BearerGuard;
+use crate::cache::{CacheSettings, InFlight, VerdictCache};
+use crate::error::{ConfigError, DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS};
+use crate::extract::DEFAULT_MAX_TOKEN_LEN;
+use crate::scope::RequireScopeLayer;
+use crate::verify::Verifier;
+
+/// Default number of cached valid verdicts: 100,000.
+pub const DEFAULT_CACHE_CAPACITY: u64 = 100_000;
+/// Default number of cached invalid verdicts: 10,000.
+pub const DEFAULT_NEGATIVE_CACHE_CAPACITY: u64 = 10_000;
+/// Default longest reuse of a valid verdict: 300 s (crm-now's token lifetime).
+pub const DEFAULT_POSITIVE_TTL: Duration = Duration::from_secs(300);
+/// Default reuse of an invalid verdict: 10 s.
+pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(10);
+/// Default cap on verifications in flight at once (distinct tokens): 1,024.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 1_024;
+/// Default time a verifier may take before the request gets 503: 10 s.
+pub const DEFAULT_VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Layer that guards the services it wraps with RFC 6750 bearer tokens.
+///
+/// Cheap to clone (one `Arc`); all clones share one verdict cache. See the
+/// [crate docs](crate) for the request flow and an example.
+#[derive(Clone)]
+#[must_use]
+pub struct BearerGuardLayer {
+    core: Arc<GuardCore>,
+}
+
+impl BearerGuardLayer {
+    /// A guard with default settings around `verifier`.
+    pub fn new(verifier: impl Verifier) -> Self {
+        BearerGuardLayerBuilder::new(Arc::new(verifier)).build_with_defaults()
+    }
+
+    /// Starts a builder around `verifier`.
+    pub fn builder(verifier: impl Verifier) -> BearerGuardLayerBuilder {
+        BearerGuardLayerBuilder::new(Arc::new(verifier))
+    }
+
+    /// Starts a builder around a shared verifier.
+    pub fn builder_shared(verifier: Arc<dyn Verifier>) -> BearerGuardLayerBuilder {
+        BearerGuardLayerBuilder::new(verifier)
+    }
+
+    /// A [`RequireScopeLayer`] needing any of `scopes`, with this guard's realm.
+    pub fn require_any<I, S>(&self, scopes: I) -> RequireScopeLayer
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        RequireScopeLayer::any(scopes).realm(Arc::clone(&self.core.settings.realm))
+    }
+
+    /// A [`RequireScopeLayer`] needing all of `scopes`, with this guard's realm.
+    pub fn require_all<I, S>(&self, scopes: I) -> RequireScopeLayer
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        RequireScopeLayer::all(scopes).realm(Arc::clone(&self.core.settings.realm))
+    }
+
+    /// Cached entries `(valid, invalid)`, after pending cache maintenance. For tests and
+    /// metrics, not for the request path. `(0, 0)` when the cache is off.
+    pub fn cache_entry_counts(&self) -> (u64, u64) {
+        self.core
+            .cache
+            .as_ref()
+            .map_or((0, 0), |cache| cache.entry_counts())
+    }
+}
+
+impl<S> Layer<S> for BearerGuardLayer {
+    type Service = BearerGuard<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BearerGuard::new(inner, Arc::clone(&self.core))
+    }
+}
+
+impl std::fmt::Debug for BearerGuardLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BearerGuardLayer")
+            .field("settings", &self.core.settings)
+            .field("cache", &self.core.cache.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`BearerGuardLayer`]. Every setter states its default.
+#[must_use]
+pub struct BearerGuardLayerBuilder {
+    verifier: Arc<dyn Verifier>,
+    realm: String,
+    max_token_len: usize,
+    cache: CacheSettings,
+    max_in_flight: usize,
+    verify_timeout: Duration,
+    retry_after: Duration,
+}
+
+impl BearerGuardLayerBuilder {
+    fn new(verifier: Arc<dyn Verifier>) -> Self {
+        BearerGuardLayerBuilder {
+            verifier,
+            realm: DEFAULT_REALM.to_owned(),
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            cache: CacheSettings {
+                capacity: DEFAULT_CACHE_CAPACITY,
+                negative_capacity: DEFAULT_NEGATIVE_CACHE_CAPACITY,
+                positive_ttl: DEFAULT_POSITIVE_TTL,
+                negative_ttl: DEFAULT_NEGATIVE_TTL,
+            },
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            verify_timeout: DEFAULT_VERIFY_TIMEOUT,
+            retry_after: Duration::from_secs(DEFAULT_RETRY_AFTER_SECS),
+        }
+    }
+
+    /// The `realm` of every `WWW-Authenticate` challenge. Default: `"api"`.
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = realm.into();
+        self
+    }
+
+    /// The longest token accepted, in bytes. Default: 8 KiB ([`DEFAULT_MAX_TOKEN_LEN`]).
+    pub fn max_token_len(mut self, bytes: usize) -> Self {
+        self.max_token_len = bytes;
+        self
+    }
+
+    /// How many valid verdicts to cache; `0` turns the cache off (every request is verified,
+    /// concurrent ones for one token still share one verification).
+    /// Default: 100,000 ([`DEFAULT_CACHE_CAPACITY`]).
+    pub fn cache_capacity(mut self, entries: u64) -> Self {
+        self.cache.capacity = entries;
+        self
+    }
+
+    /// How many invalid verdicts to cache. Default: 10,000 ([`DEFAULT_NEGATIVE_CACHE_CAPACITY`]).
+    pub fn negative_cache_capacity(mut self, entries: u64) -> Self {
+        self.cache.negative_capacity = entries;
+        self
+    }
+
+    /// Longest reuse of a valid verdict; a token's own expiry shortens it further.
+    /// Default: 300 s ([`DEFAULT_POSITIVE_TTL`]).
+    pub fn positive_ttl(mut self, ttl: Duration) -> Self {
+        self.cache.positive_ttl = ttl;
+        self
+    }
+
+    /// How long an invalid verdict is reused. Default: 10 s ([`DEFAULT_NEGATIVE_TTL`]).
+    pub fn negative_ttl(mut self, ttl: Duration) -> Self {
+        self.cache.negative_ttl = ttl;
+        self
+    }
+
+    /// Most distinct tokens being verified at once; past it, new misses get 503 at once.
+    /// Default: 1,024 ([`DEFAULT_MAX_IN_FLIGHT`]).
+    pub fn max_in_flight(mut self, verifications: usize) -> Self {
+        self.max_in_flight = verifications;
+        self
+    }
+
+    /// How long a verification may take before it counts as unavailable (503).
+    /// Default: 10 s ([`DEFAULT_VERIFY_TIMEOUT`]).
+    pub fn verify_timeout(mut self, timeout: Duration) -> Self {
+        self.verify_timeout = timeout;
+        self
+    }
+
+    /// The `Retry-After` of 503 answers, in whole seconds. Default: 5 s.
+    pub fn retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = after;
+        self
+    }
+
+    /// Builds the layer.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for a realm with characters a header cannot carry, a zero token
+    /// length, in-flight cap or verify timeout.
+    pub fn build(self) -> Result<BearerGuardLayer, ConfigError> {
+        if self.realm.is_empty() || !self.realm.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {
+            return Err(ConfigError::invalid(
+                "realm",
+                "must be non-empty printable ASCII",
+            ));
+        }
+        if self.max_token_len == 0 {
+            return Err(ConfigError::invalid("max_token_len", "must be at least 1"));
+        }
+        if self.max_in_flight == 0 {
+            return Err(ConfigError::invalid("max_in_flight", "must be at least 1"));
+        }
+        if self.verify_timeout.is_zero() {
+            return Err(ConfigError::invalid(
+                "verify_timeout",
+                "must be more than zero",
+            ));
+        }
+        Ok(self.build_with_defaults())
+    }
+
+    /// Builds without validation; only for settings known to be valid (the defaults).
+    fn build_with_defaults(self) -> BearerGuardLayer {
+        let cache = (self.cache.capacity > 0).then(|| VerdictCache::new(self.cache));
+        BearerGuardLayer {
+            core: Arc::new(GuardCore {
+                verifier: self.verifier,
+                cache,
+                inflight: InFlight::new(self.max_in_flight),
+                settings: Settings {
+                    realm: Arc::from(self.realm),
+                    max_token_len: self.max_token_len,
+                    retry_after_secs: self.retry_after.as_secs(),
+                    verify_timeout: self.verify_timeout,
+                },
+            }),
+        }
+    }
+}

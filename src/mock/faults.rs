@@ -1,0 +1,130 @@
+//! Fault modes: the ways the mock can misbehave, and the answers they produce.
+
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::BODY_LIMIT;
+use super::listener::ConnInfo;
+use super::state::Control;
+
+/// How an endpoint misbehaves. Set with [`MockIssuer::set_fault`](super::MockIssuer::set_fault)
+/// (the verifytoken endpoint) or [`MockIssuer::set_jwks_fault`](super::MockIssuer::set_jwks_fault)
+/// (the JWKS endpoint). Token requests and discovery are never faulted, except by `Down`.
+///
+/// No fault makes the verify endpoint answer a boolean `"result": true` for an invalid token,
+/// except [`Fault::Oversized`], whose body is too large to be trusted by a client that caps
+/// answers at 64 KiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Behave normally.
+    #[default]
+    None,
+    /// Refuse connections: the listener is closed (for every endpoint, since they share one
+    /// port). Clearing the fault binds the same port again. Idle keep-alive connections are
+    /// closed gracefully; requests already being answered finish.
+    Down,
+    /// Wait this long before answering normally (ends early when the issuer shuts down).
+    Slow(Duration),
+    /// `500` with a JSON error body.
+    Status500,
+    /// `200` with a `text/html` page instead of JSON.
+    HtmlBody,
+    /// `200` with the right field holding a string: `{"result": "true"}` (JWKS: `{"keys": "true"}`).
+    ResultStringTrue,
+    /// `200` with the right field holding a number: `{"result": 1}` (JWKS: `{"keys": 1}`).
+    ResultNumberOne,
+    /// `200`, JSON content type, a cut-off body (`{"result": tr`) with a matching
+    /// `Content-Length`.
+    Truncated,
+    /// `200` with a well-formed, positive answer padded past 100 KiB (`{"result": true,
+    /// "pad": "xxx…"}`; JWKS: the real key set plus a `pad` member). A client must refuse it
+    /// for its size.
+    Oversized,
+    /// Close the connection without sending anything (a TCP reset).
+    ResetConnection,
+}
+
+/// Size of the [`Fault::Oversized`] padding.
+pub(crate) const OVERSIZED_PAD: usize = 100 * 1024;
+
+/// Which endpoint a fault is applied to.
+pub(crate) enum Target<'a> {
+    Verify,
+    /// The JWKS endpoint, with the real key set (for `Oversized`).
+    Jwks(&'a Value),
+}
+
+/// Applies `fault` to one request. `None` means: answer normally (after waiting, for `Slow`).
+pub(crate) async fn apply(
+    fault: Fault,
+    target: Target<'_>,
+    conn: &ConnInfo,
+    control: &watch::Sender<Control>,
+) -> Option<Response> {
+    let verify = matches!(target, Target::Verify);
+    match fault {
+        Fault::None | Fault::Down => None,
+        Fault::Slow(delay) => {
+            let mut rx = control.subscribe();
+            // Bounded by `delay`; returns early when the issuer shuts down.
+            let _ = tokio::time::timeout(delay, rx.wait_for(|c| c.closing)).await;
+            None
+        }
+        Fault::Status500 => Some(
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(json!({"error": "server_error"})),
+            )
+                .into_response(),
+        ),
+        Fault::HtmlBody => Some(
+            (
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                "<!DOCTYPE html><html><head><title>Wartungsarbeiten</title></head>\
+                 <body><h1>Wartungsarbeiten</h1><p>Bitte versuchen Sie es später.</p></body></html>",
+            )
+                .into_response(),
+        ),
+        Fault::ResultStringTrue if verify => Some(json_text(
+            r#"{"result": "true", "message": "token valid"}"#.to_owned(),
+        )),
+        Fault::ResultStringTrue => Some(json_text(r#"{"keys": "true"}"#.to_owned())),
+        Fault::ResultNumberOne if verify => Some(json_text(
+            r#"{"result": 1, "message": "token valid"}"#.to_owned(),
+        )),
+        Fault::ResultNumberOne => Some(json_text(r#"{"keys": 1}"#.to_owned())),
+        Fault::Truncated if verify => Some(json_text(r#"{"result": tr"#.to_owned())),
+        Fault::Truncated => Some(json_text(r#"{"keys": [{"kty": "RS"#.to_owned())),
+        Fault::Oversized => {
+            let mut body = match target {
+                Target::Verify => json!({"result": true, "message": "token valid"}),
+                Target::Jwks(jwks) => jwks.clone(),
+            };
+            if let Value::Object(map) = &mut body {
+                map.insert("pad".to_owned(), "x".repeat(OVERSIZED_PAD).into());
+            }
+            let text = body.to_string();
+            debug_assert!(text.len() > BODY_LIMIT);
+            Some(json_text(text))
+        }
+        Fault::ResetConnection => {
+            conn.kill();
+            Some(StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
+    }
+}
+
+/// A `200` answer with a JSON content type and exactly `text` as body.
+fn json_text(text: String) -> Response {
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

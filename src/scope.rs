@@ -1,0 +1,254 @@
+//! Per-route scope requirements: [`RequireScopeLayer`] answers 403 `insufficient_scope` when
+//! the [`Principal`](crate::Principal) lacks the scopes a route needs.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
+
+use crate::error::{AuthError, DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS};
+use crate::principal::Principal;
+
+/// A set of scopes a route requires: any one of them, or all of them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ScopeRequirement {
+    mode: Mode,
+    scopes: Arc<[String]>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Any,
+    All,
+}
+
+impl ScopeRequirement {
+    /// Satisfied when the token has at least one of `scopes`.
+    pub fn any<I, S>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::new(Mode::Any, scopes)
+    }
+
+    /// Satisfied when the token has every one of `scopes`.
+    pub fn all<I, S>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::new(Mode::All, scopes)
+    }
+
+    fn new<I, S>(mode: Mode, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        ScopeRequirement {
+            mode,
+            scopes: scopes.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// Whether `principal` satisfies the requirement. An empty requirement is always met.
+    pub fn is_met_by(&self, principal: &Principal) -> bool {
+        if self.scopes.is_empty() {
+            return true;
+        }
+        match self.mode {
+            Mode::Any => self.scopes.iter().any(|s| principal.has_scope(s)),
+            Mode::All => self.scopes.iter().all(|s| principal.has_scope(s)),
+        }
+    }
+
+    /// The scopes, space-separated, as they go into `WWW-Authenticate: … scope="…"`.
+    pub fn scope_list(&self) -> String {
+        self.scopes.join(" ")
+    }
+
+    /// Checks `principal`.
+    ///
+    /// # Errors
+    /// [`AuthError::InsufficientScope`] when the requirement is not met.
+    pub fn check(&self, principal: &Principal) -> Result<(), AuthError> {
+        if self.is_met_by(principal) {
+            Ok(())
+        } else {
+            Err(AuthError::InsufficientScope(self.clone()))
+        }
+    }
+}
+
+impl fmt::Debug for ScopeRequirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}{:?}", self.mode, self.scopes)
+    }
+}
+
+/// Layer that requires scopes on the routes it wraps. Put it inside (after) the
+/// [`BearerGuardLayer`](crate::BearerGuardLayer): it reads the `Principal` the guard stored.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use bearer_guard::RequireScopeLayer;
+///
+/// let app: Router = Router::new()
+///     .route("/records", get(|| async { "records" }))
+///     .route_layer(RequireScopeLayer::any(["read"]));
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct RequireScopeLayer {
+    requirement: ScopeRequirement,
+    realm: Arc<str>,
+}
+
+impl RequireScopeLayer {
+    /// Requires at least one of `scopes`.
+    pub fn any<I, S>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::new(ScopeRequirement::any(scopes))
+    }
+
+    /// Requires all of `scopes`.
+    pub fn all<I, S>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::new(ScopeRequirement::all(scopes))
+    }
+
+    /// Requires `requirement`.
+    pub fn new(requirement: ScopeRequirement) -> Self {
+        RequireScopeLayer {
+            requirement,
+            realm: Arc::from(DEFAULT_REALM),
+        }
+    }
+
+    /// Sets the realm of the 403 challenge. Default: `"api"` (use the guard's realm).
+    pub fn realm(mut self, realm: impl Into<Arc<str>>) -> Self {
+        self.realm = realm.into();
+        self
+    }
+}
+
+impl<S> Layer<S> for RequireScopeLayer {
+    type Service = RequireScope<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireScope {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// Service made by [`RequireScopeLayer`].
+#[derive(Clone, Debug)]
+pub struct RequireScope<S> {
+    inner: S,
+    layer: RequireScopeLayer,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScope<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: From<String>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let verdict = match request.extensions().get::<Principal>() {
+            Some(principal) => self.layer.requirement.check(principal),
+            None => Err(AuthError::GuardMissing),
+        };
+        match verdict {
+            Ok(()) => ResponseFuture {
+                kind: Kind::Inner {
+                    future: self.inner.call(request),
+                },
+            },
+            Err(error) => ResponseFuture {
+                kind: Kind::Answer {
+                    response: Some(error.to_response(&self.layer.realm, DEFAULT_RETRY_AFTER_SECS)),
+                },
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// Response future of [`RequireScope`].
+    pub struct ResponseFuture<F, B> {
+        #[pin]
+        kind: Kind<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B> {
+        Inner { #[pin] future: F },
+        Answer { response: Option<Response<B>> },
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: From<String>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future } => future.poll(cx),
+            KindProj::Answer { response } => {
+                Poll::Ready(Ok(response.take().unwrap_or_else(|| {
+                    AuthError::GuardMissing.to_response(DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS)
+                })))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::VerifierKind;
+
+    fn with(scopes: &[&str]) -> Principal {
+        Principal::builder(VerifierKind::Jwt)
+            .scopes(scopes.iter().copied())
+            .build()
+    }
+
+    #[test]
+    fn any_needs_one_all_needs_every_one() {
+        let any = ScopeRequirement::any(["read", "write"]);
+        let all = ScopeRequirement::all(["read", "write"]);
+        assert!(any.is_met_by(&with(&["write"])));
+        assert!(!any.is_met_by(&with(&["profile"])));
+        assert!(all.is_met_by(&with(&["write", "read", "profile"])));
+        assert!(!all.is_met_by(&with(&["read"])));
+        assert_eq!(all.scope_list(), "read write");
+    }
+}
