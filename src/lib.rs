@@ -1,4 +1,69 @@
-//! bearer-guard: RFC 6750 bearer-token guard for tower and axum.
+//! # bearer-guard
+//!
+//! A [tower] layer that guards axum (or any tower HTTP) services with RFC 6750
+//! `Authorization: Bearer` tokens: it extracts the token exactly as RFC 6750 §2.1 says (header
+//! only, never the URL), has a [`Verifier`] check it — crm-now's remote `verifytoken` endpoint,
+//! a local JWT signature check, or your own — caches the verdict, and either calls the route
+//! with a [`Principal`] in the request's extensions or answers 400/401/403/503 with a correct
+//! `WWW-Authenticate` challenge. It fails closed: a backend that times out, refuses, or answers
+//! garbage gives 503, never a pass.
+//!
+//! ```
+//! use axum::{Router, body::Body, routing::get};
+//! use bearer_guard::verify::{BoxFuture, Verdict, Verifier};
+//! use bearer_guard::{BearerGuardLayer, BearerToken, Principal, VerifierKind};
+//! use http::{Request, StatusCode, header::AUTHORIZATION};
+//! use tower::ServiceExt;
+//!
+//! // A toy verifier; real ones are `RemoteVerifier` (crm-now) and `JwtVerifier`.
+//! struct Demo;
+//! impl Verifier for Demo {
+//!     fn verify<'a>(&'a self, token: &'a BearerToken) -> BoxFuture<'a, Verdict> {
+//!         Box::pin(async move {
+//!             match token.as_str() {
+//!                 "let-me-in" => Verdict::Valid(
+//!                     Principal::builder(VerifierKind::Custom("demo")).subject("Users:1").build(),
+//!                 ),
+//!                 _ => Verdict::invalid("unknown token"),
+//!             }
+//!         })
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let app = Router::new()
+//!     .route("/whoami", get(|p: Principal| async move { p.subject().unwrap_or("").to_owned() }))
+//!     .layer(BearerGuardLayer::new(Demo));
+//!
+//! let request = |auth: &str| Request::get("/whoami").header(AUTHORIZATION, auth).body(Body::empty());
+//! let denied = app.clone().oneshot(request("Bearer wrong").unwrap()).await.unwrap();
+//! assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(
+//!     denied.headers()["www-authenticate"],
+//!     r#"Bearer realm="api", error="invalid_token", error_description="the access token is invalid or expired""#
+//! );
+//! let allowed = app.oneshot(request("Bearer let-me-in").unwrap()).await.unwrap();
+//! assert_eq!(allowed.status(), StatusCode::OK);
+//! # }
+//! ```
+//!
+//! ## One request
+//!
+//! 1. [`extract`]: one `Authorization` header, scheme `Bearer` in any case, one or more spaces,
+//!    a `b64token` of at most 8 KiB (configurable). Anything else is answered at once
+//!    (see the table in [`error`]).
+//! 2. Cache lookup by a 128-bit SHA-256 digest of the token. A valid verdict is reused until
+//!    `min(positive TTL, the token's own expiry)`; an invalid one for the negative TTL, in a
+//!    separate, smaller cache so a flood of garbage tokens cannot evict real users.
+//! 3. On a miss, concurrent requests for the same token share **one** verifier call (run as its
+//!    own task, bounded by a verify timeout and a cap on verifications in flight).
+//! 4. Valid: the [`Principal`] goes into the request's extensions and the route runs. Invalid:
+//!    401. Unavailable: 503 with `Retry-After`, never cached.
+//! 5. [`RequireScopeLayer`] on a route answers 403 `insufficient_scope` when scopes are missing.
+//!
+//! Handlers take the [`Principal`] as an axum extractor; on a route the guard does not cover,
+//! that extractor answers 500 (a wiring bug), not 401.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -23,3 +88,8 @@ pub use principal::{OwnerKind, Principal, ResourceOwner};
 pub use scope::{RequireScopeLayer, ScopeRequirement};
 pub use token::BearerToken;
 pub use verify::{Verdict, Verifier, VerifierKind};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
