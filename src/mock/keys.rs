@@ -58,7 +58,14 @@ impl SigningKey {
         let public_pem = pem("PUBLIC KEY", spki.as_ref());
         let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(MockError::Signing)?;
         let kid = thumbprint(&n, &e);
-        Ok(SigningKey { kid, encoding, decoding, n, e, public_pem })
+        Ok(SigningKey {
+            kid,
+            encoding,
+            decoding,
+            n,
+            e,
+            public_pem,
+        })
     }
 
     /// The key id: the RFC 7638 JWK thumbprint (SHA-256, base64url).
@@ -142,6 +149,7 @@ fn pem(label: &str, der: &[u8]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -187,6 +195,9 @@ mod tests {
         let text = pem("PUBLIC KEY", &[0u8; 100]);
         assert!(text.starts_with("-----BEGIN PUBLIC KEY-----\n"));
         assert!(text.ends_with("-----END PUBLIC KEY-----\n"));
-        assert!(text.lines().all(|l| l.len() <= 64 || l.starts_with("-----")));
+        assert!(
+            text.lines()
+                .all(|l| l.len() <= 64 || l.starts_with("-----"))
+        );
     }
 }

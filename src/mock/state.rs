@@ -209,10 +209,14 @@ impl Shared {
             .unwrap_or_else(|| "mock-user".to_owned());
         let mut claims = Map::new();
         claims.insert("iss".into(), self.config.issuer.clone().into());
-        let audience = options.audience.unwrap_or_else(|| self.config.audience.clone());
+        let audience = options
+            .audience
+            .unwrap_or_else(|| self.config.audience.clone());
         claims.insert("aud".into(), audience.into());
         claims.insert("sub".into(), subject.into());
-        let scope = options.scope.unwrap_or_else(|| self.config.default_scope.clone());
+        let scope = options
+            .scope
+            .unwrap_or_else(|| self.config.default_scope.clone());
         claims.insert("scope".into(), scope.into());
         claims.insert("iat".into(), iat.into());
         claims.insert("exp".into(), iat.saturating_add(lifetime.as_secs()).into());

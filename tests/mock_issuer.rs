@@ -1,0 +1,703 @@
+//! The embedded crm-now issuer, exercised over real HTTP on 127.0.0.1.
+//!
+//! Every request goes through a reqwest client with a 5 s timeout, so no test can hang.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::io::ErrorKind;
+use std::time::{Duration, Instant};
+
+use bearer_guard::mock::{Endpoint, Fault, MintOptions, MockIssuer};
+use bearer_guard::token_client::{
+    MAX_TOKEN_RESPONSE_BYTES, TokenFetchError, basic_credentials, fetch_token,
+};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use serde_json::{Value, json};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const ID: &str = "demo-client";
+const SECRET: &str = "demo-secret";
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .no_proxy()
+        .build()
+        .expect("reqwest client")
+}
+
+/// A client that never reuses connections (for tests that take the listener down).
+fn fresh_http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .pool_max_idle_per_host(0)
+        .no_proxy()
+        .build()
+        .expect("reqwest client")
+}
+
+async fn issuer() -> MockIssuer {
+    MockIssuer::builder()
+        .client(ID, SECRET)
+        .start()
+        .await
+        .expect("issuer starts")
+}
+
+async fn token_over_http(issuer: &MockIssuer) -> String {
+    fetch_token(&http(), issuer.token_url(), ID, SECRET)
+        .await
+        .expect("token")
+        .access_token()
+        .to_owned()
+}
+
+/// POST verifytoken as `application/x-www-form-urlencoded`: (status, raw body).
+async fn verify_form(
+    client: &reqwest::Client,
+    issuer: &MockIssuer,
+    token: &str,
+) -> reqwest::Result<(StatusCode, Vec<u8>)> {
+    let response = client
+        .post(issuer.verify_url())
+        .form(&[("verifytoken", token)])
+        .send()
+        .await?;
+    let status = response.status();
+    Ok((status, response.bytes().await?.to_vec()))
+}
+
+/// POST verifytoken as `multipart/form-data` (what the crm-now curl example sends).
+async fn verify_multipart(issuer: &MockIssuer, token: &str) -> (StatusCode, Value) {
+    let form = reqwest::multipart::Form::new().text("verifytoken", token.to_owned());
+    let response = http()
+        .post(issuer.verify_url())
+        .multipart(form)
+        .send()
+        .await
+        .expect("verify answer");
+    let status = response.status();
+    (status, response.json_value().await)
+}
+
+/// The verify answer's `result`, which must be a JSON boolean.
+async fn verified(issuer: &MockIssuer, token: &str) -> bool {
+    let (status, body) = verify_form(&http(), issuer, token)
+        .await
+        .expect("verify answer");
+    assert_eq!(status, StatusCode::OK);
+    let body: Value = serde_json::from_slice(&body).expect("verify JSON");
+    let result = body["result"].as_bool().expect("boolean result");
+    let message = if result {
+        "token valid"
+    } else {
+        "token invalid"
+    };
+    assert_eq!(body["message"], message);
+    result
+}
+
+trait JsonValue {
+    async fn json_value(self) -> Value;
+}
+
+impl JsonValue for reqwest::Response {
+    async fn json_value(self) -> Value {
+        let bytes = self.bytes().await.expect("body");
+        serde_json::from_slice(&bytes).expect("JSON body")
+    }
+}
+
+async fn jwks(issuer: &MockIssuer) -> JwkSet {
+    let response = http().get(issuer.jwks_url()).send().await.expect("jwks");
+    assert_eq!(response.status(), StatusCode::OK);
+    serde_json::from_value(response.json_value().await).expect("a JWK set")
+}
+
+/// Decodes `token` with the JWKS key named by its header, checking iss and aud.
+fn decode_with(set: &JwkSet, issuer: &MockIssuer, token: &str) -> Result<Value, String> {
+    let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
+    let kid = header.kid.ok_or("no kid")?;
+    let jwk = set.find(&kid).ok_or("kid not in the JWKS")?;
+    let key = DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_issuer(&[issuer.issuer()]);
+    validation.set_audience(&[issuer.audience()]);
+    jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .map(|data| data.claims)
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn awkward_client_credentials_get_tokens() -> TestResult {
+    let issuer = MockIssuer::start().await?;
+    let awkward = [
+        ("a:b", "c:d"),
+        ("50%+x y", "50%+x y"),
+        ("Müller€", "geheim€ü"),
+        ("plain", "p:a%s s+w€rd"),
+    ];
+    for (id, secret) in awkward {
+        issuer.add_client_with_scope(id, secret, "realm profile email");
+    }
+    let set = jwks(&issuer).await;
+    for (id, secret) in awkward {
+        let token = fetch_token(&http(), issuer.token_url(), id, secret).await?;
+        assert_eq!(token.token_type(), "Bearer");
+        assert_eq!(token.expires_in(), Duration::from_secs(300));
+        assert_eq!(token.refresh_expires_in(), Duration::ZERO);
+        assert_eq!(token.scope(), "realm profile email");
+        assert!(!format!("{token:?}").contains(token.access_token()));
+        let claims = decode_with(&set, &issuer, token.access_token())?;
+        assert_eq!(claims["sub"], id, "sub is the decoded client id");
+        assert_eq!(claims["scope"], "realm profile email");
+        assert!(verified(&issuer, token.access_token()).await);
+    }
+
+    // The raw crm-now wire format, as a curl line would send it.
+    let response = http()
+        .post(issuer.token_url())
+        .header(AUTHORIZATION, basic_credentials("a:b", "c:d"))
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[CACHE_CONTROL], "no-store");
+    let body = response.json_value().await;
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 300);
+    assert_eq!(body["refresh_expires_in"], 0);
+    assert!(
+        body["access_token"]
+            .as_str()
+            .is_some_and(|t| t.split('.').count() == 3)
+    );
+    assert_eq!(issuer.calls(Endpoint::Token), 5);
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_credentials_get_401_and_missing_everything_gets_400() -> TestResult {
+    let issuer = issuer().await;
+    let err = fetch_token(&http(), issuer.token_url(), ID, "wrong-secret")
+        .await
+        .expect_err("wrong secret");
+    assert!(
+        matches!(err, TokenFetchError::Http(StatusCode::UNAUTHORIZED)),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains("wrong-secret"));
+    let err = fetch_token(&http(), issuer.token_url(), "nobody", SECRET)
+        .await
+        .expect_err("unknown");
+    assert!(
+        matches!(err, TokenFetchError::Http(StatusCode::UNAUTHORIZED)),
+        "{err:?}"
+    );
+
+    // Credentials that were not urlencoded / not base64 / not Basic at all.
+    let raw_colon = format!("Basic {}", "ZGVtby1jbGllbnQ6ZGVtbz1zZWNyZXQ="); // demo-client:demo=secret
+    for header in [
+        "Basic !!!notbase64",
+        "Basic ",
+        "Bearer abc",
+        raw_colon.as_str(),
+    ] {
+        let response = http()
+            .post(issuer.token_url())
+            .header(AUTHORIZATION, header)
+            .send()
+            .await?;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{header}");
+        assert_eq!(
+            response.json_value().await,
+            json!({"error": "invalid_client"})
+        );
+    }
+
+    let response = http().post(issuer.token_url()).send().await?;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.json_value().await["error"], "invalid_request");
+
+    // A body over the 64 KiB cap is refused before anything else.
+    let big = "x".repeat(100 * 1024);
+    let response = http()
+        .post(issuer.verify_url())
+        .form(&[("verifytoken", big.as_str())])
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    Ok(())
+}
+
+#[tokio::test]
+async fn verifytoken_in_both_form_encodings() -> TestResult {
+    let issuer = issuer().await;
+    let token = token_over_http(&issuer).await;
+    let minted = issuer.mint(MintOptions::default().subject("alice"))?;
+
+    for good in [&token, &minted] {
+        assert!(verified(&issuer, good).await);
+        let (status, body) = verify_multipart(&issuer, good).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, json!({"result": true, "message": "token valid"}));
+    }
+
+    let other = MockIssuer::start().await?;
+    let foreign = other.mint(MintOptions::default())?;
+    let mut tampered = token.clone();
+    tampered.insert(tampered.len() - 2, 'A');
+    for bad in ["garbage", "", "a.b.c", foreign.as_str(), tampered.as_str()] {
+        assert!(!verified(&issuer, bad).await, "{bad}");
+        let (status, body) = verify_multipart(&issuer, bad).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, json!({"result": false, "message": "token invalid"}));
+    }
+
+    issuer.revoke(&token);
+    assert!(!verified(&issuer, &token).await);
+    assert_eq!(verify_multipart(&issuer, &token).await.1["result"], false);
+    assert!(verified(&issuer, &minted).await, "revocation is per token");
+    assert_eq!(issuer.calls(Endpoint::Verify), 2 * 2 + 5 * 2 + 2 + 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn expired_tokens_are_invalid() -> TestResult {
+    let issuer = issuer().await;
+    let short = issuer.mint(MintOptions::default().lifetime(Duration::from_secs(1)))?;
+    issuer.set_lifetime(Duration::from_secs(1));
+    let fetched = fetch_token(&http(), issuer.token_url(), ID, SECRET).await?;
+    assert_eq!(fetched.expires_in(), Duration::from_secs(1));
+    assert!(verified(&issuer, &short).await);
+    assert!(verified(&issuer, fetched.access_token()).await);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(!verified(&issuer, &short).await);
+    assert!(!verified(&issuer, fetched.access_token()).await);
+
+    // An `exp` in the past, set through extra claims.
+    let stale = issuer.mint(MintOptions::default().claim("exp", 1_000_000))?;
+    assert!(!verified(&issuer, &stale).await);
+    Ok(())
+}
+
+#[tokio::test]
+async fn jwks_and_discovery_publish_the_signing_key() -> TestResult {
+    let issuer = MockIssuer::builder()
+        .client(ID, SECRET)
+        .audience("my-api")
+        .issuer("https://issuer.example")
+        .jwks_max_age(Duration::from_secs(42))
+        .start()
+        .await?;
+    let token = token_over_http(&issuer).await;
+
+    let response = http().get(issuer.jwks_url()).send().await?;
+    assert_eq!(response.headers()[CACHE_CONTROL], "max-age=42");
+    let raw = response.json_value().await;
+    let key = &raw["keys"][0];
+    assert_eq!(key["kty"], "RSA");
+    assert_eq!(key["use"], "sig");
+    assert_eq!(key["alg"], "RS256");
+    assert_eq!(key["e"], "AQAB");
+    let n = key["n"].as_str().ok_or("n")?;
+    assert!(
+        !n.contains('=') && !n.contains('+') && !n.contains('/'),
+        "base64url, no padding"
+    );
+    assert_eq!(n.len(), 342, "2048-bit modulus");
+
+    let set: JwkSet = serde_json::from_value(raw)?;
+    let header = jsonwebtoken::decode_header(&token)?;
+    assert_eq!(header.alg, Algorithm::RS256);
+    assert_eq!(header.typ.as_deref(), Some("JWT"));
+    assert_eq!(header.kid.as_deref(), Some(issuer.current_kid().as_str()));
+    let claims = decode_with(&set, &issuer, &token)?;
+    assert_eq!(claims["iss"], "https://issuer.example");
+    assert_eq!(claims["aud"], "my-api");
+    assert_eq!(claims["sub"], ID);
+    assert_eq!(claims["scope"], "read write profile");
+    let (iat, exp) = (
+        claims["iat"].as_u64().ok_or("iat")?,
+        claims["exp"].as_u64().ok_or("exp")?,
+    );
+    assert_eq!(exp - iat, 300);
+    assert!(claims["jti"].as_str().is_some_and(|j| j.len() >= 16));
+
+    // The PEM of the current key verifies it too; a wrong audience does not.
+    let pem_key = DecodingKey::from_rsa_pem(issuer.public_key_pem().as_bytes())?;
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_audience(&["my-api"]);
+    jsonwebtoken::decode::<Value>(&token, &pem_key, &validation)?;
+    validation.set_audience(&["someone-else"]);
+    assert!(jsonwebtoken::decode::<Value>(&token, &pem_key, &validation).is_err());
+
+    let discovery = http()
+        .get(issuer.discovery_url())
+        .send()
+        .await?
+        .json_value()
+        .await;
+    assert_eq!(discovery["issuer"], "https://issuer.example");
+    assert_eq!(discovery["jwks_uri"], issuer.jwks_url());
+    assert_eq!(discovery["token_endpoint"], issuer.token_url());
+    assert_eq!(issuer.calls(Endpoint::Discovery), 1);
+    assert_eq!(issuer.calls(Endpoint::Jwks), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn default_issuer_is_the_base_url() -> TestResult {
+    let issuer = MockIssuer::start().await?;
+    assert_eq!(issuer.issuer(), issuer.base_url());
+    assert_eq!(issuer.base_url(), format!("http://{}", issuer.addr()));
+    assert_eq!(issuer.audience(), "bearer-guard-demo");
+    assert_eq!(
+        issuer.token_url(),
+        format!("{}/v1/getOauthToken.php", issuer.base_url())
+    );
+    assert_eq!(issuer.verify_url(), issuer.token_url());
+    let response = http().get(issuer.jwks_url()).send().await?;
+    assert_eq!(response.headers()[CACHE_CONTROL], "max-age=300");
+    let token = issuer.mint(MintOptions::default().scope("read").claim("tenant", "acme"))?;
+    let claims = decode_with(&jwks(&issuer).await, &issuer, &token)?;
+    assert_eq!(claims["sub"], "mock-user");
+    assert_eq!(claims["scope"], "read");
+    assert_eq!(claims["tenant"], "acme");
+    Ok(())
+}
+
+#[tokio::test]
+async fn rotated_keys_stay_valid_until_removed() -> TestResult {
+    let issuer = issuer().await;
+    let old_kid = issuer.current_kid();
+    let old_token = token_over_http(&issuer).await;
+    let new_kid = issuer.rotate_key()?;
+    assert_ne!(old_kid, new_kid);
+    assert_eq!(issuer.current_kid(), new_kid);
+    let new_token = token_over_http(&issuer).await;
+    assert_eq!(
+        jsonwebtoken::decode_header(&new_token)?.kid.as_deref(),
+        Some(new_kid.as_str())
+    );
+
+    let set = jwks(&issuer).await;
+    assert_eq!(set.keys.len(), 2);
+    for token in [&old_token, &new_token] {
+        decode_with(&set, &issuer, token)?;
+        assert!(verified(&issuer, token).await);
+    }
+
+    assert!(
+        !issuer.remove_key(&new_kid),
+        "the signing key cannot be removed"
+    );
+    assert!(issuer.remove_key(&old_kid));
+    assert!(!issuer.remove_key(&old_kid));
+    assert_eq!(issuer.published_kids(), vec![new_kid.as_str()]);
+    let set = jwks(&issuer).await;
+    assert_eq!(set.keys.len(), 1);
+    assert!(decode_with(&set, &issuer, &old_token).is_err());
+    decode_with(&set, &issuer, &new_token)?;
+    assert!(!verified(&issuer, &old_token).await);
+    assert!(verified(&issuer, &new_token).await);
+    Ok(())
+}
+
+#[tokio::test]
+async fn counters_count_and_reset() -> TestResult {
+    let issuer = issuer().await;
+    let token = token_over_http(&issuer).await;
+    let _ = fetch_token(&http(), issuer.token_url(), ID, "nope").await;
+    verified(&issuer, &token).await;
+    jwks(&issuer).await;
+    jwks(&issuer).await;
+    http().get(issuer.discovery_url()).send().await?;
+    issuer.mint(MintOptions::default())?; // not an HTTP call
+    assert_eq!(issuer.calls(Endpoint::Token), 2);
+    assert_eq!(issuer.calls(Endpoint::Verify), 1);
+    assert_eq!(issuer.calls(Endpoint::Jwks), 2);
+    assert_eq!(issuer.calls(Endpoint::Discovery), 1);
+    issuer.reset_calls();
+    for endpoint in [
+        Endpoint::Token,
+        Endpoint::Verify,
+        Endpoint::Jwks,
+        Endpoint::Discovery,
+    ] {
+        assert_eq!(issuer.calls(endpoint), 0);
+    }
+    verified(&issuer, &token).await;
+    assert_eq!(issuer.calls(Endpoint::Verify), 1);
+    Ok(())
+}
+
+/// Connecting fails with "connection refused" (checked on a raw socket).
+async fn assert_refused(issuer: &MockIssuer) {
+    let attempt = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::TcpStream::connect(issuer.addr()),
+    )
+    .await
+    .expect("connect attempt is bounded");
+    let error = attempt.expect_err("the port must be closed");
+    assert_eq!(error.kind(), ErrorKind::ConnectionRefused);
+}
+
+#[tokio::test]
+async fn down_refuses_connections_and_heals_on_the_same_port() -> TestResult {
+    let issuer = issuer().await;
+    let client = fresh_http();
+    let token = token_over_http(&issuer).await;
+    let url_before = issuer.verify_url().to_owned();
+
+    issuer.set_fault(Fault::Down).await?;
+    assert_refused(&issuer).await;
+    let error = verify_form(&client, &issuer, &token)
+        .await
+        .expect_err("down");
+    assert!(error.is_connect(), "{error:?}");
+    issuer.reset_calls();
+
+    issuer.set_fault(Fault::None).await?;
+    assert_eq!(issuer.verify_url(), url_before);
+    assert!(verified(&issuer, &token).await);
+    assert_eq!(issuer.calls(Endpoint::Verify), 1);
+
+    // Down through the JWKS fault takes the whole port down too; both must be clear to heal.
+    issuer.set_jwks_fault(Fault::Down).await?;
+    issuer.set_fault(Fault::Down).await?;
+    assert_refused(&issuer).await;
+    issuer.set_fault(Fault::None).await?;
+    assert_refused(&issuer).await;
+    issuer.set_jwks_fault(Fault::None).await?;
+    assert_eq!(jwks(&issuer).await.keys.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn slow_answers_late_and_trips_client_timeouts() -> TestResult {
+    let issuer = issuer().await;
+    let token = token_over_http(&issuer).await;
+    issuer
+        .set_fault(Fault::Slow(Duration::from_millis(400)))
+        .await?;
+    let started = Instant::now();
+    assert!(verified(&issuer, &token).await);
+    assert!(started.elapsed() >= Duration::from_millis(400));
+
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(100))
+        .no_proxy()
+        .build()?;
+    let error = verify_form(&impatient, &issuer, &token)
+        .await
+        .expect_err("timeout");
+    assert!(error.is_timeout(), "{error:?}");
+
+    // Token requests are not slowed down.
+    let started = Instant::now();
+    token_over_http(&issuer).await;
+    assert!(started.elapsed() < Duration::from_millis(400));
+    Ok(())
+}
+
+#[tokio::test]
+async fn faults_shape_the_verify_answer() -> TestResult {
+    let issuer = issuer().await;
+    let client = http();
+    let good = token_over_http(&issuer).await;
+
+    issuer.set_fault(Fault::Status500).await?;
+    let (status, body) = verify_form(&client, &issuer, &good).await?;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_ne!(
+        serde_json::from_slice::<Value>(&body)?.get("result"),
+        Some(&json!(true))
+    );
+    // The token endpoint is not affected.
+    token_over_http(&issuer).await;
+
+    issuer.set_fault(Fault::HtmlBody).await?;
+    let response = client
+        .post(issuer.verify_url())
+        .form(&[("verifytoken", &good)])
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()[CONTENT_TYPE]
+            .to_str()?
+            .starts_with("text/html")
+    );
+    let body = response.bytes().await?;
+    assert!(serde_json::from_slice::<Value>(&body).is_err());
+
+    issuer.set_fault(Fault::ResultStringTrue).await?;
+    let (status, body) = verify_form(&client, &issuer, "garbage").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body)?["result"],
+        json!("true")
+    );
+
+    issuer.set_fault(Fault::ResultNumberOne).await?;
+    let (_, body) = verify_form(&client, &issuer, "garbage").await?;
+    assert_eq!(serde_json::from_slice::<Value>(&body)?["result"], json!(1));
+
+    issuer.set_fault(Fault::Truncated).await?;
+    let response = client
+        .post(issuer.verify_url())
+        .form(&[("verifytoken", &good)])
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::OK);
+    let length = response.headers()[CONTENT_LENGTH]
+        .to_str()?
+        .parse::<usize>()?;
+    let body = response.bytes().await?;
+    assert_eq!(&body[..], br#"{"result": tr"#);
+    assert_eq!(length, body.len());
+    assert!(serde_json::from_slice::<Value>(&body).is_err());
+
+    issuer.set_fault(Fault::Oversized).await?;
+    let (status, body) = verify_form(&client, &issuer, "garbage").await?;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.len() > MAX_TOKEN_RESPONSE_BYTES + 30 * 1024,
+        "{}",
+        body.len()
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body)?["result"],
+        json!(true)
+    );
+
+    issuer.set_fault(Fault::ResetConnection).await?;
+    let error = verify_form(&client, &issuer, &good)
+        .await
+        .expect_err("reset");
+    assert!(!error.is_timeout(), "{error:?}");
+    // Fresh connections after a reset are served normally again.
+    issuer.set_fault(Fault::None).await?;
+    assert!(verified(&issuer, &good).await);
+    assert!(!verified(&issuer, "garbage").await);
+    Ok(())
+}
+
+#[tokio::test]
+async fn no_fault_but_oversized_says_true_for_a_bad_token() -> TestResult {
+    let issuer = issuer().await;
+    let client = http();
+    let faults = [
+        Fault::None,
+        Fault::Slow(Duration::from_millis(10)),
+        Fault::Status500,
+        Fault::HtmlBody,
+        Fault::ResultStringTrue,
+        Fault::ResultNumberOne,
+        Fault::Truncated,
+        Fault::ResetConnection,
+    ];
+    for fault in faults {
+        issuer.set_fault(fault).await?;
+        if let Ok((_, body)) = verify_form(&client, &issuer, "forged.token.value").await
+            && let Ok(value) = serde_json::from_slice::<Value>(&body)
+        {
+            assert_ne!(value.get("result"), Some(&json!(true)), "{fault:?}");
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn jwks_faults() -> TestResult {
+    let issuer = issuer().await;
+    let client = fresh_http();
+    issuer.set_fault(Fault::Status500).await?; // the verify fault leaves JWKS alone
+    assert_eq!(jwks(&issuer).await.keys.len(), 1);
+
+    issuer.set_jwks_fault(Fault::Status500).await?;
+    let response = client.get(issuer.jwks_url()).send().await?;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+
+    issuer.set_jwks_fault(Fault::ResultStringTrue).await?;
+    let body = client
+        .get(issuer.jwks_url())
+        .send()
+        .await?
+        .json_value()
+        .await;
+    assert_eq!(body, json!({"keys": "true"}));
+
+    issuer.set_jwks_fault(Fault::Truncated).await?;
+    let body = client.get(issuer.jwks_url()).send().await?.bytes().await?;
+    assert!(serde_json::from_slice::<Value>(&body).is_err());
+
+    issuer.set_jwks_fault(Fault::Oversized).await?;
+    let body = client.get(issuer.jwks_url()).send().await?.bytes().await?;
+    assert!(body.len() > 100 * 1024);
+    let set: JwkSet = serde_json::from_slice(&body)?;
+    assert_eq!(
+        set.keys[0].common.key_id.as_deref(),
+        Some(issuer.current_kid().as_str())
+    );
+
+    issuer.set_jwks_fault(Fault::ResetConnection).await?;
+    assert!(client.get(issuer.jwks_url()).send().await.is_err());
+
+    issuer
+        .set_jwks_fault(Fault::Slow(Duration::from_millis(200)))
+        .await?;
+    let started = Instant::now();
+    assert_eq!(jwks(&issuer).await.keys.len(), 1);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+
+    issuer.set_jwks_fault(Fault::Down).await?;
+    assert_refused(&issuer).await;
+    issuer.set_jwks_fault(Fault::None).await?;
+    assert_eq!(jwks(&issuer).await.keys.len(), 1);
+    assert_eq!(issuer.calls(Endpoint::Jwks), 8);
+    Ok(())
+}
+
+#[tokio::test]
+async fn shutdown_and_drop_close_the_port() -> TestResult {
+    let issuer = issuer().await;
+    token_over_http(&issuer).await;
+    let addr = issuer.addr();
+    issuer.shutdown().await;
+    let error = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect_err("closed");
+    assert_eq!(error.kind(), ErrorKind::ConnectionRefused);
+
+    let issuer = MockIssuer::start().await?;
+    let addr = issuer.addr();
+    issuer
+        .set_fault(Fault::Slow(Duration::from_secs(30)))
+        .await?;
+    let pending = tokio::spawn({
+        let client = http();
+        let url = issuer.verify_url().to_owned();
+        async move { client.post(url).form(&[("verifytoken", "x")]).send().await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    drop(issuer);
+    // The listener closes soon after the drop; the slow answer is cut short.
+    let mut closed = false;
+    for _ in 0..50 {
+        if tokio::net::TcpStream::connect(addr).await.is_err() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(closed, "port still open after drop");
+    let _ = tokio::time::timeout(Duration::from_secs(5), pending).await?;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    Ok(())
+}
