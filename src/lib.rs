@@ -68,16 +68,21 @@
 #![deny(missing_docs)]
 
 mod cache;
+pub mod config;
 pub mod error;
 pub mod extract;
 mod extractor;
 mod layer;
+#[cfg(feature = "mock")]
+pub mod mock;
 pub mod outbound;
 pub mod principal;
 pub mod scope;
 mod token;
+pub mod token_client;
 pub mod verify;
 
+pub use config::{GuardConfig, Mode};
 pub use error::{AuthError, ConfigError};
 pub use layer::{
     BearerGuard, BearerGuardLayer, BearerGuardLayerBuilder, DEFAULT_CACHE_CAPACITY,
@@ -87,7 +92,7 @@ pub use layer::{
 pub use principal::{OwnerKind, Principal, ResourceOwner};
 pub use scope::{RequireScopeLayer, ScopeRequirement};
 pub use token::BearerToken;
-pub use verify::{Verdict, Verifier, VerifierKind};
+pub use verify::{RemoteVerifier, Verdict, Verifier, VerifierKind};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -20,6 +20,10 @@ use std::sync::Arc;
 use crate::principal::Principal;
 use crate::token::BearerToken;
 
+pub mod remote;
+
+pub use remote::{FormEncoding, RemoteVerifier, RemoteVerifierBuilder};
+
 /// A boxed, sendable future, as returned by [`Verifier::verify`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

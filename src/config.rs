@@ -1,0 +1,373 @@
+//! Configuration from `GUARD_*` environment variables, shared by the demo and any binary.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `GUARD_LISTEN` | address to bind | `127.0.0.1:8080` |
+//! | `GUARD_MODE` | `remote`, `jwt` or `auto` | `remote` if only `GUARD_VERIFY_URL` is set, `jwt` if only a key source is set, `auto` if both |
+//! | `GUARD_VERIFY_URL` | crm-now `verifytoken` endpoint | none |
+//! | `GUARD_VERIFY_ENCODING` | `urlencoded` or `multipart` | `urlencoded` |
+//! | `GUARD_JWKS_URL` | JWKS document for local JWT checks | none |
+//! | `GUARD_JWT_PUBLIC_KEY` | path to a PEM public key for local JWT checks | none |
+//! | `GUARD_ISSUER` | accepted `iss` values, comma-separated | any |
+//! | `GUARD_AUDIENCE` | accepted `aud` values, comma-separated | any |
+//! | `GUARD_CACHE_TTL_SECS` | longest reuse of a valid verdict | 300 |
+//! | `GUARD_NEGATIVE_TTL_SECS` | how long a rejected token is remembered | 10 |
+//! | `GUARD_REALM` | realm of `WWW-Authenticate` challenges | `api` |
+//! | `GUARD_ALLOW_PLAIN_HTTP` | `true` allows `http://` URLs off loopback | `false` |
+//!
+//! An empty variable counts as unset. A bad value is a [`ConfigError`] that names the
+//! variable.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{ConfigError, DEFAULT_REALM};
+use crate::layer::{BearerGuardLayer, DEFAULT_NEGATIVE_TTL, DEFAULT_POSITIVE_TTL};
+use crate::verify::{FormEncoding, RemoteVerifier, Verifier};
+
+/// Default `GUARD_LISTEN`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// How tokens are verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mode {
+    /// Every cache miss asks the remote `verifytoken` endpoint.
+    Remote,
+    /// JWTs are checked locally against JWKS or PEM keys; nothing goes remote.
+    Jwt,
+    /// JWTs with a locally known key are checked locally; anything else goes remote.
+    Auto,
+}
+
+impl Mode {
+    /// `remote`, `jwt` or `auto`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Mode::Remote => "remote",
+            Mode::Jwt => "jwt",
+            Mode::Auto => "auto",
+        }
+    }
+}
+
+/// Settings read from `GUARD_*` variables. See the [module docs](self).
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GuardConfig {
+    /// `GUARD_LISTEN`.
+    pub listen: SocketAddr,
+    /// `GUARD_MODE`, or the mode implied by the sources; `None` when no source is set.
+    pub mode: Option<Mode>,
+    /// `GUARD_VERIFY_URL`.
+    pub verify_url: Option<String>,
+    /// `GUARD_VERIFY_ENCODING`.
+    pub verify_encoding: FormEncoding,
+    /// `GUARD_JWKS_URL`.
+    pub jwks_url: Option<String>,
+    /// `GUARD_JWT_PUBLIC_KEY`.
+    pub jwt_public_key: Option<PathBuf>,
+    /// `GUARD_ISSUER`.
+    pub issuers: Vec<String>,
+    /// `GUARD_AUDIENCE`.
+    pub audiences: Vec<String>,
+    /// `GUARD_CACHE_TTL_SECS`.
+    pub cache_ttl: Duration,
+    /// `GUARD_NEGATIVE_TTL_SECS`.
+    pub negative_ttl: Duration,
+    /// `GUARD_REALM`.
+    pub realm: String,
+    /// `GUARD_ALLOW_PLAIN_HTTP`.
+    pub allow_plain_http: bool,
+}
+
+impl GuardConfig {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first variable with a bad value.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (for tests, or another source of settings).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first variable with a bad value.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let listen = match get("GUARD_LISTEN") {
+            Some(value) => value.parse().map_err(|_| {
+                ConfigError::invalid(
+                    "GUARD_LISTEN",
+                    format!("`{value}` is not an address like 127.0.0.1:8080"),
+                )
+            })?,
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
+        let verify_url = get("GUARD_VERIFY_URL");
+        let jwks_url = get("GUARD_JWKS_URL");
+        let jwt_public_key = get("GUARD_JWT_PUBLIC_KEY").map(PathBuf::from);
+        let has_remote = verify_url.is_some();
+        let has_keys = jwks_url.is_some() || jwt_public_key.is_some();
+        let mode = match get("GUARD_MODE").as_deref() {
+            None => match (has_remote, has_keys) {
+                (true, true) => Some(Mode::Auto),
+                (true, false) => Some(Mode::Remote),
+                (false, true) => Some(Mode::Jwt),
+                (false, false) => None,
+            },
+            Some(value) => Some(parse_mode(value, has_remote, has_keys)?),
+        };
+        let verify_encoding = match get("GUARD_VERIFY_ENCODING").as_deref() {
+            None | Some("urlencoded") => FormEncoding::UrlEncoded,
+            Some("multipart") => FormEncoding::Multipart,
+            Some(other) => {
+                return Err(ConfigError::invalid(
+                    "GUARD_VERIFY_ENCODING",
+                    format!("`{other}` is not `urlencoded` or `multipart`"),
+                ));
+            }
+        };
+        let list = |name: &str| -> Vec<String> {
+            get(name)
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let seconds = |name: &'static str, default: Duration| -> Result<Duration, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(value) => value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|&secs| secs <= 86_400)
+                    .map(Duration::from_secs)
+                    .ok_or_else(|| {
+                        ConfigError::invalid(
+                            name,
+                            format!("`{value}` is not whole seconds from 0 to 86400"),
+                        )
+                    }),
+            }
+        };
+        let allow_plain_http = match get("GUARD_ALLOW_PLAIN_HTTP").as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => {
+                return Err(ConfigError::invalid(
+                    "GUARD_ALLOW_PLAIN_HTTP",
+                    format!("`{other}` is not `true` or `false`"),
+                ));
+            }
+        };
+        Ok(GuardConfig {
+            listen,
+            mode,
+            verify_url,
+            verify_encoding,
+            jwks_url,
+            jwt_public_key,
+            issuers: list("GUARD_ISSUER"),
+            audiences: list("GUARD_AUDIENCE"),
+            cache_ttl: seconds("GUARD_CACHE_TTL_SECS", DEFAULT_POSITIVE_TTL)?,
+            negative_ttl: seconds("GUARD_NEGATIVE_TTL_SECS", DEFAULT_NEGATIVE_TTL)?,
+            realm: get("GUARD_REALM").unwrap_or_else(|| DEFAULT_REALM.to_owned()),
+            allow_plain_http,
+        })
+    }
+
+    /// Builds the verifier the mode calls for.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when no source is configured, or a source's settings are refused.
+    pub fn verifier(&self) -> Result<Arc<dyn Verifier>, ConfigError> {
+        match self.mode {
+            None => Err(ConfigError::invalid(
+                "GUARD_MODE",
+                "no GUARD_VERIFY_URL, GUARD_JWKS_URL or GUARD_JWT_PUBLIC_KEY is set",
+            )),
+            Some(Mode::Remote) => Ok(Arc::new(self.remote_verifier()?)),
+            Some(Mode::Jwt) | Some(Mode::Auto) => Err(ConfigError::invalid(
+                "GUARD_MODE",
+                "jwt and auto are not supported yet",
+            )),
+        }
+    }
+
+    fn remote_verifier(&self) -> Result<RemoteVerifier, ConfigError> {
+        let url = self.verify_url.as_deref().ok_or_else(|| {
+            ConfigError::invalid("GUARD_VERIFY_URL", "required in remote and auto mode")
+        })?;
+        RemoteVerifier::builder()
+            .url(url)
+            .form_encoding(self.verify_encoding)
+            .allow_plain_http(self.allow_plain_http)
+            .build()
+            .map_err(|e| rename(e, "GUARD_VERIFY_URL"))
+    }
+
+    /// Builds the guard layer: the verifier plus the cache TTLs and realm.
+    ///
+    /// # Errors
+    /// As [`GuardConfig::verifier`], and for a realm a header cannot carry (`GUARD_REALM`).
+    pub fn layer(&self) -> Result<BearerGuardLayer, ConfigError> {
+        BearerGuardLayer::builder_shared(self.verifier()?)
+            .positive_ttl(self.cache_ttl)
+            .negative_ttl(self.negative_ttl)
+            .realm(self.realm.clone())
+            .build()
+            .map_err(|e| rename(e, "GUARD_REALM"))
+    }
+}
+
+fn parse_mode(value: &str, has_remote: bool, has_keys: bool) -> Result<Mode, ConfigError> {
+    let mode = match value {
+        "remote" => Mode::Remote,
+        "jwt" => Mode::Jwt,
+        "auto" => Mode::Auto,
+        other => {
+            return Err(ConfigError::invalid(
+                "GUARD_MODE",
+                format!("`{other}` is not `remote`, `jwt` or `auto`"),
+            ));
+        }
+    };
+    let missing = match mode {
+        Mode::Remote if !has_remote => Some("remote mode needs GUARD_VERIFY_URL"),
+        Mode::Jwt if !has_keys => Some("jwt mode needs GUARD_JWKS_URL or GUARD_JWT_PUBLIC_KEY"),
+        Mode::Auto if !(has_remote && has_keys) => {
+            Some("auto mode needs GUARD_VERIFY_URL and GUARD_JWKS_URL or GUARD_JWT_PUBLIC_KEY")
+        }
+        _ => None,
+    };
+    match missing {
+        Some(problem) => Err(ConfigError::invalid("GUARD_MODE", problem)),
+        None => Ok(mode),
+    }
+}
+
+/// Puts the environment variable's name on an error raised under a builder's setting name.
+fn rename(error: ConfigError, variable: &'static str) -> ConfigError {
+    match error {
+        ConfigError::Invalid { problem, .. } => ConfigError::Invalid {
+            name: variable.into(),
+            problem,
+        },
+        ConfigError::InsecureUrl { problem, .. } => ConfigError::InsecureUrl {
+            name: variable.into(),
+            problem,
+        },
+        other => other,
+    }
+}
+
+impl fmt::Debug for GuardConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GuardConfig")
+            .field("listen", &self.listen)
+            .field("mode", &self.mode)
+            .field("verify_url", &self.verify_url)
+            .field("verify_encoding", &self.verify_encoding)
+            .field("jwks_url", &self.jwks_url)
+            .field("jwt_public_key", &self.jwt_public_key)
+            .field("issuers", &self.issuers)
+            .field("audiences", &self.audiences)
+            .field("cache_ttl", &self.cache_ttl)
+            .field("negative_ttl", &self.negative_ttl)
+            .field("realm", &self.realm)
+            .field("allow_plain_http", &self.allow_plain_http)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn read(vars: &[(&str, &str)]) -> Result<GuardConfig, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        GuardConfig::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    fn error(vars: &[(&str, &str)]) -> String {
+        read(vars).err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn defaults_with_nothing_set() {
+        let config = read(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.mode, None);
+        assert_eq!(config.cache_ttl, Duration::from_secs(300));
+        assert_eq!(config.negative_ttl, Duration::from_secs(10));
+        assert_eq!(config.realm, "api");
+    }
+
+    #[test]
+    fn mode_follows_the_sources_that_are_set() {
+        let mode = |vars: &[(&str, &str)]| read(vars).ok().and_then(|c| c.mode);
+        assert_eq!(
+            mode(&[("GUARD_VERIFY_URL", "https://x/v")]),
+            Some(Mode::Remote)
+        );
+        assert_eq!(mode(&[("GUARD_JWKS_URL", "https://x/j")]), Some(Mode::Jwt));
+        assert_eq!(mode(&[("GUARD_JWT_PUBLIC_KEY", "/k.pem")]), Some(Mode::Jwt));
+        assert_eq!(
+            mode(&[
+                ("GUARD_VERIFY_URL", "https://x/v"),
+                ("GUARD_JWKS_URL", "https://x/j")
+            ]),
+            Some(Mode::Auto)
+        );
+        assert_eq!(
+            mode(&[("GUARD_VERIFY_URL", "")]),
+            None,
+            "empty counts as unset"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        assert!(error(&[("GUARD_LISTEN", "nowhere")]).starts_with("GUARD_LISTEN:"));
+        assert!(error(&[("GUARD_MODE", "magic")]).starts_with("GUARD_MODE:"));
+        assert!(error(&[("GUARD_MODE", "remote")]).contains("needs GUARD_VERIFY_URL"));
+        assert!(error(&[("GUARD_CACHE_TTL_SECS", "5m")]).starts_with("GUARD_CACHE_TTL_SECS:"));
+        assert!(
+            error(&[("GUARD_NEGATIVE_TTL_SECS", "-1")]).starts_with("GUARD_NEGATIVE_TTL_SECS:")
+        );
+        assert!(error(&[("GUARD_VERIFY_ENCODING", "xml")]).starts_with("GUARD_VERIFY_ENCODING:"));
+        assert!(error(&[("GUARD_ALLOW_PLAIN_HTTP", "yes")]).starts_with("GUARD_ALLOW_PLAIN_HTTP:"));
+    }
+
+    #[test]
+    fn insecure_verify_url_is_refused_under_its_variable_name() {
+        let config =
+            read(&[("GUARD_VERIFY_URL", "http://crm.example/v")]).unwrap_or_else(|e| panic!("{e}"));
+        let message = config
+            .layer()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(message.starts_with("GUARD_VERIFY_URL:"), "{message}");
+        let config =
+            read(&[("GUARD_VERIFY_URL", "http://127.0.0.1:9/v")]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(config.layer().is_ok());
+    }
+}
