@@ -1,0 +1,135 @@
+//! The demo: an API guarded by bearer-guard, configured from `GUARD_*` variables.
+//!
+//! `cargo run --example guarded_api` with no variables set starts an embedded crm-now issuer
+//! on 127.0.0.1 (a random port), guards the API with it, and prints curl lines that fetch a
+//! token and call the API. See README.md and `bearer_guard::config` for the variables.
+//!
+//! Routes: `GET /health` (open), `GET /whoami` (any valid token), `GET /records` (scope
+//! `read`), `POST /records` (scope `write`, 201).
+
+use std::process::ExitCode;
+
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use bearer_guard::mock::MockIssuer;
+use bearer_guard::token_client::basic_credentials;
+use bearer_guard::{BearerGuardLayer, GuardConfig, Principal};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+const DEMO_CLIENT_ID: &str = "demo-partner";
+/// Deliberately awkward: crm-now urlencodes id and secret before base64 (see the README).
+const DEMO_CLIENT_SECRET: &str = "s3cret: 100% +ü";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,bearer_guard=debug".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("guarded_api: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let mut config = GuardConfig::from_env().map_err(|e| e.to_string())?;
+    // No verification source configured: start the embedded crm-now issuer and use it.
+    let issuer = match config.mode {
+        Some(_) => None,
+        None => {
+            let issuer = MockIssuer::builder()
+                .client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
+                .scope("read write profile")
+                .start()
+                .await
+                .map_err(|e| format!("embedded issuer: {e}"))?;
+            config.verify_url = Some(issuer.verify_url().to_owned());
+            config.mode = Some(bearer_guard::Mode::Remote);
+            Some(issuer)
+        }
+    };
+    let guard = config.layer().map_err(|e| e.to_string())?;
+    let app = app(guard);
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("GUARD_LISTEN: cannot bind {}: {e}", config.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let mode = config.mode.map_or("none", |m| m.as_str());
+    println!("bearer-guard demo: mode {mode}");
+    println!("listening on http://{addr}");
+    if let Some(issuer) = &issuer {
+        println!("embedded crm-now issuer at {}", issuer.base_url());
+        println!();
+        println!("# fetch a token (client id {DEMO_CLIENT_ID:?}), then call the API:");
+        println!(
+            "TOKEN=$(curl -s -X POST '{}' -H 'Authorization: {}' | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')",
+            issuer.token_url(),
+            basic_credentials(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
+        );
+        println!("curl -s -w '\\n' http://{addr}/whoami -H \"Authorization: Bearer $TOKEN\"");
+        println!("curl -s -w '\\n' http://{addr}/records -H \"Authorization: Bearer $TOKEN\"");
+        println!(
+            "curl -s -w '\\n' -X POST http://{addr}/records -H \"Authorization: Bearer $TOKEN\""
+        );
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(issuer) = issuer {
+        issuer.shutdown().await;
+    }
+    Ok(())
+}
+
+fn app(guard: BearerGuardLayer) -> Router {
+    let read = Router::new()
+        .route("/records", get(list_records))
+        .route_layer(guard.require_any(["read"]));
+    let write = Router::new()
+        .route("/records", axum::routing::post(create_record))
+        .route_layer(guard.require_any(["write"]));
+    let guarded = Router::new()
+        .route("/whoami", get(whoami))
+        .merge(read)
+        .merge(write)
+        .route_layer(guard);
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .merge(guarded)
+}
+
+async fn whoami(principal: Principal) -> Json<Value> {
+    Json(json!({
+        "sub": principal.subject(),
+        "scopes": principal.scopes(),
+        "owner": principal.owner().map(|o| json!({"type": o.kind().as_str(), "id": o.id()})),
+        "source": principal.source().as_str(),
+        "claims": principal.claims(),
+    }))
+}
+
+async fn list_records(principal: Principal) -> Json<Value> {
+    Json(json!({
+        "records": [{"id": 1, "name": "ACME GmbH"}, {"id": 2, "name": "Beispiel AG"}],
+        "for": principal.subject(),
+    }))
+}
+
+async fn create_record(principal: Principal) -> (StatusCode, Json<Value>) {
+    (
+        StatusCode::CREATED,
+        Json(json!({"id": 3, "created_by": principal.subject()})),
+    )
+}

@@ -1,0 +1,156 @@
+//! The demo as a newcomer runs it: the built `guarded_api` example, started with no
+//! variables, prints `listening on` and curl lines that work when pasted into a shell.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::time::timeout;
+
+/// Builds the example (cheap when up to date) and returns its path.
+async fn example_binary() -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--example", "guarded_api"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .await
+        .unwrap_or_else(|e| panic!("cargo build: {e}"));
+    assert!(status.success(), "building the example failed");
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap_or_else(|| panic!("no target dir above {exe:?}"));
+    profile_dir.join("examples").join("guarded_api")
+}
+
+/// Starts the demo with `vars` and reads its stdout until `listening on` (and, with the
+/// embedded issuer, the curl lines) have been printed.
+async fn start(vars: &[(&str, &str)], want_curl: bool) -> (Child, String, Vec<String>) {
+    let mut command = Command::new(example_binary().await);
+    command
+        .env_clear()
+        .env("GUARD_LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn demo: {e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut lines = BufReader::new(stdout).lines();
+    let mut addr = String::new();
+    let mut shell = Vec::new();
+    let read = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(rest) = line.strip_prefix("listening on ") {
+                addr = rest.trim().to_owned();
+                if !want_curl {
+                    break;
+                }
+            }
+            if line.starts_with("TOKEN=") || line.starts_with("curl ") {
+                shell.push(line);
+                if shell.len() == 4 {
+                    break;
+                }
+            }
+        }
+    };
+    timeout(Duration::from_secs(60), read)
+        .await
+        .unwrap_or_else(|_| panic!("the demo did not print its lines in time"));
+    assert!(
+        addr.starts_with("http://127.0.0.1:"),
+        "listening line: {addr:?}"
+    );
+    (child, addr, shell)
+}
+
+#[tokio::test]
+async fn the_printed_curl_lines_answer_200_when_pasted() {
+    let (mut child, _addr, lines) = start(&[], true).await;
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    // Paste the lines into a shell; print each call's status code after its body.
+    let script = lines
+        .iter()
+        .map(|line| match line.strip_prefix("curl ") {
+            Some(rest) => format!(
+                "curl -o /dev/null -w '%{{http_code}}\\n' {}",
+                rest.replacen("-w '\\n' ", "", 1)
+            ),
+            None => line.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let output = timeout(
+        Duration::from_secs(30),
+        Command::new("sh").arg("-c").arg(&script).output(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("curl lines hung"))
+    .unwrap_or_else(|e| panic!("sh: {e}"));
+    let codes = String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    assert_eq!(codes, ["200", "200", "201"], "script:\n{script}");
+    let _ = child.kill().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_verify_url_gives_503_on_protected_routes_and_200_on_health() {
+    // Port 1 on loopback: nothing listens, the connection is refused.
+    let (mut child, addr, _) = start(
+        &[(
+            "GUARD_VERIFY_URL",
+            "http://127.0.0.1:1/v1/getOauthToken.php",
+        )],
+        false,
+    )
+    .await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap_or_default();
+    let status = |path: &'static str, auth: bool| {
+        let mut request = client.get(format!("{addr}{path}"));
+        if auth {
+            request = request.bearer_auth("some-partner-token");
+        }
+        async move {
+            request
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+    assert_eq!(status("/health", false).await, 200);
+    assert_eq!(status("/whoami", true).await, 503);
+    assert_eq!(status("/records", true).await, 503);
+    assert_eq!(status("/whoami", false).await, 401);
+    let _ = child.kill().await;
+}
+
+#[tokio::test]
+async fn a_bad_variable_is_named_and_the_demo_exits() {
+    let output = timeout(
+        Duration::from_secs(60),
+        Command::new(example_binary().await)
+            .env_clear()
+            .env("GUARD_CACHE_TTL_SECS", "five minutes")
+            .output(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("demo hung on a bad variable"))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("GUARD_CACHE_TTL_SECS"));
+}
