@@ -15,121 +15,17 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[path = "common/mock_helpers.rs"]
+mod mock_helpers;
+
+use mock_helpers::{
+    ID, JsonValue, SECRET, assert_refused, decode_with, fresh_http, http, http_answer, issuer,
+    jwks, raw_server, token_over_http, verified, verify_form, verify_multipart,
+};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-const ID: &str = "demo-client";
-const SECRET: &str = "demo-secret";
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .no_proxy()
-        .build()
-        .expect("reqwest client")
-}
-
-/// A client that never reuses connections (for tests that take the listener down).
-fn fresh_http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .pool_max_idle_per_host(0)
-        .no_proxy()
-        .build()
-        .expect("reqwest client")
-}
-
-async fn issuer() -> MockIssuer {
-    MockIssuer::builder()
-        .client(ID, SECRET)
-        .start()
-        .await
-        .expect("issuer starts")
-}
-
-async fn token_over_http(issuer: &MockIssuer) -> String {
-    fetch_token(&http(), issuer.token_url(), ID, SECRET)
-        .await
-        .expect("token")
-        .access_token()
-        .to_owned()
-}
-
-/// POST verifytoken as `application/x-www-form-urlencoded`: (status, raw body).
-async fn verify_form(
-    client: &reqwest::Client,
-    issuer: &MockIssuer,
-    token: &str,
-) -> reqwest::Result<(StatusCode, Vec<u8>)> {
-    let response = client
-        .post(issuer.verify_url())
-        .form(&[("verifytoken", token)])
-        .send()
-        .await?;
-    let status = response.status();
-    Ok((status, response.bytes().await?.to_vec()))
-}
-
-/// POST verifytoken as `multipart/form-data` (what the crm-now curl example sends).
-async fn verify_multipart(issuer: &MockIssuer, token: &str) -> (StatusCode, Value) {
-    let form = reqwest::multipart::Form::new().text("verifytoken", token.to_owned());
-    let response = http()
-        .post(issuer.verify_url())
-        .multipart(form)
-        .send()
-        .await
-        .expect("verify answer");
-    let status = response.status();
-    (status, response.json_value().await)
-}
-
-/// The verify answer's `result`, which must be a JSON boolean.
-async fn verified(issuer: &MockIssuer, token: &str) -> bool {
-    let (status, body) = verify_form(&http(), issuer, token)
-        .await
-        .expect("verify answer");
-    assert_eq!(status, StatusCode::OK);
-    let body: Value = serde_json::from_slice(&body).expect("verify JSON");
-    let result = body["result"].as_bool().expect("boolean result");
-    let message = if result {
-        "token valid"
-    } else {
-        "token invalid"
-    };
-    assert_eq!(body["message"], message);
-    result
-}
-
-trait JsonValue {
-    async fn json_value(self) -> Value;
-}
-
-impl JsonValue for reqwest::Response {
-    async fn json_value(self) -> Value {
-        let bytes = self.bytes().await.expect("body");
-        serde_json::from_slice(&bytes).expect("JSON body")
-    }
-}
-
-async fn jwks(issuer: &MockIssuer) -> JwkSet {
-    let response = http().get(issuer.jwks_url()).send().await.expect("jwks");
-    assert_eq!(response.status(), StatusCode::OK);
-    serde_json::from_value(response.json_value().await).expect("a JWK set")
-}
-
-/// Decodes `token` with the JWKS key named by its header, checking iss and aud.
-fn decode_with(set: &JwkSet, issuer: &MockIssuer, token: &str) -> Result<Value, String> {
-    let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
-    let kid = header.kid.ok_or("no kid")?;
-    let jwk = set.find(&kid).ok_or("kid not in the JWKS")?;
-    let key = DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.set_issuer(&[issuer.issuer()]);
-    validation.set_audience(&[issuer.audience()]);
-    jsonwebtoken::decode::<Value>(token, &key, &validation)
-        .map(|data| data.claims)
-        .map_err(|e| e.to_string())
-}
 
 #[tokio::test]
 async fn awkward_client_credentials_get_tokens() -> TestResult {
@@ -221,14 +117,23 @@ async fn bad_credentials_get_401_and_missing_everything_gets_400() -> TestResult
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(response.json_value().await["error"], "invalid_request");
 
-    // A body over the 64 KiB cap is refused before anything else.
+    // A body over the 64 KiB cap is refused before anything else. (The server stops reading
+    // at the cap, so the kernel may reset the connection before the client reads the 413.)
     let big = "x".repeat(100 * 1024);
-    let response = http()
+    let sent = http()
         .post(issuer.verify_url())
         .form(&[("verifytoken", big.as_str())])
         .send()
-        .await?;
-    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        .await;
+    match sent {
+        Ok(response) => assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE),
+        Err(error) => assert!(!error.is_timeout(), "{error:?}"),
+    }
+    assert_eq!(
+        issuer.calls(Endpoint::Verify),
+        0,
+        "an oversized body is never verified"
+    );
     Ok(())
 }
 
@@ -434,18 +339,6 @@ async fn counters_count_and_reset() -> TestResult {
     Ok(())
 }
 
-/// Connecting fails with "connection refused" (checked on a raw socket).
-async fn assert_refused(issuer: &MockIssuer) {
-    let attempt = tokio::time::timeout(
-        Duration::from_secs(5),
-        tokio::net::TcpStream::connect(issuer.addr()),
-    )
-    .await
-    .expect("connect attempt is bounded");
-    let error = attempt.expect_err("the port must be closed");
-    assert_eq!(error.kind(), ErrorKind::ConnectionRefused);
-}
-
 #[tokio::test]
 async fn down_refuses_connections_and_heals_on_the_same_port() -> TestResult {
     let issuer = issuer().await;
@@ -482,11 +375,11 @@ async fn slow_answers_late_and_trips_client_timeouts() -> TestResult {
     let issuer = issuer().await;
     let token = token_over_http(&issuer).await;
     issuer
-        .set_fault(Fault::Slow(Duration::from_millis(400)))
+        .set_fault(Fault::Slow(Duration::from_millis(800)))
         .await?;
     let started = Instant::now();
     assert!(verified(&issuer, &token).await);
-    assert!(started.elapsed() >= Duration::from_millis(400));
+    assert!(started.elapsed() >= Duration::from_millis(800));
 
     let impatient = reqwest::Client::builder()
         .timeout(Duration::from_millis(100))
@@ -500,7 +393,7 @@ async fn slow_answers_late_and_trips_client_timeouts() -> TestResult {
     // Token requests are not slowed down.
     let started = Instant::now();
     token_over_http(&issuer).await;
-    assert!(started.elapsed() < Duration::from_millis(400));
+    assert!(started.elapsed() < Duration::from_millis(800));
     Ok(())
 }
 
@@ -580,6 +473,23 @@ async fn faults_shape_the_verify_answer() -> TestResult {
         .await
         .expect_err("reset");
     assert!(!error.is_timeout(), "{error:?}");
+    // On a raw socket: not a single byte comes back, and the close is a reset.
+    let mut stream = tokio::net::TcpStream::connect(issuer.addr()).await?;
+    let body = format!("verifytoken={good}");
+    let request = format!(
+        "POST /v1/getOauthToken.php HTTP/1.1\r\nHost: {}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        issuer.addr(),
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut answer = Vec::new();
+    let read =
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await?;
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    if let Err(error) = read {
+        assert_eq!(error.kind(), ErrorKind::ConnectionReset);
+    }
     // Fresh connections after a reset are served normally again.
     issuer.set_fault(Fault::None).await?;
     assert!(verified(&issuer, &good).await);
@@ -699,5 +609,108 @@ async fn shutdown_and_drop_close_the_port() -> TestResult {
     assert!(closed, "port still open after drop");
     let _ = tokio::time::timeout(Duration::from_secs(5), pending).await?;
     assert!(started.elapsed() < Duration::from_secs(5));
+    Ok(())
+}
+
+#[test]
+fn issuer_handle_is_shareable() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<MockIssuer>();
+    assert_send_sync::<Fault>();
+}
+
+#[tokio::test]
+async fn fetch_token_sends_the_crm_now_request() -> TestResult {
+    let body = br#"{"access_token":"abc.def.ghi","expires_in":300,"refresh_expires_in":0,"token_type":"bearer","scope":"realm profile email"}"#;
+    let headers = format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    let (url, server) = raw_server(http_answer(&headers, body)).await;
+    let token = fetch_token(&http(), &url, "Müller€", "a:b%+ c").await?;
+    assert_eq!(token.access_token(), "abc.def.ghi");
+    assert_eq!(
+        token.scopes().collect::<Vec<_>>(),
+        ["realm", "profile", "email"]
+    );
+    let head = server.await?.to_ascii_lowercase();
+    assert!(
+        head.starts_with("post /v1/getoauthtoken.php http/1.1\r\n"),
+        "{head}"
+    );
+    let expected = format!(
+        "authorization: {}\r\n",
+        basic_credentials("Müller€", "a:b%+ c").to_ascii_lowercase()
+    );
+    assert!(head.contains(&expected), "{head}");
+    assert!(head.contains("content-length: 0\r\n"), "{head}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn fetch_token_caps_and_checks_the_answer() -> TestResult {
+    let pad = "x".repeat(100 * 1024);
+    let big =
+        format!(r#"{{"access_token":"t","expires_in":1,"token_type":"Bearer","pad":"{pad}"}}"#);
+
+    // Announced by Content-Length.
+    let headers = format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n",
+        big.len()
+    );
+    let (url, _server) = raw_server(http_answer(&headers, big.as_bytes())).await;
+    let err = fetch_token(&http(), &url, ID, SECRET)
+        .await
+        .expect_err("too large");
+    assert!(
+        matches!(
+            err,
+            TokenFetchError::TooLarge {
+                limit: MAX_TOKEN_RESPONSE_BYTES
+            }
+        ),
+        "{err:?}"
+    );
+
+    // Chunked, no length: caught while reading.
+    let mut chunked = Vec::new();
+    for piece in big.as_bytes().chunks(8 * 1024) {
+        chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        chunked.extend_from_slice(piece);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let headers = "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n";
+    let (url, _server) = raw_server(http_answer(headers, &chunked)).await;
+    let err = fetch_token(&http(), &url, ID, SECRET)
+        .await
+        .expect_err("too large");
+    assert!(matches!(err, TokenFetchError::TooLarge { .. }), "{err:?}");
+
+    // Not a token answer.
+    let not_tokens: [&[u8]; 3] = [
+        b"<html>hello</html>",
+        br#"{"access_token": tr"#,
+        br#"{"result": true}"#,
+    ];
+    for body in not_tokens {
+        let headers = format!("Content-Length: {}\r\n", body.len());
+        let (url, _server) = raw_server(http_answer(&headers, body)).await;
+        let err = fetch_token(&http(), &url, ID, SECRET)
+            .await
+            .expect_err("invalid");
+        assert!(matches!(err, TokenFetchError::InvalidBody(_)), "{err:?}");
+    }
+
+    // Nobody listening.
+    let closed = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        format!("http://{}/v1/getOauthToken.php", listener.local_addr()?)
+    };
+    let err = fetch_token(&http(), &closed, ID, SECRET)
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, TokenFetchError::Transport(_)), "{err:?}");
+    assert!(!format!("{err} {err:?}").contains(SECRET));
     Ok(())
 }

@@ -27,6 +27,10 @@ pub enum Fault {
     /// Refuse connections: the listener is closed (for every endpoint, since they share one
     /// port). Clearing the fault binds the same port again. Idle keep-alive connections are
     /// closed gracefully; requests already being answered finish.
+    ///
+    /// Race: while the port is free, another socket on the machine (e.g. an outgoing
+    /// connection that gets it as its ephemeral local port) may take it; rebinding is retried
+    /// for about two seconds, then `set_fault` returns the bind error.
     Down,
     /// Wait this long before answering normally (ends early when the issuer shuts down).
     Slow(Duration),

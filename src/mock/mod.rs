@@ -39,6 +39,7 @@
 //! # }
 //! ```
 
+mod builder;
 mod credentials;
 mod faults;
 mod issuer;
@@ -47,8 +48,9 @@ mod listener;
 mod server;
 mod state;
 
+pub use builder::MockIssuerBuilder;
 pub use faults::Fault;
-pub use issuer::{MockIssuer, MockIssuerBuilder};
+pub use issuer::MockIssuer;
 pub use keys::MockError;
 pub use state::{Endpoint, MintOptions};
 
