@@ -76,6 +76,7 @@ mod layer;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod outbound;
+pub mod presets;
 pub mod principal;
 pub mod scope;
 mod token;
@@ -93,6 +94,7 @@ pub use principal::{OwnerKind, Principal, ResourceOwner};
 pub use scope::{RequireScopeLayer, ScopeRequirement};
 pub use token::BearerToken;
 pub use verify::{RemoteVerifier, Verdict, Verifier, VerifierKind};
+pub use verify::{AutoVerifier, JwtAlgorithm, JwtVerifier, JwtVerifierBuilder, StaticKey};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

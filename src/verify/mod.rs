@@ -20,8 +20,12 @@ use std::sync::Arc;
 use crate::principal::Principal;
 use crate::token::BearerToken;
 
+pub mod auto;
+pub mod jwt;
 pub mod remote;
 
+pub use auto::AutoVerifier;
+pub use jwt::{JwtAlgorithm, JwtVerifier, JwtVerifierBuilder, StaticKey};
 pub use remote::{FormEncoding, RemoteVerifier, RemoteVerifierBuilder};
 
 /// A boxed, sendable future, as returned by [`Verifier::verify`].

@@ -1,0 +1,78 @@
+//! OpenID Connect discovery: `<issuer>/.well-known/openid-configuration` → `jwks_uri`.
+//!
+//! The document's `issuer` must equal the configured issuer exactly (OpenID Connect Discovery
+//! §4.3); otherwise no key is taken from it and tokens get 503 (fail closed) until it does.
+//! The `jwks_uri` passes the same transport policy as every configured URL
+//! ([`checked_url`](crate::outbound::checked_url)).
+
+use reqwest::Url;
+use reqwest::header::ACCEPT;
+use serde::Deserialize;
+
+use super::jwks::FetchError;
+use crate::outbound::{checked_url, read_body_capped};
+
+/// The path appended to the issuer.
+pub(crate) const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+
+/// The discovery document URL for `issuer` (a trailing `/` on the issuer is not doubled).
+pub(crate) fn document_url(issuer: &str) -> String {
+    format!("{}{DISCOVERY_PATH}", issuer.trim_end_matches('/'))
+}
+
+#[derive(Deserialize)]
+struct Document {
+    issuer: Option<String>,
+    jwks_uri: Option<String>,
+}
+
+/// Reads the discovery document and returns its checked `jwks_uri`.
+pub(crate) async fn jwks_uri(
+    client: &reqwest::Client,
+    document: &Url,
+    issuer: &str,
+    max_bytes: usize,
+    allow_plain_http: bool,
+) -> Result<Url, FetchError> {
+    let response = client
+        .get(document.clone())
+        .header(ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(FetchError::Transport)?;
+    if !response.status().is_success() {
+        return Err(FetchError::Status(response.status().as_u16()));
+    }
+    let body = read_body_capped(response, max_bytes)
+        .await
+        .map_err(FetchError::Body)?;
+    let document: Document = serde_json::from_slice(&body).map_err(FetchError::Json)?;
+    match document.issuer.as_deref() {
+        Some(found) if found == issuer => {}
+        found => {
+            return Err(FetchError::IssuerMismatch {
+                expected: issuer.to_owned(),
+                found: found.unwrap_or("<none>").to_owned(),
+            });
+        }
+    }
+    let uri = document.jwks_uri.ok_or(FetchError::NoJwksUri)?;
+    checked_url("discovery jwks_uri", &uri, allow_plain_http).map_err(FetchError::BadJwksUri)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_url_appends_the_well_known_path_once() {
+        assert_eq!(
+            document_url("https://idp.example/realms/x"),
+            "https://idp.example/realms/x/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            document_url("https://idp.example/"),
+            "https://idp.example/.well-known/openid-configuration"
+        );
+    }
+}

@@ -1,0 +1,169 @@
+//! Reading a token's shape and JOSE header before any key is chosen.
+//!
+//! Nothing read here is trusted: the header only says which key to *try*; the key then decides
+//! which algorithms it accepts.
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+
+use super::algorithm::JwtAlgorithm;
+
+/// Longest header segment read (base64url characters). Real headers are well under 1 KiB.
+const MAX_HEADER_SEGMENT: usize = 4 * 1024;
+
+/// The parts of a JOSE header the verifier acts on.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenHeader {
+    pub(crate) alg: JwtAlgorithm,
+    pub(crate) kid: Option<String>,
+    pub(crate) typ: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: Option<String>,
+    kid: Option<String>,
+    typ: Option<String>,
+    crit: Option<serde_json::Value>,
+}
+
+/// Why a token is not a JWT this verifier can check. The texts are short and never contain
+/// any part of the token.
+pub(crate) type Malformed = Cow<'static, str>;
+
+/// The three segments of a compact JWS, each checked to be non-empty base64url (no padding).
+/// The signature segment is returned too, so callers never split twice.
+pub(crate) fn segments(token: &str) -> Result<[&str; 3], Malformed> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("malformed JWT: not three segments".into());
+    };
+    for segment in [header, payload, signature] {
+        if segment.is_empty() {
+            return Err("malformed JWT: empty segment".into());
+        }
+        if !segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err("malformed JWT: segment is not base64url".into());
+        }
+    }
+    Ok([header, payload, signature])
+}
+
+impl TokenHeader {
+    /// Parses the token's shape and header. `alg: none`, unknown algorithms and any `crit`
+    /// header (no extension is understood here, so RFC 7515 §4.1.11 requires rejection) are
+    /// errors.
+    pub(crate) fn parse(token: &str) -> Result<Self, Malformed> {
+        let [header, _, _] = segments(token)?;
+        if header.len() > MAX_HEADER_SEGMENT {
+            return Err("malformed JWT: header too long".into());
+        }
+        let bytes = URL_SAFE_NO_PAD
+            .decode(header)
+            .map_err(|_| "malformed JWT: header is not base64url")?;
+        let raw: RawHeader =
+            serde_json::from_slice(&bytes).map_err(|_| "malformed JWT: header is not JSON")?;
+        let Some(alg_name) = raw.alg else {
+            return Err("malformed JWT: no alg".into());
+        };
+        if alg_name.eq_ignore_ascii_case("none") {
+            return Err("alg none is not accepted".into());
+        }
+        let Some(alg) = JwtAlgorithm::from_name(&alg_name) else {
+            return Err("unsupported alg".into());
+        };
+        if raw.crit.is_some() {
+            return Err("unsupported crit header".into());
+        }
+        Ok(TokenHeader {
+            alg,
+            kid: raw.kid,
+            typ: raw.typ,
+        })
+    }
+}
+
+/// DANGER: reads the `iss` claim of a token whose signature has NOT been checked. Use it only
+/// to decide *where* to check a token (auto mode), never to accept one.
+pub(crate) fn unverified_issuer(token: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct IssOnly {
+        iss: Option<String>,
+    }
+    let [_, payload, _] = segments(token).ok()?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    serde_json::from_slice::<IssOnly>(&bytes).ok()?.iss
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(header: &str, payload: &str) -> String {
+        format!(
+            "{}.{}.c2ln",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(payload)
+        )
+    }
+
+    #[test]
+    fn well_formed_header_gives_alg_kid_and_typ() {
+        let t = token(r#"{"alg":"RS256","kid":"k1","typ":"at+jwt"}"#, "{}");
+        let header = TokenHeader::parse(&t).map_err(|e| e.to_string());
+        let header = header.as_ref().ok();
+        assert_eq!(header.map(|h| h.alg), Some(JwtAlgorithm::RS256));
+        assert_eq!(header.and_then(|h| h.kid.as_deref()), Some("k1"));
+        assert_eq!(header.and_then(|h| h.typ.as_deref()), Some("at+jwt"));
+    }
+
+    #[test]
+    fn alg_none_unknown_alg_and_crit_are_rejected() {
+        for header in [
+            r#"{"alg":"none"}"#,
+            r#"{"alg":"NONE"}"#,
+            r#"{"alg":"ES512"}"#,
+            r#"{"alg":"RS256","crit":["b64"],"b64":false}"#,
+            r#"{"typ":"JWT"}"#,
+            r#"{"alg":5}"#,
+            r#"["alg"]"#,
+        ] {
+            assert!(
+                TokenHeader::parse(&token(header, "{}")).is_err(),
+                "{header}"
+            );
+        }
+    }
+
+    #[test]
+    fn tokens_not_of_three_base64url_segments_are_malformed() {
+        for t in [
+            "opaque-token",
+            "a.b",
+            "a.b.c.d",
+            "a..c",
+            "a.b.",
+            "a+b.c.d",
+            "YQ==.Yg.Yw",
+        ] {
+            assert!(TokenHeader::parse(t).is_err(), "{t}");
+        }
+    }
+
+    #[test]
+    fn unverified_issuer_reads_only_a_string_iss() {
+        let t = token(r#"{"alg":"RS256"}"#, r#"{"iss":"https://idp"}"#);
+        assert_eq!(unverified_issuer(&t).as_deref(), Some("https://idp"));
+        let t = token(r#"{"alg":"RS256"}"#, r#"{"iss":["https://idp"]}"#);
+        assert_eq!(unverified_issuer(&t), None);
+        assert_eq!(unverified_issuer("opaque"), None);
+    }
+}
