@@ -346,3 +346,21 @@ fn bad_settings_are_refused_by_name() {
         Some("max_in_flight: must be at least 1")
     );
 }
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<bearer_guard::BearerGuardLayer>();
+    send_sync::<bearer_guard::BearerGuard<axum::routing::Route>>();
+    send_sync::<bearer_guard::Principal>();
+    send_sync::<bearer_guard::AuthError>();
+    send_sync::<bearer_guard::RemoteVerifier>();
+    send::<bearer_guard::ResponseFuture<axum::routing::Route, Body>>();
+    send::<
+        bearer_guard::scope::ResponseFuture<
+            std::future::Ready<Result<http::Response<Body>, std::convert::Infallible>>,
+            Body,
+        >,
+    >();
+}

@@ -364,3 +364,71 @@ async fn awkward_client_credentials_fetch_a_token_that_the_guard_accepts() {
         assert!(wrong.is_err(), "{id:?} with a wrong secret");
     }
 }
+
+async fn three_at_once(app: &axum::Router, tokens: Vec<String>) -> (Vec<u16>, Duration) {
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for token in tokens {
+        let app = app.clone();
+        tasks.spawn(async move {
+            send(&app, get_with("/me", &[&bearer(&token)]))
+                .await
+                .status()
+                .as_u16()
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = tasks.join_next().await {
+        statuses.push(status.unwrap_or(0));
+    }
+    (statuses, started.elapsed())
+}
+
+fn capped(issuer: &MockIssuer, timeout: Duration) -> axum::Router {
+    let verifier = RemoteVerifier::builder()
+        .url(issuer.verify_url())
+        .max_concurrent_calls(1)
+        .timeout(timeout)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    app(BearerGuardLayer::new(verifier))
+}
+
+#[tokio::test]
+async fn the_concurrency_cap_serialises_upstream_calls() {
+    let issuer = issuer().await;
+    issuer
+        .set_fault(Fault::Slow(Duration::from_millis(300)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let app = capped(&issuer, Duration::from_secs(3));
+    let tokens = (0..3).map(|_| mint(&issuer, "read")).collect();
+    let (statuses, took) = three_at_once(&app, tokens).await;
+    assert_eq!(statuses, [200, 200, 200]);
+    assert!(
+        took >= Duration::from_millis(850),
+        "calls overlapped: {took:?}"
+    );
+    assert_eq!(issuer.calls(Endpoint::Verify), 3);
+}
+
+#[tokio::test]
+async fn calls_queued_behind_the_cap_give_up_at_the_timeout_with_503() {
+    let issuer = issuer().await;
+    issuer
+        .set_fault(Fault::Slow(Duration::from_secs(5)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let app = capped(&issuer, Duration::from_millis(500));
+    let tokens = (0..3).map(|_| mint(&issuer, "read")).collect();
+    let (statuses, took) = three_at_once(&app, tokens).await;
+    assert_eq!(statuses, [503, 503, 503]);
+    assert!(
+        took < Duration::from_secs(2),
+        "queued calls were not cut off: {took:?}"
+    );
+    assert!(
+        issuer.calls(Endpoint::Verify) <= 2,
+        "a queued request reached the upstream instead of giving up"
+    );
+}
