@@ -2,8 +2,9 @@
 //! 1CRM.
 //!
 //! Both sign access tokens with the server's RSA private key (RS256) and publish no JWKS, so
-//! the verifier needs the server's **public key in PEM** (SuiteCRM keeps it in
-//! `Api/V8/OAuth2/public.key`; 1CRM in its OAuth2 key directory). Their tokens look like this:
+//! the verifier needs the server's **public key in PEM** (SuiteCRM 7.10+ keeps it in
+//! `Api/V8/OAuth2/public.key`; for 1CRM, ask its administrator for the OAuth2 public key).
+//! Their tokens look like this:
 //!
 //! | part | value |
 //! |---|---|

@@ -91,3 +91,16 @@ impl fmt::Debug for AutoVerifier {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shareable<T: Send + Sync + Clone + 'static>() {}
+
+    #[test]
+    fn verifiers_are_send_sync_and_cheap_to_clone() {
+        shareable::<AutoVerifier>();
+        shareable::<JwtVerifier>();
+    }
+}

@@ -13,7 +13,9 @@
 //! * `alg: none` is always rejected;
 //! * an `HS256` token is never checked against an RSA or EC public key used as an HMAC
 //!   secret — HMAC keys come only from [`StaticKey::hmac_secret`], never from a JWKS;
-//! * the `jsonwebtoken::Validation` for each key is built once, when the key is loaded.
+//! * the `jsonwebtoken::Validation` for each key is built once, when the key is loaded;
+//! * keys named or carried by the token itself (`jwk`, `jku`, `x5u`, `x5c` headers) are never
+//!   used, and a token with a `crit` header is rejected (no extension is understood).
 //!
 //! # Which key checks a token
 //! A token with a `kid` is checked only against keys with that `kid`; if the signature fails

@@ -181,3 +181,53 @@ impl fmt::Debug for JwtVerifier {
             .finish()
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::verify::jwt::{JwtAlgorithm, StaticKey};
+    use jsonwebtoken::{EncodingKey, Header};
+    use serde_json::json;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn token(kid: Option<&str>, claims: serde_json::Value) -> String {
+        let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = kid.map(str::to_owned);
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(SECRET)).unwrap()
+    }
+
+    fn exp() -> u64 {
+        jsonwebtoken::get_current_timestamp() + 60
+    }
+
+    #[tokio::test]
+    async fn unknown_kid_without_a_jwks_is_invalid_at_once() {
+        let verifier = JwtVerifier::builder()
+            .static_key(StaticKey::hmac_secret(SECRET, JwtAlgorithm::HS256).kid("k"))
+            .build()
+            .unwrap();
+        let good = BearerToken::new(token(Some("k"), json!({"exp": exp()})));
+        assert!(matches!(verifier.verify(&good).await, Verdict::Valid(_)));
+        let unknown = BearerToken::new(token(Some("other"), json!({"exp": exp()})));
+        match verifier.verify(&unknown).await {
+            Verdict::Invalid(reason) => assert_eq!(reason.as_str(), "unknown kid"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn recognizes_needs_a_known_key_and_a_configured_issuer() {
+        let verifier = JwtVerifier::builder()
+            .hmac_secret(SECRET, JwtAlgorithm::HS256)
+            .issuer("https://idp")
+            .build()
+            .unwrap();
+        assert!(verifier.recognizes(&token(None, json!({"iss": "https://idp"}))));
+        assert!(!verifier.recognizes(&token(None, json!({"iss": "https://other"}))));
+        assert!(!verifier.recognizes(&token(None, json!({}))));
+        assert!(!verifier.recognizes(&token(Some("k"), json!({"iss": "https://idp"}))));
+        assert!(!verifier.recognizes("opaque-token"));
+    }
+}
