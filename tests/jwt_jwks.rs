@@ -353,7 +353,7 @@ async fn cache_control_max_age_sets_the_refresh_pace_within_bounds() {
     // max-age=0 clamped up to 300 ms: several refreshes in 2 s (none at the 1 h interval) …
     tokio::time::sleep(Duration::from_secs(2)).await;
     let fetched = server.jwks_fetches();
-    assert!((4..=9).contains(&fetched), "{fetched} fetches");
+    assert!((3..=10).contains(&fetched), "{fetched} fetches");
     // … and a long max-age slows it down to that.
     server.set_cache_control(Some("max-age=3600"));
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -379,10 +379,14 @@ async fn the_background_task_stops_when_the_verifier_is_dropped() {
     assert!(eventually(WAIT, || async { server.jwks_fetches() >= 3 }).await);
 
     drop((verifier, layer, app));
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let after_drop = server.jwks_fetches();
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(server.jwks_fetches(), after_drop);
+    let at_drop = server.jwks_fetches();
+    // Ten refresh intervals later: at most the one fetch that was already in flight.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let later = server.jwks_fetches();
+    assert!(
+        later <= at_drop + 1,
+        "{at_drop} fetches at drop, {later} a second later"
+    );
 }
 
 #[tokio::test]
