@@ -93,8 +93,8 @@ pub use layer::{
 pub use principal::{OwnerKind, Principal, ResourceOwner};
 pub use scope::{RequireScopeLayer, ScopeRequirement};
 pub use token::BearerToken;
-pub use verify::{RemoteVerifier, Verdict, Verifier, VerifierKind};
 pub use verify::{AutoVerifier, JwtAlgorithm, JwtVerifier, JwtVerifierBuilder, StaticKey};
+pub use verify::{RemoteVerifier, Verdict, Verifier, VerifierKind};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

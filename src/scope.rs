@@ -188,7 +188,9 @@ where
             },
             Err(error) => ResponseFuture {
                 kind: Kind::Answer {
-                    response: Some(error.to_response(&self.layer.realm, DEFAULT_RETRY_AFTER_SECS)),
+                    response: Some(Box::new(
+                        error.to_response(&self.layer.realm, DEFAULT_RETRY_AFTER_SECS),
+                    )),
                 },
             },
         }
@@ -207,7 +209,7 @@ pin_project! {
     #[project = KindProj]
     enum Kind<F, B> {
         Inner { #[pin] future: F },
-        Answer { response: Option<Response<B>> },
+        Answer { response: Option<Box<Response<B>>> },
     }
 }
 
@@ -221,11 +223,12 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             KindProj::Inner { future } => future.poll(cx),
-            KindProj::Answer { response } => {
-                Poll::Ready(Ok(response.take().unwrap_or_else(|| {
+            KindProj::Answer { response } => Poll::Ready(Ok(match response.take() {
+                Some(response) => *response,
+                None => {
                     AuthError::GuardMissing.to_response(DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS)
-                })))
-            }
+                }
+            })),
         }
     }
 }

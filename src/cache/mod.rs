@@ -1,10 +1,10 @@
 //! The verdict cache: positive verdicts, negative verdicts, and one shared verification per
 //! token in flight.
 //!
-//! **Keys.** An entry is keyed by the first 128 bits of the token's SHA-256 digest
-//! ([`TokenKey`]), never by the token itself. A collision needs ~2^64 work per pair even for an
-//! attacker who chooses tokens, and the digest is unpredictable, so the map hashes the digest
-//! bits directly instead of hashing them again.
+//! **Keys.** An entry is keyed by a 128-bit keyed fingerprint of the token ([`TokenKey`], see
+//! `key.rs` for the construction and its collision bound), never by the token itself. The
+//! fingerprint is unpredictable to outsiders, so the map uses its bits directly instead of
+//! hashing them again.
 //!
 //! **Two caches.** Valid verdicts live in the positive cache (default 100,000 entries), each
 //! until `min(positive TTL, the token's own expiry)`. Invalid verdicts live in a separate,
@@ -22,7 +22,7 @@ use moka::Expiry;
 use moka::sync::Cache;
 
 pub(crate) use inflight::{InFlight, Join, Outcome, wait_for};
-pub(crate) use key::{BuildKeyHasher, TokenKey};
+pub(crate) use key::{BuildKeyHasher, TokenKey, TokenKeyer};
 
 use crate::principal::Principal;
 
@@ -71,13 +71,22 @@ impl VerdictCache {
     /// One lookup in the positive cache, then (only on a miss) one in the negative cache.
     #[inline]
     pub(crate) fn get(&self, key: &TokenKey) -> Option<Cached> {
-        if let Some(principal) = self.positive.get(key) {
+        if let Some(principal) = self.get_valid(key) {
             return Some(Cached::Valid(principal));
         }
-        if self.negative.contains_key(key) {
-            return Some(Cached::Invalid);
-        }
-        None
+        self.is_invalid(key).then_some(Cached::Invalid)
+    }
+
+    /// The cached valid verdict for `key`, if any (expired entries are never returned).
+    #[inline]
+    pub(crate) fn get_valid(&self, key: &TokenKey) -> Option<Principal> {
+        self.positive.get(key)
+    }
+
+    /// Whether `key` was recently found invalid.
+    #[inline]
+    pub(crate) fn is_invalid(&self, key: &TokenKey) -> bool {
+        self.negative.contains_key(key)
     }
 
     /// Remembers a valid verdict, unless the token has already expired or the positive TTL

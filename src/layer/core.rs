@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use tracing::{Instrument, Level, field};
 
-use crate::cache::{Cached, InFlight, Join, Outcome, TokenKey, VerdictCache, wait_for};
+use crate::cache::{Cached, InFlight, Join, Outcome, TokenKey, TokenKeyer, VerdictCache, wait_for};
 use crate::error::AuthError;
+use crate::extract;
 use crate::principal::Principal;
 use crate::token::BearerToken;
 use crate::verify::{Verdict, Verifier};
@@ -24,6 +25,7 @@ pub(crate) struct Settings {
 pub(crate) struct GuardCore {
     pub(crate) verifier: Arc<dyn Verifier>,
     pub(crate) cache: Option<VerdictCache>,
+    pub(crate) keyer: TokenKeyer,
     pub(crate) inflight: InFlight,
     pub(crate) settings: Settings,
 }
@@ -39,25 +41,36 @@ impl GuardCore {
     /// Extraction and cache lookup: no allocation, no await.
     #[inline]
     pub(crate) fn lookup<'a>(&self, headers: &'a http::HeaderMap) -> Lookup<'a> {
-        let token = match crate::extract::bearer_token(headers, self.settings.max_token_len) {
-            Ok(token) => token,
-            Err(error) => {
-                tracing::debug!(rejection = %error, "bearer-guard: request rejected before verification");
-                return Lookup::Deny(error);
-            }
+        let raw = match extract::raw_bearer_token(headers, self.settings.max_token_len) {
+            Ok(raw) => raw,
+            Err(error) => return Self::deny_early(error),
         };
-        let key = TokenKey::of(token.as_bytes());
-        match self.cache.as_ref().and_then(|cache| cache.get(&key)) {
-            Some(Cached::Valid(principal)) => {
-                tracing::trace!(cache = "hit", outcome = "valid", "bearer-guard");
-                Lookup::Allow(principal)
-            }
-            Some(Cached::Invalid) => {
-                tracing::trace!(cache = "hit", outcome = "invalid", "bearer-guard");
-                Lookup::Deny(AuthError::InvalidToken)
-            }
-            None => Lookup::Miss(key, token),
+        let key = self.keyer.key_of(raw);
+        // The hit path: only validated tokens are ever cached, so a hit skips the character
+        // check.
+        if let Some(principal) = self.cache.as_ref().and_then(|cache| cache.get_valid(&key)) {
+            tracing::trace!(cache = "hit", outcome = "valid", "bearer-guard");
+            return Lookup::Allow(principal);
         }
+        let token = match extract::validate_token(raw) {
+            Ok(token) => token,
+            Err(error) => return Self::deny_early(error),
+        };
+        if self
+            .cache
+            .as_ref()
+            .is_some_and(|cache| cache.is_invalid(&key))
+        {
+            tracing::trace!(cache = "hit", outcome = "invalid", "bearer-guard");
+            return Lookup::Deny(AuthError::InvalidToken);
+        }
+        Lookup::Miss(key, token)
+    }
+
+    #[cold]
+    fn deny_early<'a>(error: AuthError) -> Lookup<'a> {
+        tracing::debug!(rejection = %error, "bearer-guard: request rejected before verification");
+        Lookup::Deny(error)
     }
 
     /// The cache missed: join the verification in flight for this token or start one.

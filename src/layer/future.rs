@@ -35,15 +35,20 @@ pin_project! {
         // The token was known: the inner service is running.
         Inner { #[pin] future: S::Future },
         // The token is being verified; the request and the ready service wait for the answer.
-        Verifying {
-            verification: Verification,
-            request: Option<Request<ReqBody>>,
-            service: Option<S>,
-            core: Arc<GuardCore>,
-        },
-        // The answer is a rejection, already built.
-        Answer { response: Option<S::Response> },
+        // Boxed: the miss path allocates anyway, and a small future is cheaper to move on the
+        // hit path.
+        Verifying { pending: Option<Box<Pending<S, ReqBody>>> },
+        // The answer is a rejection, already built (boxed for the same reason).
+        Answer { response: Option<Box<S::Response>> },
     }
+}
+
+/// A request waiting for its token's verification.
+struct Pending<S, ReqBody> {
+    verification: Verification,
+    request: Request<ReqBody>,
+    service: S,
+    core: Arc<GuardCore>,
 }
 
 impl<S, ReqBody> ResponseFuture<S, ReqBody>
@@ -59,7 +64,7 @@ where
     pub(crate) fn answer(response: S::Response) -> Self {
         ResponseFuture {
             state: State::Answer {
-                response: Some(response),
+                response: Some(Box::new(response)),
             },
         }
     }
@@ -72,10 +77,12 @@ where
     ) -> Self {
         ResponseFuture {
             state: State::Verifying {
-                verification,
-                request: Some(request),
-                service: Some(service),
-                core,
+                pending: Some(Box::new(Pending {
+                    verification,
+                    request,
+                    service,
+                    core,
+                })),
             },
         }
     }
@@ -93,49 +100,43 @@ where
             let next = match self.as_mut().project().state.project() {
                 StateProj::Inner { future } => return future.poll(cx),
                 StateProj::Answer { response } => {
-                    return match response.take() {
-                        Some(response) => Poll::Ready(Ok(response)),
+                    return Poll::Ready(Ok(match response.take() {
+                        Some(response) => *response,
                         // Polled again after completion: answer 503 rather than panic.
-                        None => {
-                            Poll::Ready(Ok(AuthError::VerifierUnavailable.to_response("api", 5)))
-                        }
-                    };
+                        None => AuthError::VerifierUnavailable
+                            .to_response(crate::error::DEFAULT_REALM, 5),
+                    }));
                 }
-                StateProj::Verifying {
-                    verification,
-                    request,
-                    service,
-                    core,
-                } => {
-                    let outcome = ready!(verification.as_mut().poll(cx));
+                StateProj::Verifying { pending } => {
+                    let Some(waiting) = pending.as_mut() else {
+                        return Poll::Ready(Ok(AuthError::VerifierUnavailable
+                            .to_response(crate::error::DEFAULT_REALM, 5)));
+                    };
+                    let outcome = ready!(waiting.verification.as_mut().poll(cx));
+                    let Some(waiting) = pending.take() else {
+                        continue;
+                    };
+                    let Pending {
+                        mut request,
+                        mut service,
+                        core,
+                        ..
+                    } = *waiting;
                     let settings = &core.settings;
-                    match outcome {
-                        Outcome::Valid(principal) => match (request.take(), service.take()) {
-                            (Some(mut request), Some(mut service)) => {
-                                request.extensions_mut().insert(principal);
-                                State::Inner {
-                                    future: service.call(request),
-                                }
-                            }
-                            _ => State::Answer {
-                                response: Some(
-                                    AuthError::VerifierUnavailable
-                                        .to_response(&settings.realm, settings.retry_after_secs),
-                                ),
-                            },
-                        },
-                        Outcome::Invalid => State::Answer {
-                            response: Some(
-                                AuthError::InvalidToken
-                                    .to_response(&settings.realm, settings.retry_after_secs),
-                            ),
-                        },
-                        Outcome::Unavailable => State::Answer {
-                            response: Some(
-                                AuthError::VerifierUnavailable
-                                    .to_response(&settings.realm, settings.retry_after_secs),
-                            ),
-                        },
+                    let rejection = match outcome {
+                        Outcome::Valid(principal) => {
+                            request.extensions_mut().insert(principal);
+                            let future = service.call(request);
+                            self.as_mut().project().state.set(State::Inner { future });
+                            continue;
+                        }
+                        Outcome::Invalid => AuthError::InvalidToken,
+                        Outcome::Unavailable => AuthError::VerifierUnavailable,
+                    };
+                    State::Answer {
+                        response: Some(Box::new(
+                            rejection.to_response(&settings.realm, settings.retry_after_secs),
+                        )),
                     }
                 }
             };

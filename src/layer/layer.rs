@@ -7,7 +7,7 @@ use tower::Layer;
 
 use super::core::{GuardCore, Settings};
 use super::service::BearerGuard;
-use crate::cache::{CacheSettings, InFlight, VerdictCache};
+use crate::cache::{CacheSettings, InFlight, TokenKeyer, VerdictCache};
 use crate::error::{ConfigError, DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS};
 use crate::extract::DEFAULT_MAX_TOKEN_LEN;
 use crate::scope::RequireScopeLayer;
@@ -220,6 +220,7 @@ impl BearerGuardLayerBuilder {
             core: Arc::new(GuardCore {
                 verifier: self.verifier,
                 cache,
+                keyer: TokenKeyer::new(),
                 inflight: InFlight::new(self.max_in_flight),
                 settings: Settings {
                     realm: Arc::from(self.realm),
