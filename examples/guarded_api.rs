@@ -40,23 +40,35 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Reads an environment variable; empty counts as unset, as in `GuardConfig`.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
 async fn run() -> Result<(), String> {
-    let mut config = GuardConfig::from_env().map_err(|e| e.to_string())?;
-    // No verification source configured: start the embedded crm-now issuer and use it.
-    let issuer = match config.mode {
-        Some(_) => None,
-        None => {
-            let issuer = MockIssuer::builder()
-                .client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
-                .scope("read write profile")
-                .start()
-                .await
-                .map_err(|e| format!("embedded issuer: {e}"))?;
-            config.verify_url = Some(issuer.verify_url().to_owned());
-            config.mode = Some(bearer_guard::Mode::Remote);
-            Some(issuer)
-        }
+    // No verification source configured: start the embedded crm-now issuer and use its
+    // verifytoken endpoint (and, for GUARD_MODE=jwt or auto, its JWKS).
+    let no_source = ["GUARD_VERIFY_URL", "GUARD_JWKS_URL", "GUARD_JWT_PUBLIC_KEY"]
+        .iter()
+        .all(|name| env(name).is_none());
+    let issuer = if no_source {
+        let issuer = MockIssuer::builder()
+            .client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
+            .scope("read write profile")
+            .start()
+            .await
+            .map_err(|e| format!("embedded issuer: {e}"))?;
+        Some(issuer)
+    } else {
+        None
     };
+    let wants_keys = matches!(env("GUARD_MODE").as_deref(), Some("jwt" | "auto"));
+    let config = GuardConfig::from_lookup(|name| match (&issuer, name) {
+        (Some(issuer), "GUARD_VERIFY_URL") => Some(issuer.verify_url().to_owned()),
+        (Some(issuer), "GUARD_JWKS_URL") if wants_keys => Some(issuer.jwks_url().to_owned()),
+        _ => env(name),
+    })
+    .map_err(|e| e.to_string())?;
     let guard = config.layer().map_err(|e| e.to_string())?;
     let app = app(guard);
     let listener = TcpListener::bind(config.listen)

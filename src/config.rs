@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use crate::error::{ConfigError, DEFAULT_REALM};
 use crate::layer::{BearerGuardLayer, DEFAULT_NEGATIVE_TTL, DEFAULT_POSITIVE_TTL};
-use crate::verify::{FormEncoding, RemoteVerifier, Verifier};
+use crate::verify::{AutoVerifier, FormEncoding, JwtVerifier, RemoteVerifier, Verifier};
 
 /// Default `GUARD_LISTEN`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -200,11 +200,41 @@ impl GuardConfig {
                 "no GUARD_VERIFY_URL, GUARD_JWKS_URL or GUARD_JWT_PUBLIC_KEY is set",
             )),
             Some(Mode::Remote) => Ok(Arc::new(self.remote_verifier()?)),
-            Some(Mode::Jwt) | Some(Mode::Auto) => Err(ConfigError::invalid(
-                "GUARD_MODE",
-                "jwt and auto are not supported yet",
-            )),
+            Some(Mode::Jwt) => Ok(Arc::new(self.jwt_verifier()?)),
+            Some(Mode::Auto) => {
+                let remote: Arc<dyn Verifier> = Arc::new(self.remote_verifier()?);
+                Ok(Arc::new(AutoVerifier::new(self.jwt_verifier()?, remote)))
+            }
         }
+    }
+
+    /// The local JWT verifier from `GUARD_JWKS_URL` / `GUARD_JWT_PUBLIC_KEY`, `GUARD_ISSUER`
+    /// and `GUARD_AUDIENCE`. With a JWKS URL it must be called inside a tokio runtime (the
+    /// key set is fetched and refreshed in the background).
+    fn jwt_verifier(&self) -> Result<JwtVerifier, ConfigError> {
+        let mut builder = JwtVerifier::builder().allow_plain_http(self.allow_plain_http);
+        if let Some(url) = &self.jwks_url {
+            builder = builder.jwks_url(url.clone());
+        }
+        if let Some(path) = &self.jwt_public_key {
+            // The file's content is never put into an error message: only its path.
+            let pem = std::fs::read(path).map_err(|e| ConfigError::Key {
+                name: "GUARD_JWT_PUBLIC_KEY".into(),
+                problem: format!("cannot read {}: {}", path.display(), e.kind()).into(),
+            })?;
+            builder = builder.public_key_pem(pem);
+        }
+        for issuer in &self.issuers {
+            builder = builder.issuer(issuer.clone());
+        }
+        for audience in &self.audiences {
+            builder = builder.audience(audience.clone());
+        }
+        builder.build().map_err(|e| match &e {
+            ConfigError::Key { .. } => rename(e, "GUARD_JWT_PUBLIC_KEY"),
+            ConfigError::InsecureUrl { .. } => rename(e, "GUARD_JWKS_URL"),
+            _ => rename(e, "GUARD_MODE"),
+        })
     }
 
     fn remote_verifier(&self) -> Result<RemoteVerifier, ConfigError> {
@@ -260,15 +290,21 @@ fn parse_mode(value: &str, has_remote: bool, has_keys: bool) -> Result<Mode, Con
 }
 
 /// Puts the environment variable's name on an error raised under a builder's setting name.
+/// The builder's own setting name stays in the message, after the variable's.
 fn rename(error: ConfigError, variable: &'static str) -> ConfigError {
+    let within = |name: &str, problem: &str| format!("{name}: {problem}").into();
     match error {
-        ConfigError::Invalid { problem, .. } => ConfigError::Invalid {
+        ConfigError::Invalid { name, problem } => ConfigError::Invalid {
             name: variable.into(),
-            problem,
+            problem: within(&name, &problem),
         },
-        ConfigError::InsecureUrl { problem, .. } => ConfigError::InsecureUrl {
+        ConfigError::InsecureUrl { name, problem } => ConfigError::InsecureUrl {
             name: variable.into(),
-            problem,
+            problem: within(&name, &problem),
+        },
+        ConfigError::Key { name, problem } if name != variable => ConfigError::Key {
+            name: variable.into(),
+            problem: within(&name, &problem),
         },
         other => other,
     }

@@ -154,3 +154,37 @@ async fn a_bad_variable_is_named_and_the_demo_exits() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("GUARD_CACHE_TTL_SECS"));
 }
+
+/// Runs the printed token line and the `/whoami` line, returning what `/whoami` printed.
+async fn whoami_via_printed_lines(lines: &[String]) -> String {
+    let script = format!("{}\n{}", lines[0], lines[1]);
+    let output = timeout(
+        Duration::from_secs(30),
+        Command::new("sh").arg("-c").arg(&script).output(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("curl lines hung"))
+    .unwrap_or_else(|e| panic!("sh: {e}"));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn jwt_and_auto_modes_check_the_embedded_issuers_tokens_locally() {
+    for mode in ["jwt", "auto"] {
+        let (mut child, _addr, lines) = start(&[("GUARD_MODE", mode)], true).await;
+        let whoami = whoami_via_printed_lines(&lines).await;
+        assert!(whoami.contains(r#""source":"jwt""#), "{mode}: {whoami}");
+        assert!(
+            whoami.contains(r#""sub":"demo-partner""#),
+            "{mode}: {whoami}"
+        );
+        let _ = child.kill().await;
+    }
+    let (mut child, _addr, lines) = start(&[], true).await;
+    assert!(
+        whoami_via_printed_lines(&lines)
+            .await
+            .contains(r#""source":"remote""#)
+    );
+    let _ = child.kill().await;
+}

@@ -16,7 +16,9 @@
 //!
 //! **Everything else** goes to the remote verifier: opaque tokens, JWTs from other issuers,
 //! JWTs whose `kid` is not in the key set (auto mode does not refetch the JWKS for them; the
-//! background refresh picks up new keys), and all tokens while no JWKS keys are loaded.
+//! background refresh picks up new keys), and tokens that arrive while no JWKS keys are loaded
+//! and the first fetch has failed. A JWT that arrives while the *first* fetch is still in
+//! flight waits for it (bounded by the HTTP timeouts) and is then decided by the rule above.
 //!
 //! # No double work
 //! Exactly one verifier runs per token. The decision costs one header decode (plus one payload
@@ -76,10 +78,17 @@ impl AutoVerifier {
 
 impl Verifier for AutoVerifier {
     fn verify<'a>(&'a self, token: &'a BearerToken) -> BoxFuture<'a, Verdict> {
-        match self.jwt.local_plan(token.as_str()) {
-            Some(plan) => Box::pin(async move { self.jwt.verify_planned(token.as_str(), &plan) }),
-            None => self.remote.verify(token),
+        if let Some(plan) = self.jwt.local_plan(token.as_str()) {
+            return Box::pin(async move { self.jwt.verify_planned(token.as_str(), &plan) });
         }
+        Box::pin(async move {
+            // Keys may simply not have arrived yet: wait for the first fetch, then decide.
+            self.jwt.await_first_keys(token.as_str()).await;
+            match self.jwt.local_plan(token.as_str()) {
+                Some(plan) => self.jwt.verify_planned(token.as_str(), &plan),
+                None => self.remote.verify(token).await,
+            }
+        })
     }
 }
 

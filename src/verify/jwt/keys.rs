@@ -9,7 +9,10 @@
 //! from explicit configuration; `oct` keys in a JWKS are ignored.
 //!
 //! **Key choice.** A token with a `kid` is checked against the keys with that `kid` only; a
-//! failing signature there is a rejection, not a reason to try other keys. A token without
+//! failing signature there is a rejection, not a reason to try other keys. When no key has
+//! that `kid`, the configured static keys *without* a `kid` whose algorithms fit are tried (an
+//! operator who pastes a PEM key rarely knows the issuer's `kid`; crm-now-style tokens carry
+//! one) — only if there are none is the `kid` unknown. A token without
 //! `kid` is checked against the keys *without* a `kid` whose algorithms fit, then (if none)
 //! against any key that fits — at most `max_keys_without_kid` of them, in configuration order
 //! (static keys first, then the JWKS in document order).
@@ -141,10 +144,20 @@ impl KeySet {
         self.statics.iter().chain(self.fetched.iter())
     }
 
+    /// Configured static keys without a `kid` that accept `alg`.
+    fn untagged_statics(&self, alg: JwtAlgorithm) -> impl Iterator<Item = &VerifyingKey> {
+        self.statics
+            .iter()
+            .filter(move |key| key.kid.is_none() && key.accepts(alg))
+    }
+
     /// Whether a token with this header has a key here (the auto-mode test: cheap, no crypto).
     pub(crate) fn knows(&self, kid: Option<&str>, alg: JwtAlgorithm) -> bool {
         match kid {
-            Some(kid) => self.iter().any(|key| key.kid.as_deref() == Some(kid)),
+            Some(kid) => {
+                self.iter().any(|key| key.kid.as_deref() == Some(kid))
+                    || self.untagged_statics(alg).next().is_some()
+            }
             None => self.iter().any(|key| key.accepts(alg)),
         }
     }
@@ -158,7 +171,12 @@ impl KeySet {
                     .filter(|key| key.kid.as_deref() == Some(kid))
                     .peekable();
                 if named.peek().is_none() {
-                    return KeyChoice::UnknownKid;
+                    let statics: Vec<_> = self.untagged_statics(alg).take(max).collect();
+                    return if statics.is_empty() {
+                        KeyChoice::UnknownKid
+                    } else {
+                        KeyChoice::Candidates(statics)
+                    };
                 }
                 let fitting: Vec<_> = named.filter(|key| key.accepts(alg)).take(max).collect();
                 if fitting.is_empty() {

@@ -70,6 +70,20 @@ impl JwtVerifier {
         self.inner.store.snapshot().remote_loaded()
     }
 
+    /// Auto mode before the first JWKS fetch has succeeded: for a token that is a JWT, waits
+    /// for that fetch (joining the one in flight, or starting one outside the cool-down;
+    /// bounded by the HTTP timeouts), so that early JWTs are not sent remote only because the
+    /// keys had not arrived yet.
+    pub(crate) async fn await_first_keys(&self, token: &str) {
+        let store = &self.inner.store;
+        if store.has_remote()
+            && !store.snapshot().remote_loaded()
+            && TokenHeader::parse(token).is_ok()
+        {
+            store.refetch().await;
+        }
+    }
+
     /// The auto-mode decision, keeping the parsed header and the key snapshot for the check.
     pub(crate) fn local_plan(&self, token: &str) -> Option<LocalPlan> {
         let header = TokenHeader::parse(token).ok()?;
@@ -227,7 +241,8 @@ mod tests {
         assert!(verifier.recognizes(&token(None, json!({"iss": "https://idp"}))));
         assert!(!verifier.recognizes(&token(None, json!({"iss": "https://other"}))));
         assert!(!verifier.recognizes(&token(None, json!({}))));
-        assert!(!verifier.recognizes(&token(Some("k"), json!({"iss": "https://idp"}))));
+        // A kid no key carries still falls back to the configured key without a kid.
+        assert!(verifier.recognizes(&token(Some("k"), json!({"iss": "https://idp"}))));
         assert!(!verifier.recognizes("opaque-token"));
     }
 }

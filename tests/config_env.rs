@@ -1,0 +1,185 @@
+//! `GuardConfig` from `GUARD_*` variables, end to end: each mode builds a guard that checks
+//! the embedded crm-now issuer's tokens over real HTTP on 127.0.0.1.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use bearer_guard::mock::{Endpoint, MintOptions, MockIssuer};
+use bearer_guard::{GuardConfig, Mode};
+use common::{app, body_text, get_with, send};
+
+fn config(vars: &[(&str, &str)]) -> GuardConfig {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    GuardConfig::from_lookup(|name| vars.get(name).cloned())
+        .unwrap_or_else(|e| panic!("config: {e}"))
+}
+
+fn pem_file(issuer: &MockIssuer, name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("bearer-guard-{}-{name}.pem", std::process::id()));
+    std::fs::write(&path, issuer.public_key_pem()).unwrap_or_else(|e| panic!("write pem: {e}"));
+    path
+}
+
+async fn issuer() -> MockIssuer {
+    MockIssuer::start()
+        .await
+        .unwrap_or_else(|e| panic!("issuer: {e}"))
+}
+
+fn token(issuer: &MockIssuer) -> String {
+    issuer
+        .mint(MintOptions::default().subject("Users:1").scope("read"))
+        .unwrap_or_else(|e| panic!("mint: {e}"))
+}
+
+#[tokio::test]
+async fn jwt_mode_from_a_pem_file_checks_locally() {
+    let issuer = issuer().await;
+    let path = pem_file(&issuer, "jwt");
+    let config = config(&[("GUARD_JWT_PUBLIC_KEY", path.to_str().unwrap_or_default())]);
+    assert_eq!(config.mode, Some(Mode::Jwt));
+    let app = app(config.layer().unwrap_or_else(|e| panic!("layer: {e}")));
+    let response = send(
+        &app,
+        get_with("/me", &[&format!("Bearer {}", token(&issuer))]),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(body_text(response).await, "Users:1 read");
+    assert_eq!(
+        send(
+            &app,
+            get_with("/me", &[&format!("Bearer {}x", token(&issuer))])
+        )
+        .await
+        .status(),
+        401
+    );
+    assert_eq!(issuer.calls(Endpoint::Verify), 0, "nothing went remote");
+    let _ = std::fs::remove_file(path);
+}
+
+#[tokio::test]
+async fn jwt_mode_from_jwks_with_issuer_and_audience_rules() {
+    let issuer = issuer().await;
+    let good = config(&[
+        ("GUARD_JWKS_URL", issuer.jwks_url()),
+        ("GUARD_ISSUER", issuer.issuer()),
+        (
+            "GUARD_AUDIENCE",
+            &format!("other-api, {}", issuer.audience()),
+        ),
+    ]);
+    let guarded = app(good.layer().unwrap_or_else(|e| panic!("layer: {e}")));
+    assert_eq!(
+        send(
+            &guarded,
+            get_with("/me", &[&format!("Bearer {}", token(&issuer))])
+        )
+        .await
+        .status(),
+        200
+    );
+    let wrong = config(&[
+        ("GUARD_JWKS_URL", issuer.jwks_url()),
+        ("GUARD_ISSUER", "https://someone-else"),
+    ]);
+    let refused = app(wrong.layer().unwrap_or_else(|e| panic!("layer: {e}")));
+    assert_eq!(
+        send(
+            &refused,
+            get_with("/me", &[&format!("Bearer {}", token(&issuer))])
+        )
+        .await
+        .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn auto_mode_checks_known_jwts_locally_and_sends_opaque_tokens_remote() {
+    let issuer = issuer().await;
+    let config = config(&[
+        ("GUARD_VERIFY_URL", issuer.verify_url()),
+        ("GUARD_JWKS_URL", issuer.jwks_url()),
+    ]);
+    assert_eq!(config.mode, Some(Mode::Auto));
+    let app = app(config.layer().unwrap_or_else(|e| panic!("layer: {e}")));
+    assert_eq!(
+        send(
+            &app,
+            get_with("/me", &[&format!("Bearer {}", token(&issuer))])
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        issuer.calls(Endpoint::Verify),
+        0,
+        "a known-key JWT made no remote call"
+    );
+    assert_eq!(
+        send(
+            &app,
+            get_with(
+                "/me",
+                &[&"Bearer s6p6eclrvim6da22ft9ch94ekreb52lv".to_string()]
+            )
+        )
+        .await
+        .status(),
+        401
+    );
+    assert_eq!(
+        issuer.calls(Endpoint::Verify),
+        1,
+        "an opaque token made one"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_key_file_is_named_without_its_content() {
+    let missing = config(&[("GUARD_JWT_PUBLIC_KEY", "/nonexistent/key.pem")]);
+    let message = missing
+        .layer()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(message.starts_with("GUARD_JWT_PUBLIC_KEY:"), "{message}");
+    let file =
+        std::env::temp_dir().join(format!("bearer-guard-{}-garbage.pem", std::process::id()));
+    std::fs::write(
+        &file,
+        "-----BEGIN PUBLIC KEY-----\nc2VjcmV0LWlzaA==\n-----END PUBLIC KEY-----\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let garbage = config(&[("GUARD_JWT_PUBLIC_KEY", file.to_str().unwrap_or_default())]);
+    let message = garbage
+        .layer()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(message.starts_with("GUARD_JWT_PUBLIC_KEY:"), "{message}");
+    assert!(
+        !message.contains("c2VjcmV0LWlzaA"),
+        "key text echoed: {message}"
+    );
+    let _ = std::fs::remove_file(file);
+}
+
+#[tokio::test]
+async fn an_insecure_jwks_url_is_refused_by_name() {
+    let insecure = config(&[("GUARD_JWKS_URL", "http://keys.example/jwks.json")]);
+    let message = insecure
+        .layer()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(message.starts_with("GUARD_JWKS_URL:"), "{message}");
+}
