@@ -127,10 +127,7 @@ async fn auto_mode_checks_known_jwts_locally_and_sends_opaque_tokens_remote() {
     assert_eq!(
         send(
             &app,
-            get_with(
-                "/me",
-                &[&"Bearer s6p6eclrvim6da22ft9ch94ekreb52lv".to_string()]
-            )
+            get_with("/me", &["Bearer s6p6eclrvim6da22ft9ch94ekreb52lv"])
         )
         .await
         .status(),
