@@ -1,5 +1,22 @@
-//! Ready-made [`JwtVerifierBuilder`]s for issuers built on league/oauth2-server: SuiteCRM and
-//! 1CRM.
+//! Ready-made verifiers for the CRMs bearer-guard was built for.
+//!
+//! # crm-now xRM
+//!
+//! [`crm_now`] checks tokens against crm-now's central `verifytoken` endpoint
+//! ([`CRM_NOW_VERIFY_URL`]). When you know a JWKS URL for the issuer of your partners' tokens,
+//! pass it: JWTs whose key is in that set are then checked locally (no round trip), and every
+//! other token still goes to the endpoint — the `auto` rule of [`AutoVerifier`].
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), bearer_guard::ConfigError> {
+//! let remote_only = bearer_guard::presets::crm_now(None)?;
+//! let with_local_jwts = bearer_guard::presets::crm_now(Some("https://issuer.example/jwks.json"))?;
+//! let guard = bearer_guard::BearerGuardLayer::builder_shared(with_local_jwts).build()?;
+//! # drop((remote_only, guard));
+//! # Ok(()) }
+//! ```
+//!
+//! # SuiteCRM and 1CRM (league/oauth2-server)
 //!
 //! Both sign access tokens with the server's RSA private key (RS256) and publish no JWKS, so
 //! the verifier needs the server's **public key in PEM** (SuiteCRM 7.10+ keeps it in
@@ -42,7 +59,32 @@
 //! # }
 //! ```
 
+use std::sync::Arc;
+
+use crate::error::ConfigError;
 use crate::verify::jwt::{JwtAlgorithm, JwtVerifier, JwtVerifierBuilder, StaticKey};
+use crate::verify::remote::CRM_NOW_VERIFY_URL;
+use crate::verify::{AutoVerifier, RemoteVerifier, Verifier};
+
+/// crm-now: its central `verifytoken` endpoint with the [`RemoteVerifier`] defaults (form
+/// encoding, 5 s timeout, 64 concurrent calls, 64 KiB answers), and — when `jwks_url` is given
+/// — local checks for JWTs whose key that JWKS publishes ([`AutoVerifier`]).
+///
+/// With a JWKS URL this must be called inside a tokio runtime (the key set is fetched and
+/// refreshed in the background).
+///
+/// # Errors
+/// [`ConfigError`] for a refused JWKS URL or an HTTP client that cannot start.
+pub fn crm_now(jwks_url: Option<&str>) -> Result<Arc<dyn Verifier>, ConfigError> {
+    let remote = RemoteVerifier::builder().url(CRM_NOW_VERIFY_URL).build()?;
+    match jwks_url {
+        None => Ok(Arc::new(remote)),
+        Some(url) => {
+            let jwt = JwtVerifier::builder().jwks_url(url).build()?;
+            Ok(Arc::new(AutoVerifier::new(jwt, Arc::new(remote))))
+        }
+    }
+}
 
 /// A builder for SuiteCRM (7.10+ V8 API) access tokens, checked with the instance's RSA public
 /// key in PEM. Defaults as in the [module docs](self): RS256, no `kid`, `scopes` array, no

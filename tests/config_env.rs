@@ -180,3 +180,22 @@ async fn an_insecure_jwks_url_is_refused_by_name() {
         .unwrap_or_default();
     assert!(message.starts_with("GUARD_JWKS_URL:"), "{message}");
 }
+
+#[tokio::test]
+async fn crm_now_preset_with_a_jwks_checks_the_issuers_jwts_locally() {
+    let issuer = issuer().await;
+    // The remote half points at crm-now's production endpoint; a JWT whose key is in the
+    // JWKS must never go there (this test would answer 503 if it tried: no network here).
+    let verifier = bearer_guard::presets::crm_now(Some(issuer.jwks_url()))
+        .unwrap_or_else(|e| panic!("preset: {e}"));
+    let guarded = app(bearer_guard::BearerGuardLayer::builder_shared(verifier)
+        .build()
+        .unwrap_or_else(|e| panic!("layer: {e}")));
+    let response = send(
+        &guarded,
+        get_with("/me", &[&format!("Bearer {}", token(&issuer))]),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(issuer.calls(Endpoint::Verify), 0);
+}
