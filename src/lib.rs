@@ -72,6 +72,9 @@ pub mod config;
 pub mod error;
 pub mod extract;
 mod extractor;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod layer;
 #[cfg(feature = "mock")]
 pub mod mock;

@@ -156,14 +156,14 @@ pub enum RemoteError {
     },
 }
 
-enum Answer {
+pub(crate) enum Answer {
     Valid,
     Invalid,
     Unusable(&'static str),
 }
 
 /// Reads the endpoint's answer. Only a 2xx JSON object with `"result": true` is valid.
-fn read_answer(status: StatusCode, body: &[u8]) -> Answer {
+pub(crate) fn read_answer(status: StatusCode, body: &[u8]) -> Answer {
     if !(status.is_success() || status.is_client_error()) {
         return Answer::Unusable("status is neither 2xx nor 4xx");
     }

@@ -91,6 +91,10 @@ mod static_key;
 mod validate;
 mod verifier;
 
+// The JWKS parser, for `crate::fuzzing` only (the `keys` module is private to `jwt`).
+#[cfg(feature = "fuzzing")]
+pub(crate) use keys::{JwksDocument, key_from_jwk};
+
 pub use algorithm::JwtAlgorithm;
 pub use builder::{
     DEFAULT_LEEWAY, DEFAULT_MAX_JWKS_BYTES, DEFAULT_MAX_KEYS_WITHOUT_KID, DEFAULT_MAX_MAX_AGE,
