@@ -1,0 +1,410 @@
+//! Fault injection over real HTTP, under concurrent load (2,000 requests, 64 at once).
+//!
+//! * A flaky crm-now `verifytoken` upstream (`flaky_upstream`: 5xx, hangs, resets, partial
+//!   bodies, wrong content types, oversized and slow answers, chosen by a seeded xorshift)
+//!   behind a `RemoteVerifier` with a 300 ms timeout: no 2xx for a token the upstream would
+//!   not accept, no 401 for one it would, every answer within the timeout plus 2 s, and 200
+//!   again once the upstream heals.
+//! * A JWKS endpoint that flaps between good, 500, garbage and down (the mock issuer's JWKS
+//!   faults) behind a `JwtVerifier`: tokens signed by the known key keep working from the last
+//!   good key set, forged tokens never pass, fetches stay paced, and a key rotated in after the
+//!   endpoint heals is picked up.
+//!
+//! Both guards run with the verdict cache off, so every request reaches the verifier.
+
+mod common;
+mod flaky_upstream;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use bearer_guard::mock::{Endpoint, Fault, MintOptions, MockIssuer};
+use bearer_guard::{BearerGuardLayer, JwtVerifier, RemoteVerifier};
+use common::{app, client, serve};
+use flaky_upstream::{FlakyUpstream, XorShift};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use tokio::sync::Semaphore;
+
+const REQUESTS: usize = 2_000;
+const CONCURRENCY: usize = 64;
+const VERIFY_TIMEOUT: Duration = Duration::from_millis(300);
+/// Fail-closed bound: every answer within the verifier's timeout plus this margin.
+const MARGIN: Duration = Duration::from_secs(2);
+
+/// What a request's token is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// The upstream (or the known key) accepts it.
+    Good,
+    /// Anything else: unknown, forged, tampered.
+    Bad,
+}
+
+#[derive(Debug)]
+struct Outcome {
+    kind: Kind,
+    status: u16,
+    latency: Duration,
+}
+
+/// Sends `plan` to `base/me` over HTTP, at most `CONCURRENCY` at once; each request's
+/// status and latency.
+async fn load(base: &str, plan: Vec<(Kind, String)>) -> Vec<Outcome> {
+    let http = client();
+    let permits = Arc::new(Semaphore::new(CONCURRENCY));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (kind, token) in plan {
+        let permit = Arc::clone(&permits)
+            .acquire_owned()
+            .await
+            .unwrap_or_else(|e| panic!("semaphore: {e}"));
+        let http = http.clone();
+        let url = format!("{base}/me");
+        tasks.spawn(async move {
+            let started = Instant::now();
+            let status = http
+                .get(url)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0);
+            drop(permit);
+            Outcome {
+                kind,
+                status,
+                latency: started.elapsed(),
+            }
+        });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        outcomes.push(done.unwrap_or_else(|e| panic!("request task: {e}")));
+    }
+    outcomes
+}
+
+fn count(outcomes: &[Outcome], kind: Kind, status: u16) -> usize {
+    outcomes
+        .iter()
+        .filter(|o| o.kind == kind && o.status == status)
+        .count()
+}
+
+fn slowest(outcomes: &[Outcome]) -> Duration {
+    outcomes.iter().map(|o| o.latency).max().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flaky_verify_upstream_never_lets_a_bad_token_through_and_recovers() {
+    let good: Vec<String> = (0..16).map(|i| format!("good-token-{i:02}")).collect();
+    let fresh_good = "good-token-never-used-under-load".to_owned();
+    let mut accepted = good.clone();
+    accepted.push(fresh_good.clone());
+    let upstream = FlakyUpstream::start(accepted, 0x5eed_0001).await;
+    upstream.set_fault_percent(50);
+
+    let verifier = RemoteVerifier::builder()
+        .url(upstream.url())
+        .timeout(VERIFY_TIMEOUT)
+        .connect_timeout(VERIFY_TIMEOUT)
+        .build()
+        .unwrap_or_else(|e| panic!("verifier: {e}"));
+    let layer = BearerGuardLayer::builder(verifier)
+        .cache_capacity(0)
+        .build()
+        .unwrap_or_else(|e| panic!("guard: {e}"));
+    let base = format!("http://{}", serve(app(layer)).await);
+
+    let mut rng = XorShift::new(0x5eed_0002);
+    let plan: Vec<(Kind, String)> = (0..REQUESTS)
+        .map(|i| match rng.below(10) {
+            0..=3 => (
+                Kind::Good,
+                good[rng.below(good.len() as u64) as usize].clone(),
+            ),
+            4..=5 => (Kind::Bad, format!("bad-token-{}", rng.below(8))),
+            _ => (Kind::Bad, format!("bad-unique-{i}-{}", rng.next_u64())),
+        })
+        .collect();
+    let outcomes = load(&base, plan).await;
+
+    assert_eq!(outcomes.len(), REQUESTS);
+    let bad_2xx: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| o.kind == Kind::Bad && (200..300).contains(&o.status))
+        .collect();
+    assert!(bad_2xx.is_empty(), "bad tokens let through: {bad_2xx:?}");
+    for outcome in &outcomes {
+        let allowed: &[u16] = match outcome.kind {
+            Kind::Good => &[200, 503],
+            Kind::Bad => &[401, 503],
+        };
+        assert!(allowed.contains(&outcome.status), "{outcome:?}");
+    }
+    let slowest = slowest(&outcomes);
+    assert!(
+        slowest < VERIFY_TIMEOUT + MARGIN,
+        "an answer took {slowest:?}"
+    );
+    // Not vacuous: the faults happened, and both verdicts and the fail-closed answer occurred.
+    assert!(upstream.faulted() > 100, "faulted {}", upstream.faulted());
+    assert!(
+        upstream.fault_kinds_seen() >= 8,
+        "{}",
+        upstream.fault_kinds_seen()
+    );
+    assert!(count(&outcomes, Kind::Good, 200) > 50);
+    assert!(count(&outcomes, Kind::Bad, 401) > 50);
+    assert!(count(&outcomes, Kind::Good, 503) + count(&outcomes, Kind::Bad, 503) > 50);
+
+    // Healed: a good token the guard has never seen is accepted, a bad one refused.
+    upstream.set_fault_percent(0);
+    let http = client();
+    let status = |token: String| {
+        let http = http.clone();
+        let url = format!("{base}/me");
+        async move {
+            http.get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+    assert_eq!(status(fresh_good).await, 200);
+    assert_eq!(status("bad-after-healing".to_owned()).await, 401);
+}
+
+/// A token signed by a key the issuer never published, under the issuer's own `kid`.
+fn forged_with_foreign_key(issuer: &MockIssuer) -> String {
+    let pair = RsaKeyPair::generate(KeySize::Rsa2048).unwrap_or_else(|e| panic!("{e:?}"));
+    let pkcs8: Pkcs8V1Der<'static> = pair.as_der().unwrap_or_else(|e| panic!("{e:?}"));
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        STANDARD.encode(pkcs8.as_ref())
+    );
+    let key = EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(issuer.current_kid());
+    let now = jsonwebtoken::get_current_timestamp();
+    let claims = serde_json::json!({
+        "iss": issuer.issuer(), "aud": issuer.audience(), "sub": "mallory",
+        "scope": "read write", "iat": now, "exp": now + 600,
+    });
+    jsonwebtoken::encode(&header, &claims, &key).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Forgeries of several kinds, each a variation on the issuer's real tokens.
+fn forgeries(issuer: &MockIssuer, real: &[String], rng: &mut XorShift) -> Vec<String> {
+    let mint = |options| issuer.mint(options).unwrap_or_else(|e| panic!("mint: {e}"));
+    let a = &real[0];
+    let b = mint(MintOptions::default().subject("admin").scope("admin"));
+    let parts = |t: &str| t.split('.').map(str::to_owned).collect::<Vec<_>>();
+    let (pa, pb) = (parts(a), parts(&b));
+    let mut forged = vec![
+        // Another token's payload under this token's signature.
+        format!("{}.{}.{}", pa[0], pb[1], pa[2]),
+        // Signed by a foreign key under the issuer's kid.
+        forged_with_foreign_key(issuer),
+        // alg none.
+        format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+            pa[1]
+        ),
+        // HS256 with the public key as the secret.
+        {
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some(issuer.current_kid());
+            let claims = serde_json::json!({"iss": issuer.issuer(), "aud": issuer.audience(),
+                "sub": "mallory", "exp": jsonwebtoken::get_current_timestamp() + 600});
+            let secret = EncodingKey::from_secret(issuer.public_key_pem().as_bytes());
+            jsonwebtoken::encode(&header, &claims, &secret).unwrap_or_else(|e| panic!("{e}"))
+        },
+    ];
+    // Random kids: each is unknown and asks for a JWKS refetch (paced by the cool-down).
+    for _ in 0..8 {
+        let header = format!(
+            r#"{{"alg":"RS256","typ":"JWT","kid":"kid-{}"}}"#,
+            rng.next_u64()
+        );
+        forged.push(format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            pa[1],
+            pa[2]
+        ));
+    }
+    forged
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flapping_jwks_keeps_known_keys_working_and_forgeries_out() {
+    let issuer = MockIssuer::start()
+        .await
+        .unwrap_or_else(|e| panic!("issuer: {e}"));
+    let http_timeout = Duration::from_millis(500);
+    let cooldown = Duration::from_millis(100);
+    let refresh = Duration::from_millis(50);
+    let jwks_client = bearer_guard::outbound::http_client(http_timeout, http_timeout)
+        .unwrap_or_else(|e| panic!("client: {e}"));
+    let verifier = JwtVerifier::builder()
+        .jwks_url(issuer.jwks_url())
+        .issuer(issuer.issuer())
+        .audience(issuer.audience())
+        .http_client(jwks_client)
+        .refresh_interval(refresh)
+        .max_age_bounds(refresh, refresh)
+        .unknown_kid_cooldown(cooldown)
+        .build()
+        .unwrap_or_else(|e| panic!("verifier: {e}"));
+    for _ in 0..100 {
+        if verifier.keys_loaded() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(verifier.keys_loaded(), "first JWKS fetch did not succeed");
+    let layer = BearerGuardLayer::builder(verifier)
+        .cache_capacity(0)
+        .build()
+        .unwrap_or_else(|e| panic!("guard: {e}"));
+    let base = format!("http://{}", serve(app(layer)).await);
+
+    let real: Vec<String> = (0..8)
+        .map(|i| {
+            issuer
+                .mint(MintOptions::default().subject(format!("partner-{i}")))
+                .unwrap_or_else(|e| panic!("mint: {e}"))
+        })
+        .collect();
+    let mut rng = XorShift::new(0x5eed_0003);
+    let forged = forgeries(&issuer, &real, &mut rng);
+    let plan: Vec<(Kind, String)> = (0..REQUESTS)
+        .map(|_| {
+            if rng.below(2) == 0 {
+                (
+                    Kind::Good,
+                    real[rng.below(real.len() as u64) as usize].clone(),
+                )
+            } else {
+                (
+                    Kind::Bad,
+                    forged[rng.below(forged.len() as u64) as usize].clone(),
+                )
+            }
+        })
+        .collect();
+
+    // The JWKS endpoint flaps until the load is done (and at most 60 s).
+    let issuer = Arc::new(issuer);
+    let done = Arc::new(AtomicBool::new(false));
+    let flapper = {
+        let (issuer, done) = (Arc::clone(&issuer), Arc::clone(&done));
+        tokio::spawn(async move {
+            let cycle = [
+                Fault::None,
+                Fault::Status500,
+                Fault::HtmlBody,
+                Fault::Down,
+                Fault::Truncated,
+                Fault::ResultStringTrue,
+                Fault::ResetConnection,
+                Fault::ResultNumberOne,
+            ];
+            let mut flips = 0usize;
+            let started = Instant::now();
+            while !done.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(60) {
+                let fault = cycle[flips % cycle.len()];
+                issuer
+                    .set_jwks_fault(fault)
+                    .await
+                    .unwrap_or_else(|e| panic!("set_jwks_fault({fault:?}): {e}"));
+                flips += 1;
+                tokio::time::sleep(Duration::from_millis(60)).await;
+            }
+            flips
+        })
+    };
+    issuer.reset_calls();
+    let started = Instant::now();
+    let outcomes = load(&base, plan).await;
+    let elapsed = started.elapsed();
+    done.store(true, Ordering::SeqCst);
+    let flips = flapper.await.unwrap_or_else(|e| panic!("flapper: {e}"));
+    let fetches = issuer.calls(Endpoint::Jwks);
+
+    let wrong: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| match o.kind {
+            Kind::Good => o.status != 200,
+            Kind::Bad => o.status != 401,
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{} wrong answers: {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(10)]
+    );
+    let slowest = slowest(&outcomes);
+    assert!(
+        slowest < http_timeout + MARGIN,
+        "an answer took {slowest:?}"
+    );
+    assert!(flips >= 8, "the endpoint flapped only {flips} times");
+    // Paced: the refresh schedule (one per 50 ms) plus unknown-kid refetches (one per 100 ms
+    // cool-down), however many forged kids arrived. Down-phase fetches are refused before
+    // they reach the counter, so this is a ceiling, not an estimate.
+    let ceiling = (elapsed.as_millis() / refresh.as_millis()
+        + elapsed.as_millis() / cooldown.as_millis()
+        + 4) as u64;
+    assert!(fetches <= ceiling, "{fetches} JWKS fetches in {elapsed:?}");
+    assert!(fetches >= 2, "the JWKS was not refetched while flapping");
+
+    // Healed: a key rotated in now is fetched and its tokens pass; forgeries still fail.
+    issuer
+        .set_jwks_fault(Fault::None)
+        .await
+        .unwrap_or_else(|e| panic!("heal: {e}"));
+    let new_kid = issuer
+        .rotate_key()
+        .unwrap_or_else(|e| panic!("rotate: {e}"));
+    let fresh = issuer
+        .mint(MintOptions::default().subject("after-rotation"))
+        .unwrap_or_else(|e| panic!("mint: {e}"));
+    assert!(fresh.split('.').next().is_some());
+    let http = client();
+    let mut status = 0;
+    for _ in 0..40 {
+        status = http
+            .get(format!("{base}/me"))
+            .bearer_auth(&fresh)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0);
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 200, "token of the rotated-in key {new_kid}");
+    for token in &forged {
+        let status = http
+            .get(format!("{base}/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0);
+        assert_eq!(status, 401);
+    }
+}
