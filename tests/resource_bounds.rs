@@ -1,0 +1,211 @@
+//! Resource bounds that the other test files leave untested:
+//!
+//! * the in-flight verification cap (`max_in_flight`) against a *slow real upstream*: a flood
+//!   of unique tokens cannot pile up verifications — past the cap, requests are answered 503 at
+//!   once, only `max_in_flight` calls reach the upstream, and the slots come back afterwards;
+//! * the remote answer cap on a **chunked** answer (no `Content-Length` to refuse up front);
+//! * the JWT header segment cap (4 KiB), on a correctly signed token that would pass without it.
+//!
+//! Already covered elsewhere: token length cap (guard_answers.rs), cache and negative cache
+//! caps (guard_cache.rs, remote_crm_now.rs), `max_concurrent_calls` (remote_crm_now.rs), JWKS
+//! size cap and refetch cool-down (jwt_jwks.rs), `max_keys_without_kid` (jwt_verifier.rs).
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bearer_guard::mock::{Endpoint, Fault, MintOptions, MockIssuer};
+use bearer_guard::verify::Verdict;
+use bearer_guard::{
+    BearerGuardLayer, BearerToken, JwtAlgorithm, JwtVerifier, RemoteVerifier, Verifier,
+};
+use common::{app, get_with, send};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_unique_tokens_against_a_slow_upstream_is_capped_at_max_in_flight() {
+    const CAP: usize = 8;
+    const FLOOD: usize = 200;
+    let upstream_delay = Duration::from_secs(3);
+    let issuer = MockIssuer::start()
+        .await
+        .unwrap_or_else(|e| panic!("issuer: {e}"));
+    issuer
+        .set_fault(Fault::Slow(upstream_delay))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let verifier = RemoteVerifier::builder()
+        .url(issuer.verify_url())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_else(|e| panic!("verifier: {e}"));
+    let layer = BearerGuardLayer::builder(verifier)
+        .max_in_flight(CAP)
+        .build()
+        .unwrap_or_else(|e| panic!("guard: {e}"));
+    let app = app(layer);
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..FLOOD {
+        let app = app.clone();
+        tasks.spawn(async move {
+            let started = Instant::now();
+            let status = send(&app, get_with("/me", &[&bearer(&format!("flood-{i}"))]))
+                .await
+                .status()
+                .as_u16();
+            (status, started.elapsed())
+        });
+    }
+    let mut answers = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        answers.push(done.unwrap_or_else(|e| panic!("request task: {e}")));
+    }
+    let refused: Vec<Duration> = answers
+        .iter()
+        .filter(|(status, _)| *status == 503)
+        .map(|(_, took)| *took)
+        .collect();
+    let verified = answers.iter().filter(|(status, _)| *status == 401).count();
+    assert_eq!(refused.len(), FLOOD - CAP, "{answers:?}");
+    assert_eq!(verified, CAP, "{answers:?}");
+    // Refused at once, not after queueing behind the slow upstream.
+    let slowest_refusal = refused.iter().max().copied().unwrap_or_default();
+    assert!(
+        slowest_refusal < upstream_delay / 2,
+        "a refusal took {slowest_refusal:?}"
+    );
+    assert_eq!(issuer.calls(Endpoint::Verify), CAP as u64);
+
+    // The slots came back: with the upstream healthy, a new token is verified and accepted.
+    issuer
+        .set_fault(Fault::None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let token = issuer
+        .mint(MintOptions::default())
+        .unwrap_or_else(|e| panic!("mint: {e}"));
+    assert_eq!(
+        send(&app, get_with("/me", &[&bearer(&token)]))
+            .await
+            .status(),
+        200
+    );
+}
+
+/// A one-connection server that answers `200`, chunked, with `body` (after reading the
+/// request head), and stops.
+async fn chunked_server(body: Vec<u8>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let url = format!(
+        "http://{}/verify",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
+    tokio::spawn(async move {
+        let Ok(Ok((mut stream, _))) =
+            tokio::time::timeout(Duration::from_secs(5), listener.accept()).await
+        else {
+            return;
+        };
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        let answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                       Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+        let _ = stream.write_all(answer).await;
+        for chunk in body.chunks(4 * 1024) {
+            let size = format!("{:x}\r\n", chunk.len());
+            if stream.write_all(size.as_bytes()).await.is_err()
+                || stream.write_all(chunk).await.is_err()
+                || stream.write_all(b"\r\n").await.is_err()
+            {
+                return;
+            }
+        }
+        let _ = stream.write_all(b"0\r\n\r\n").await;
+        let _ = stream.shutdown().await;
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_chunked_answer_past_the_cap_is_unavailable_even_when_it_says_true() {
+    let pad = "x".repeat(200 * 1024);
+    let body = format!(r#"{{"result": true, "pad": "{pad}"}}"#).into_bytes();
+    let verifier = RemoteVerifier::builder()
+        .url(chunked_server(body).await)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap_or_else(|e| panic!("verifier: {e}"));
+    let verdict = verifier.verify(&BearerToken::new("forged")).await;
+    assert!(
+        matches!(verdict, Verdict::Unavailable(_)),
+        "an oversized chunked answer gave {verdict:?}"
+    );
+
+    // The same answer under the cap is read: the cap, not the chunking, refused it.
+    let small = br#"{"result": true}"#.to_vec();
+    let verifier = RemoteVerifier::builder()
+        .url(chunked_server(small).await)
+        .max_response_bytes(64)
+        .build()
+        .unwrap_or_else(|e| panic!("verifier: {e}"));
+    let verdict = verifier.verify(&BearerToken::new("accepted")).await;
+    assert!(matches!(verdict, Verdict::Valid(_)), "{verdict:?}");
+}
+
+#[tokio::test]
+async fn a_jwt_header_over_4_kib_is_refused_before_its_json_is_read() {
+    let secret = b"resource-bounds-hmac-secret-0123";
+    let verifier = JwtVerifier::builder()
+        .hmac_secret(secret, JwtAlgorithm::HS256)
+        .build()
+        .unwrap_or_else(|e| panic!("verifier: {e}"));
+    let sign = |header: &str| {
+        let exp = jsonwebtoken::get_current_timestamp() + 60;
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(format!(r#"{{"sub":"alice","exp":{exp}}}"#))
+        );
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
+        let tag = aws_lc_rs::hmac::sign(&key, input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+    };
+    // Correctly signed, with a header just under and just over 4 KiB once encoded.
+    let under = sign(&format!(r#"{{"alg":"HS256","x":"{}"}}"#, "a".repeat(3_000)));
+    let over = sign(&format!(r#"{{"alg":"HS256","x":"{}"}}"#, "a".repeat(3_100)));
+    assert!(under.split('.').next().map_or(0, str::len) <= 4 * 1024);
+    assert!(over.split('.').next().map_or(0, str::len) > 4 * 1024);
+    assert!(over.len() < 8 * 1024, "fits the guard's token cap");
+    let verdict = verifier.verify(&BearerToken::new(under)).await;
+    assert!(matches!(verdict, Verdict::Valid(_)), "{verdict:?}");
+    match verifier.verify(&BearerToken::new(over.as_str())).await {
+        Verdict::Invalid(reason) => assert!(reason.as_str().contains("too long"), "{reason}"),
+        other => panic!("a 4 KiB+ header was read: {other:?}"),
+    }
+    assert!(!verifier.recognizes(&over));
+
+    // Through the guard too: 401, not 200.
+    let app = app(BearerGuardLayer::new(Arc::new(verifier)));
+    assert_eq!(
+        send(&app, get_with("/me", &[&bearer(&over)]))
+            .await
+            .status(),
+        401
+    );
+}
