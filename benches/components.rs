@@ -1,12 +1,39 @@
-//! The pieces of the cache-hit path, measured alone.
+//! The pieces of a request, measured alone. Three groups:
+//!
+//! * `components`: extraction (`extract`), and the candidate cache-key functions over a
+//!   ~930-byte token (SHA-256, the GMAC tag the guard uses, HighwayHash, SipHash-1-3,
+//!   keyed BLAKE3, POLYVAL) and moka lookups, kept for the record of the key choice.
+//! * `guard_hit`: the cache key + lookup through the public API: a guard (RS256-2048
+//!   `JwtVerifier`, primed) around a trivial `tower::service_fn` answering an empty response
+//!   (`guarded_service_fn_hit`), against the same service without the guard
+//!   (`bare_service_fn`). The difference is the guard's hit path, without axum's router.
+//! * `jwt_verify/<implementation>/<algorithm>`: one signature + claims check per iteration,
+//!   no cache, for RS256-2048, RS256-4096, PS256 (RSA-2048), ES256, EdDSA, HS256, all with the
+//!   same claims (the RS256-2048 token is ~930 bytes) and `iss` + `aud` checked:
+//!   - `bearer_guard`: `Verifier::verify` of bearer-guard's `JwtVerifier` (PEM key, or the
+//!     HMAC secret), to the `Principal`;
+//!   - `jsonwebtoken`: raw `jsonwebtoken::decode::<Map<String, Value>>` (v11, aws-lc-rs) with
+//!     the same key and a `Validation` built once: the floor for the library's own work;
+//!   - `jwt_authorizer`: jwt-authorizer 0.15's `Authorizer::check_auth` (jsonwebtoken 9 on
+//!     ring, claims as `serde_json::Value`): what its layer does per request after extraction.
 //!
 //! Run: `cargo bench -p bearer-guard-benches --bench components`
+//! (one group: append `-- jwt_verify`; short: `-- --warm-up-time 1 --measurement-time 2`).
 
+#[path = "support.rs"]
+mod support;
+
+use std::convert::Infallible;
 use std::hint::black_box;
 
 use aws_lc_rs::digest;
-use criterion::{Criterion, criterion_group, criterion_main};
-use http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
+use axum::body::Body;
+use bearer_guard::{BearerGuardLayer, BearerToken, Verdict, Verifier};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use http::{HeaderMap, HeaderValue, Request, Response, header::AUTHORIZATION};
+use serde_json::{Map, Value};
+use support::BenchKey;
+use tower::{Layer as _, ServiceExt as _};
 
 fn token() -> String {
     // The shape of a ~930-byte RS256 JWT.
@@ -39,7 +66,11 @@ fn components(c: &mut Criterion) {
         b.iter(|| {
             let nonce = aws_lc_rs::aead::Nonce::assume_unique_for_key([0u8; 12]);
             gcm_key
-                .seal_in_place_separate_tag(nonce, aws_lc_rs::aead::Aad::from(black_box(token.as_bytes())), &mut [])
+                .seal_in_place_separate_tag(
+                    nonce,
+                    aws_lc_rs::aead::Aad::from(black_box(token.as_bytes())),
+                    &mut [],
+                )
                 .map(|tag| tag.as_ref()[0])
         })
     });
@@ -47,7 +78,11 @@ fn components(c: &mut Criterion) {
         b.iter(|| {
             let nonce = aws_lc_rs::aead::Nonce::assume_unique_for_key([0u8; 12]);
             gcm_key
-                .seal_in_place_separate_tag(nonce, aws_lc_rs::aead::Aad::from(black_box(&token.as_bytes()[..16])), &mut [])
+                .seal_in_place_separate_tag(
+                    nonce,
+                    aws_lc_rs::aead::Aad::from(black_box(&token.as_bytes()[..16])),
+                    &mut [],
+                )
                 .map(|tag| tag.as_ref()[0])
         })
     });
@@ -68,7 +103,7 @@ fn components(c: &mut Criterion) {
         b.iter(|| blake3::keyed_hash(&[9u8; 32], black_box(token.as_bytes())))
     });
     group.bench_function("polyval", |b| {
-        use polyval::universal_hash::{KeyInit, UniversalHash};
+        use polyval::universal_hash::UniversalHash;
         b.iter(|| {
             let mut p = polyval::Polyval::new(&[5u8; 16].into());
             p.update_padded(black_box(token.as_bytes()));
@@ -77,19 +112,142 @@ fn components(c: &mut Criterion) {
     });
     let cache: moka::sync::Cache<u128, u64> = moka::sync::Cache::new(100_000);
     cache.insert(42, 7);
-    group.bench_function("moka_sync_get_hit", |b| b.iter(|| cache.get(black_box(&42u128))));
+    group.bench_function("moka_sync_get_hit", |b| {
+        b.iter(|| cache.get(black_box(&42u128)))
+    });
     struct Forever;
     impl moka::Expiry<u128, u64> for Forever {
-        fn expire_after_create(&self, _: &u128, _: &u64, _: std::time::Instant) -> Option<std::time::Duration> {
+        fn expire_after_create(
+            &self,
+            _: &u128,
+            _: &u64,
+            _: std::time::Instant,
+        ) -> Option<std::time::Duration> {
             Some(std::time::Duration::from_secs(3600))
         }
     }
-    let expiring: moka::sync::Cache<u128, u64> =
-        moka::sync::Cache::builder().max_capacity(100_000).expire_after(Forever).build();
+    let expiring: moka::sync::Cache<u128, u64> = moka::sync::Cache::builder()
+        .max_capacity(100_000)
+        .expire_after(Forever)
+        .build();
     expiring.insert(42, 7);
-    group.bench_function("moka_sync_get_hit_with_expiry", |b| b.iter(|| expiring.get(black_box(&42u128))));
+    group.bench_function("moka_sync_get_hit_with_expiry", |b| {
+        b.iter(|| expiring.get(black_box(&42u128)))
+    });
     group.finish();
 }
 
-criterion_group!(benches, components);
+/// The guard's hit path through its public API, around a service that does nothing.
+fn guard_hit(c: &mut Criterion) {
+    let runtime = support::current_thread();
+    let key = BenchKey::rsa(
+        "RS256-2048",
+        aws_lc_rs::rsa::KeySize::Rsa2048,
+        jsonwebtoken::Algorithm::RS256,
+    );
+    let token = key.sign(&support::claims(support::pad_for(&key)));
+    let authorization = support::bearer(&token);
+    let bare = tower::service_fn(|_request: Request<Body>| async {
+        Ok::<_, Infallible>(Response::new(Body::empty()))
+    });
+    let guarded = BearerGuardLayer::builder(key.bearer_guard())
+        .positive_ttl(std::time::Duration::from_secs(3600))
+        .build()
+        .expect("guard")
+        .layer(bare);
+    runtime.block_on(async {
+        let primed = guarded
+            .clone()
+            .oneshot(support::request(&authorization))
+            .await;
+        assert_eq!(
+            primed.map(|r| r.status().as_u16()).ok(),
+            Some(200),
+            "guard must let the token through"
+        );
+        let again = guarded
+            .clone()
+            .oneshot(support::request(&authorization))
+            .await;
+        assert_eq!(
+            again.map(|r| r.status().as_u16()).ok(),
+            Some(200),
+            "guard must let the token through"
+        );
+    });
+
+    let mut group = c.benchmark_group("guard_hit");
+    group.bench_function("bare_service_fn", |b| {
+        b.to_async(&runtime)
+            .iter(|| bare.oneshot(support::request(&authorization)))
+    });
+    group.bench_function("guarded_service_fn_hit", |b| {
+        b.to_async(&runtime)
+            .iter(|| guarded.clone().oneshot(support::request(&authorization)))
+    });
+    group.finish();
+}
+
+/// One JWT check per iteration, per algorithm, per implementation.
+fn jwt_verify(c: &mut Criterion) {
+    let runtime = support::current_thread();
+    let keys = BenchKey::every_family();
+    // The same claims (one `jti`, one pad) for every algorithm; ~930 bytes with RS256-2048.
+    let claims = support::claims(support::pad_for(&keys[0]));
+
+    let mut group = c.benchmark_group("jwt_verify");
+    for key in &keys {
+        let token = key.sign(&claims);
+        eprintln!("{}: token length {} bytes", key.name, token.len());
+        let bearer_token = BearerToken::new(token.as_str());
+        let verifier = key.bearer_guard();
+        let decoding = key.decoding_key();
+        let validation = key.validation();
+        let authorizer = runtime.block_on(key.jwt_authorizer());
+        runtime.block_on(async {
+            let verdict = verifier.verify(&bearer_token).await;
+            assert!(
+                matches!(verdict, Verdict::Valid(_)),
+                "{}: bearer-guard said {verdict:?}",
+                key.name
+            );
+            let decoded =
+                jsonwebtoken::decode::<Map<String, Value>>(&token, &decoding, &validation);
+            assert!(
+                decoded.is_ok(),
+                "{}: jsonwebtoken said {:?}",
+                key.name,
+                decoded.err()
+            );
+            let checked = authorizer.check_auth(&token).await;
+            assert!(
+                checked.is_ok(),
+                "{}: jwt-authorizer said {:?}",
+                key.name,
+                checked.err()
+            );
+        });
+
+        group.bench_function(BenchmarkId::new("bearer_guard", key.name), |b| {
+            b.to_async(&runtime)
+                .iter(|| verifier.verify(black_box(&bearer_token)))
+        });
+        group.bench_function(BenchmarkId::new("jsonwebtoken", key.name), |b| {
+            b.iter(|| {
+                jsonwebtoken::decode::<Map<String, Value>>(
+                    black_box(&token),
+                    &decoding,
+                    &validation,
+                )
+            })
+        });
+        group.bench_function(BenchmarkId::new("jwt_authorizer", key.name), |b| {
+            b.to_async(&runtime)
+                .iter(|| authorizer.check_auth(black_box(&token)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, components, guard_hit, jwt_verify);
 criterion_main!(benches);

@@ -1,96 +1,95 @@
-//! Per-request overhead of a guarded axum route, in-process (`Router::oneshot`), with the peers
-//! in the same run: an unguarded route, tower-http's static bearer check, and bearer-guard
-//! answering from its verdict cache.
+//! Per-request overhead of a guarded axum route, in-process (`Router::oneshot`), every variant
+//! in ONE criterion group so they are measured in the same run, with the same token, the same
+//! route (`GET /records` answering a static body) and one prebuilt, shared `HeaderValue`:
+//!
+//! | id | what guards the route |
+//! |---|---|
+//! | `unguarded` | nothing |
+//! | `tower_http_static_bearer` | tower-http `ValidateRequestHeaderLayer::bearer` (a static compare: the floor) |
+//! | `bearer_guard_cache_hit` | bearer-guard, remote verifier, verdict cached (extraction + GMAC + moka) |
+//! | `bearer_guard_jwt_rs256_cache_on` | bearer-guard, `JwtVerifier` RS256-2048, cache on (a hit, repeated token) |
+//! | `bearer_guard_jwt_rs256_cache_off` | bearer-guard, `JwtVerifier` RS256-2048, `cache_capacity(0)`: a signature check per request |
+//! | `jwt_authorizer_rs256` | jwt-authorizer 0.15, RS256-2048, no cache (it has none): a signature check per request |
+//!
+//! The token is a ~930-byte RS256-2048 JWT (`iss`, `aud`, `sub`, 3 scopes, `exp = now + 1 h`,
+//! a padded claim) minted by the embedded crm-now issuer, whose key pair is generated at start
+//! with aws-lc-rs, so that the remote variant's `verifytoken` accepts the very token the JWT
+//! variants check; every JWT variant gets the issuer's public key as the same SPKI PEM.
+//! jwt-authorizer runs as its tower layer on the same axum 0.8 router through a response-type
+//! adapter (see `support::jwt_authorizer_route`); its claims type is `serde_json::Value`, as
+//! bearer-guard keeps the full claims map. The cached variants use a 1 h positive TTL so a long
+//! run never sees a miss. Every variant must answer 200 once before anything is measured.
 //!
 //! Run: `cargo bench -p bearer-guard-benches --bench per_request`
+//! (short: append `-- --warm-up-time 1 --measurement-time 2`).
+//! axum-jwt-auth 0.7 is not here: it would add ~40 crates (jsonwebtoken 10 with the RustCrypto
+//! backend: rsa, p256, p384, ed25519-dalek, fiat-crypto, …, plus axum-extra and dashmap).
+
+#[path = "support.rs"]
+mod support;
 
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
-use axum::routing::get;
-use bearer_guard::mock::{MintOptions, MockIssuer};
-use bearer_guard::{BearerGuardLayer, RemoteVerifier};
+use bearer_guard::mock::MockIssuer;
+use bearer_guard::{BearerGuardLayer, RemoteVerifier, StaticKey};
 use criterion::{Criterion, criterion_group, criterion_main};
-use http::{HeaderValue, Request, header::AUTHORIZATION};
-use tower::ServiceExt;
-
-fn route() -> Router {
-    Router::new().route("/records", get(|| async { "records" }))
-}
-
-/// A request as hyper hands it over: the header value's bytes are shared, not re-validated.
-fn request(authorization: &HeaderValue) -> Request<Body> {
-    let mut request = Request::get("/records").body(Body::empty()).unwrap_or_default();
-    request.headers_mut().insert(AUTHORIZATION, authorization.clone());
-    request
-}
-
-async fn status(app: &Router, authorization: &HeaderValue) -> u16 {
-    match app.clone().oneshot(request(authorization)).await {
-        Ok(response) => response.status().as_u16(),
-        Err(never) => match never {},
-    }
-}
-
-/// A realistic crm-now-style token: an RS256 JWT of about 930 bytes.
-fn realistic_token(issuer: &MockIssuer) -> String {
-    let token = issuer
-        .mint(
-            MintOptions::default()
-                .subject("Users:1")
-                .scope("read write profile")
-                .claim("tenant", "crm-now-partner-4711")
-                .claim("client_id", "partner-integration-vitroconnect")
-                .claim("pad", "x".repeat(160)),
-        )
-        .unwrap_or_default();
-    eprintln!("token length: {} bytes", token.len());
-    token
-}
 
 fn per_request(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"));
-    let (issuer, token) = runtime.block_on(async {
-        let issuer = MockIssuer::start().await.unwrap_or_else(|e| panic!("issuer: {e}"));
-        let token = realistic_token(&issuer);
-        (issuer, token)
-    });
+    let runtime = support::current_thread();
+    // The issuer serves on this runtime; it only has to answer the priming request.
+    let issuer = runtime.block_on(async { MockIssuer::start().await.expect("mock issuer") });
+    let token = support::mock_token(&issuer);
+    eprintln!("token length: {} bytes", token.len());
+    let authorization = support::bearer(&token);
+    let long_ttl = Duration::from_secs(3600);
 
-    let unguarded = route();
-    let static_bearer = route().layer(
-        #[allow(deprecated)]
-        tower_http::validate_request::ValidateRequestHeaderLayer::bearer(&token),
-    );
     let remote = RemoteVerifier::builder()
         .url(issuer.verify_url())
         .build()
-        .unwrap_or_else(|e| panic!("verifier: {e}"));
-    let cached = route().layer(BearerGuardLayer::new(remote));
+        .expect("remote verifier");
+    let key = StaticKey::public_pem(issuer.public_key_pem());
+    let kid = issuer.current_kid();
+    let jwt = support::jwt_verifier(&key, issuer.issuer(), issuer.audience(), Some(&kid));
+    let layer = |builder: bearer_guard::BearerGuardLayerBuilder| builder.build().expect("guard");
 
-    let authorization = HeaderValue::from_str(&format!("Bearer {token}"))
-        .unwrap_or_else(|e| panic!("header: {e}"));
-    let token = authorization;
+    let unguarded = support::route();
+    #[allow(deprecated)]
+    // `bearer` is deprecated in tower-http 0.6 for its timing leak; it is the floor.
+    let static_bearer = support::route()
+        .layer(tower_http::validate_request::ValidateRequestHeaderLayer::bearer(&token));
+    let cache_hit = support::route().layer(layer(
+        BearerGuardLayer::builder(remote).positive_ttl(long_ttl),
+    ));
+    let jwt_cache_on = support::route().layer(layer(
+        BearerGuardLayer::builder(jwt.clone()).positive_ttl(long_ttl),
+    ));
+    let jwt_cache_off =
+        support::route().layer(layer(BearerGuardLayer::builder(jwt).cache_capacity(0)));
+    let jwt_authorizer = support::jwt_authorizer_route(runtime.block_on(
+        support::jwt_authorizer_rsa(&issuer.public_key_pem(), issuer.issuer(), issuer.audience()),
+    ));
+
+    let variants = [
+        ("unguarded", unguarded),
+        ("tower_http_static_bearer", static_bearer),
+        ("bearer_guard_cache_hit", cache_hit),
+        ("bearer_guard_jwt_rs256_cache_on", jwt_cache_on),
+        ("bearer_guard_jwt_rs256_cache_off", jwt_cache_off),
+        ("jwt_authorizer_rs256", jwt_authorizer),
+    ];
     runtime.block_on(async {
-        for (name, app) in [("unguarded", &unguarded), ("static", &static_bearer), ("cached", &cached)] {
-            assert_eq!(status(app, &token).await, 200, "{name} must answer 200");
+        for (name, app) in &variants {
+            support::assert_ok(name, app, &authorization).await;
         }
     });
 
     let mut group = c.benchmark_group("per_request");
-    group.measurement_time(Duration::from_secs(5));
-    group.bench_function("unguarded", |b| {
-        b.to_async(&runtime).iter(|| status(&unguarded, &token))
-    });
-    group.bench_function("tower_http_static_bearer", |b| {
-        b.to_async(&runtime).iter(|| status(&static_bearer, &token))
-    });
-    group.bench_function("bearer_guard_cache_hit", |b| {
-        b.to_async(&runtime).iter(|| status(&cached, &token))
-    });
+    for (name, app) in &variants {
+        group.bench_function(*name, |b| {
+            b.to_async(&runtime)
+                .iter(|| support::status(app, &authorization))
+        });
+    }
     group.finish();
     drop(issuer);
 }

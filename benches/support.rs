@@ -1,0 +1,403 @@
+//! What the benches and the load server share: signing keys of every family generated at
+//! start, ~930-byte tokens, the one route shape every variant guards, request helpers, and
+//! the adapter that runs jwt-authorizer (axum 0.7) on an axum 0.8 router.
+//!
+//! Included with `#[path = "support.rs"] mod support;`; each user takes what it needs.
+#![allow(dead_code)]
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
+use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _,
+};
+use axum::Router;
+use axum::body::Body;
+use axum::response::Response;
+use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use bearer_guard::mock::{MintOptions, MockIssuer};
+use bearer_guard::{JwtAlgorithm, JwtVerifier, StaticKey};
+use http::{HeaderValue, Request, header::AUTHORIZATION};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde_json::{Map, Value, json};
+use tower::{Layer as _, ServiceExt as _};
+
+/// `iss` of the bench tokens (own keys; tokens of the mock issuer carry its own `iss`).
+pub const ISSUER: &str = "https://bench-issuer.example";
+/// `aud` of the bench tokens.
+pub const AUDIENCE: &str = "bench-api";
+/// Length of the realistic token: a crm-now-style RS256-2048 access token.
+pub const TOKEN_LEN: usize = 930;
+/// The claims every JWT carries besides the registered ones (the pad comes on top).
+const SUBJECT: &str = "Users:1";
+const SCOPE: &str = "read write profile";
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// 12 random bytes, base64url: a `jti`, or part of a distinct token.
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 12];
+    aws_lc_rs::rand::fill(&mut bytes).expect("system random generator");
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|chunk| std::str::from_utf8(chunk).expect("base64 is ASCII"))
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
+}
+
+/// A signing key generated at start, with what every verifier under test needs to check its
+/// tokens: the public key as SubjectPublicKeyInfo PEM (or the HMAC secret).
+pub struct BenchKey {
+    /// `RS256-2048`, `ES256`, …: the label used in bench ids.
+    pub name: &'static str,
+    pub alg: Algorithm,
+    encoding: EncodingKey,
+    /// SubjectPublicKeyInfo PEM; empty for HMAC.
+    pub public_pem: String,
+    /// The HMAC secret (ASCII, because jwt-authorizer takes it as `&str`); empty otherwise.
+    pub secret: String,
+}
+
+impl BenchKey {
+    /// A fresh RSA key signing with `alg` (RS* or PS*). aws-lc-rs exports PKCS#8 DER;
+    /// jsonwebtoken's `from_rsa_der` wants PKCS#1, its `from_rsa_pem` unwraps a PKCS#8
+    /// "PRIVATE KEY" PEM itself (as src/mock/keys.rs does).
+    pub fn rsa(name: &'static str, size: KeySize, alg: Algorithm) -> Self {
+        let pair = RsaKeyPair::generate(size).expect("RSA key generation");
+        let pkcs8: Pkcs8V1Der<'static> = pair.as_der().expect("PKCS#8 export");
+        let encoding = EncodingKey::from_rsa_pem(pem("PRIVATE KEY", pkcs8.as_ref()).as_bytes())
+            .expect("jsonwebtoken RSA key");
+        let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().expect("SPKI export");
+        BenchKey {
+            name,
+            alg,
+            encoding,
+            public_pem: pem("PUBLIC KEY", spki.as_ref()),
+            secret: String::new(),
+        }
+    }
+
+    /// A fresh P-256 key for ES256.
+    pub fn es256() -> Self {
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("P-256 key");
+        let pkcs8 = pair.to_pkcs8v1().expect("PKCS#8 export");
+        let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().expect("SPKI export");
+        BenchKey {
+            name: "ES256",
+            alg: Algorithm::ES256,
+            encoding: EncodingKey::from_ec_der(pkcs8.as_ref()),
+            public_pem: pem("PUBLIC KEY", spki.as_ref()),
+            secret: String::new(),
+        }
+    }
+
+    /// A fresh Ed25519 key for EdDSA.
+    pub fn eddsa() -> Self {
+        let pair = Ed25519KeyPair::generate().expect("Ed25519 key");
+        let pkcs8 = pair.to_pkcs8v1().expect("PKCS#8 export");
+        let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().expect("SPKI export");
+        BenchKey {
+            name: "EdDSA",
+            alg: Algorithm::EdDSA,
+            encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
+            public_pem: pem("PUBLIC KEY", spki.as_ref()),
+            secret: String::new(),
+        }
+    }
+
+    /// A fresh 64-character HMAC secret for HS256.
+    pub fn hs256() -> Self {
+        let mut bytes = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut bytes).expect("system random generator");
+        let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        BenchKey {
+            name: "HS256",
+            alg: Algorithm::HS256,
+            encoding: EncodingKey::from_secret(secret.as_bytes()),
+            public_pem: String::new(),
+            secret,
+        }
+    }
+
+    /// RS256-2048, RS256-4096, PS256 (RSA-2048), ES256, EdDSA, HS256.
+    pub fn every_family() -> Vec<BenchKey> {
+        vec![
+            BenchKey::rsa("RS256-2048", KeySize::Rsa2048, Algorithm::RS256),
+            BenchKey::rsa("RS256-4096", KeySize::Rsa4096, Algorithm::RS256),
+            BenchKey::rsa("PS256-2048", KeySize::Rsa2048, Algorithm::PS256),
+            BenchKey::es256(),
+            BenchKey::eddsa(),
+            BenchKey::hs256(),
+        ]
+    }
+
+    /// Signs `claims` with header `{"typ": "JWT", "alg": …}` (no `kid`).
+    pub fn sign(&self, claims: &Map<String, Value>) -> String {
+        let mut header = Header::new(self.alg);
+        header.typ = Some("JWT".to_owned());
+        jsonwebtoken::encode(&header, claims, &self.encoding).expect("signing")
+    }
+
+    /// bearer-guard's local verifier for this key, checking `iss` and `aud`. A PEM key gets
+    /// every algorithm of its family (as jwt-authorizer's keys do).
+    pub fn bearer_guard(&self) -> JwtVerifier {
+        self.bearer_guard_with(ISSUER, AUDIENCE, None)
+    }
+
+    /// As [`BenchKey::bearer_guard`], for other `iss`/`aud` and optionally a `kid`.
+    pub fn bearer_guard_with(
+        &self,
+        issuer: &str,
+        audience: &str,
+        kid: Option<&str>,
+    ) -> JwtVerifier {
+        jwt_verifier(&self.static_key(), issuer, audience, kid)
+    }
+
+    fn static_key(&self) -> StaticKey {
+        if self.secret.is_empty() {
+            StaticKey::public_pem(&self.public_pem)
+        } else {
+            StaticKey::hmac_secret(self.secret.as_bytes(), JwtAlgorithm::HS256)
+        }
+    }
+
+    /// The jsonwebtoken 11 key for a raw `jsonwebtoken::decode`.
+    pub fn decoding_key(&self) -> DecodingKey {
+        let key = match self.alg {
+            Algorithm::RS256 | Algorithm::PS256 => {
+                DecodingKey::from_rsa_pem(self.public_pem.as_bytes())
+            }
+            Algorithm::ES256 => DecodingKey::from_ec_pem(self.public_pem.as_bytes()),
+            Algorithm::EdDSA => DecodingKey::from_ed_pem(self.public_pem.as_bytes()),
+            _ => Ok(DecodingKey::from_secret(self.secret.as_bytes())),
+        };
+        key.expect("jsonwebtoken decoding key")
+    }
+
+    /// A jsonwebtoken 11 `Validation` with the same rules: this algorithm, `exp`, `iss`, `aud`.
+    pub fn validation(&self) -> Validation {
+        let mut validation = Validation::new(self.alg);
+        validation.leeway = 30;
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation
+    }
+
+    /// jwt-authorizer's authorizer for this key, checking `iss` and `aud`, keeping all claims
+    /// (`serde_json::Value`, as bearer-guard keeps the claims map).
+    pub async fn jwt_authorizer(&self) -> jwt_authorizer::Authorizer<Value> {
+        let builder = match self.alg {
+            Algorithm::RS256 | Algorithm::PS256 => {
+                jwt_authorizer::JwtAuthorizer::<Value>::from_rsa_pem_text(&self.public_pem)
+            }
+            Algorithm::ES256 => {
+                jwt_authorizer::JwtAuthorizer::<Value>::from_ec_pem_text(&self.public_pem)
+            }
+            Algorithm::EdDSA => {
+                jwt_authorizer::JwtAuthorizer::<Value>::from_ed_pem_text(&self.public_pem)
+            }
+            _ => jwt_authorizer::JwtAuthorizer::<Value>::from_secret(&self.secret),
+        };
+        authorizer(builder, ISSUER, AUDIENCE).await
+    }
+}
+
+/// bearer-guard's `JwtVerifier` with one static key, checking `iss` and `aud`.
+pub fn jwt_verifier(
+    key: &StaticKey,
+    issuer: &str,
+    audience: &str,
+    kid: Option<&str>,
+) -> JwtVerifier {
+    let key = match kid {
+        Some(kid) => key.clone().kid(kid),
+        None => key.clone(),
+    };
+    JwtVerifier::builder()
+        .static_key(key)
+        .issuer(issuer)
+        .audience(audience)
+        .build()
+        .expect("bearer-guard JwtVerifier")
+}
+
+/// jwt-authorizer for an RSA public key PEM, checking `iss` and `aud`, keeping all claims.
+pub async fn jwt_authorizer_rsa(
+    public_pem: &str,
+    issuer: &str,
+    audience: &str,
+) -> jwt_authorizer::Authorizer<Value> {
+    authorizer(
+        jwt_authorizer::JwtAuthorizer::<Value>::from_rsa_pem_text(public_pem),
+        issuer,
+        audience,
+    )
+    .await
+}
+
+async fn authorizer(
+    builder: jwt_authorizer::JwtAuthorizer<Value>,
+    issuer: &str,
+    audience: &str,
+) -> jwt_authorizer::Authorizer<Value> {
+    builder
+        .validation(
+            jwt_authorizer::Validation::new()
+                .iss(&[issuer])
+                .aud(&[audience]),
+        )
+        .build()
+        .await
+        .expect("jwt-authorizer")
+}
+
+/// The claims of the bench tokens: `iss`, `aud`, `sub`, `scope` (3 scopes), `iat`,
+/// `exp = now + 1 h`, `jti`, two custom claims, and a `pad` of `pad` bytes.
+pub fn claims(pad: usize) -> Map<String, Value> {
+    let now = unix_now();
+    let value = json!({
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": SUBJECT,
+        "scope": SCOPE,
+        "iat": now,
+        "exp": now + 3600,
+        "jti": random_id(),
+        "tenant": "crm-now-partner-4711",
+        "client_id": "partner-integration-vitroconnect",
+        "pad": "x".repeat(pad),
+    });
+    match value {
+        Value::Object(map) => map,
+        _ => unreachable!("json! of an object"),
+    }
+}
+
+/// The pad that makes `key`'s token about [`TOKEN_LEN`] bytes long (base64url: 4 characters
+/// per 3 bytes of JSON).
+pub fn pad_for(key: &BenchKey) -> usize {
+    let bare = key.sign(&claims(0)).len();
+    TOKEN_LEN.saturating_sub(bare) * 3 / 4
+}
+
+/// A fresh token of about [`TOKEN_LEN`] bytes signed by the embedded crm-now issuer
+/// (RS256-2048, `kid`, `exp = now + 1 h`), so that its `verifytoken` accepts it too.
+pub fn mock_token(issuer: &MockIssuer) -> String {
+    mock_token_padded(issuer, mock_pad(issuer))
+}
+
+/// The pad that makes the issuer's tokens about [`TOKEN_LEN`] bytes long.
+pub fn mock_pad(issuer: &MockIssuer) -> usize {
+    let bare = mock_token_padded(issuer, 0).len();
+    TOKEN_LEN.saturating_sub(bare) * 3 / 4
+}
+
+/// A fresh token of the issuer with a `pad` claim of `pad` bytes (each mint has a new `jti`).
+pub fn mock_token_padded(issuer: &MockIssuer, pad: usize) -> String {
+    issuer
+        .mint(
+            MintOptions::default()
+                .subject(SUBJECT)
+                .scope(SCOPE)
+                .lifetime(std::time::Duration::from_secs(3600))
+                .claim("tenant", "crm-now-partner-4711")
+                .claim("client_id", "partner-integration-vitroconnect")
+                .claim("pad", "x".repeat(pad)),
+        )
+        .expect("mock issuer mint")
+}
+
+/// `Bearer <token>` as a prebuilt header value, shared by every request (as hyper shares the
+/// bytes of a received header).
+pub fn bearer(token: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("Bearer {token}")).expect("header value")
+}
+
+/// The route every variant guards: `GET /records` answering a static body.
+pub fn route() -> Router {
+    Router::new().route("/records", get(|| async { "records" }))
+}
+
+/// `GET /records` with the shared `Authorization` value.
+pub fn request(authorization: &HeaderValue) -> Request<Body> {
+    let mut request = Request::get("/records")
+        .body(Body::empty())
+        .expect("request");
+    request
+        .headers_mut()
+        .insert(AUTHORIZATION, authorization.clone());
+    request
+}
+
+/// One request through `app` (`Router::oneshot`); the answer's status.
+pub async fn status(app: &Router, authorization: &HeaderValue) -> u16 {
+    match app.clone().oneshot(request(authorization)).await {
+        Ok(response) => response.status().as_u16(),
+        Err(never) => match never {},
+    }
+}
+
+/// Panics unless `app` answers 200 to `authorization`: a bench that measures 401s is worthless.
+pub async fn assert_ok(name: &str, app: &Router, authorization: &HeaderValue) {
+    let got = status(app, authorization).await;
+    assert_eq!(
+        got, 200,
+        "variant {name} must answer 200 before it is measured"
+    );
+}
+
+/// jwt-authorizer 0.15 (built on axum 0.7) guarding [`route`] on an axum 0.8 router.
+///
+/// Its `AuthorizationService` needs an inner service whose response is axum 0.7's
+/// `Response` (it turns its own rejections into one with `From<AuthError>`). So the route's
+/// axum 0.8 response is wrapped into an axum 0.7 `Body` (`Body::new`, one box) on the way
+/// in, and axum 0.8 takes jwt-authorizer's `Response<axum07::Body>` as it is
+/// (`impl IntoResponse for Response<B>`, one more box). The adapter costs two small
+/// allocations per request, a few tens of nanoseconds — noise next to a signature check.
+pub fn jwt_authorizer_route(authorizer: jwt_authorizer::Authorizer<Value>) -> Router {
+    let auth = jwt_authorizer::IntoLayer::into_layer(authorizer);
+    route().layer(tower::layer::layer_fn(move |inner| {
+        auth.layer(tower::util::MapResponse::new(inner, to_axum07))
+    }))
+}
+
+fn to_axum07(response: Response) -> http::Response<axum07::body::Body> {
+    response.map(axum07::body::Body::new)
+}
+
+/// A current-thread runtime with time and I/O.
+pub fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// A multi-thread runtime with `workers` worker threads.
+pub fn multi_thread(workers: usize, name: &str) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
