@@ -56,8 +56,8 @@
 //! 2. Cache lookup by a 128-bit SHA-256 digest of the token. A valid verdict is reused until
 //!    `min(positive TTL, the token's own expiry)`; an invalid one for the negative TTL, in a
 //!    separate, smaller cache so a flood of garbage tokens cannot evict real users.
-//! 3. On a miss, concurrent requests for the same token share **one** verifier call (run as its
-//!    own task, bounded by a verify timeout and a cap on verifications in flight).
+//! 3. On a miss, concurrent requests for the same token share **one** verifier call (made by
+//!    the first of them, bounded by a verify timeout and a cap on verifications in flight).
 //! 4. Valid: the [`Principal`] goes into the request's extensions and the route runs. Invalid:
 //!    401. Unavailable: 503 with `Retry-After`, never cached.
 //! 5. [`RequireScopeLayer`] on a route answers 403 `insufficient_scope` when scopes are missing.

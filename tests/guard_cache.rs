@@ -298,3 +298,34 @@ async fn positive_cache_is_bounded_by_entry_count() {
     let (valid, _) = layer.cache_entry_counts();
     assert!(valid <= 1_000 && valid > 0, "positive entries {valid}");
 }
+
+#[tokio::test]
+async fn a_waiter_takes_over_when_the_leading_request_is_dropped() {
+    let verifier = ScriptedVerifier::new();
+    verifier.set("shared", Answer::valid(&[]));
+    verifier.set_delay(Duration::from_millis(300));
+    let app = app(BearerGuardLayer::new(Arc::clone(&verifier)));
+    // The leader's client hangs up after 50 ms, mid-verification.
+    let leader = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            tokio::time::timeout(
+                Duration::from_millis(50),
+                send(&app, get_with("/me", &[&bearer("shared")])),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let waiter = send(&app, get_with("/me", &[&bearer("shared")]));
+    let status = tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .map(|r| r.status().as_u16());
+    assert!(matches!(leader.await, Ok(Err(_))), "the leader was cut off");
+    assert_eq!(status, Ok(200), "the waiter verified on its own");
+    assert_eq!(
+        verifier.calls("shared"),
+        2,
+        "the abandoned call, then the waiter's own"
+    );
+}

@@ -32,7 +32,7 @@ pub(crate) enum Join {
     /// Another request is verifying this token: wait for its answer.
     Wait(Slot),
     /// This request leads: verify, then send the answer and call [`InFlight::finish`].
-    Lead(watch::Sender<Option<Outcome>>, Slot),
+    Lead(watch::Sender<Option<Outcome>>),
     /// Too many verifications in flight: answer "unavailable" rather than queue without bound.
     Full,
 }
@@ -60,8 +60,8 @@ impl InFlight {
             return Join::Full;
         }
         let (sender, slot) = watch::channel(None);
-        waiting.insert(key, slot.clone());
-        Join::Lead(sender, slot)
+        waiting.insert(key, slot);
+        Join::Lead(sender)
     }
 
     /// Forgets the verification of `key` (its verdict is in the cache by now, or was not
@@ -82,12 +82,12 @@ impl InFlight {
     }
 }
 
-/// Waits for the answer in `slot`. A verification that died without answering (its task
-/// panicked or was cancelled) counts as unavailable: fail closed.
-pub(crate) async fn wait_for(mut slot: Slot) -> Outcome {
+/// Waits for the answer in `slot`; `None` when the leader went away without answering (its
+/// request was dropped), so the caller may start over.
+pub(crate) async fn wait_for(mut slot: Slot) -> Option<Outcome> {
     match slot.wait_for(Option::is_some).await {
-        Ok(answer) => answer.clone().unwrap_or(Outcome::Unavailable),
-        Err(_) => Outcome::Unavailable,
+        Ok(answer) => answer.clone(),
+        Err(_) => None,
     }
 }
 
@@ -99,7 +99,7 @@ mod tests {
     fn second_join_waits_and_full_table_refuses() {
         let inflight = InFlight::new(1);
         let a = TokenKey::of(b"a");
-        assert!(matches!(inflight.join(a, || None), Join::Lead(..)));
+        assert!(matches!(inflight.join(a, || None), Join::Lead(_)));
         assert!(matches!(inflight.join(a, || None), Join::Wait(_)));
         assert!(matches!(
             inflight.join(TokenKey::of(b"b"), || None),
@@ -114,13 +114,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn dropped_leader_means_unavailable() {
+    async fn a_dropped_leader_leaves_waiters_free_to_start_over() {
         let inflight = InFlight::new(4);
         let key = TokenKey::of(b"a");
-        let Join::Lead(sender, slot) = inflight.join(key, || None) else {
+        let Join::Lead(sender) = inflight.join(key, || None) else {
             panic!("expected to lead");
         };
+        let Join::Wait(slot) = inflight.join(key, || None) else {
+            panic!("expected to wait");
+        };
         drop(sender);
-        assert!(matches!(wait_for(slot).await, Outcome::Unavailable));
+        assert!(wait_for(slot).await.is_none());
     }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{Instrument, Level, field};
 
+use super::catch_panic::{CatchPanic, Panicked};
 use crate::cache::{Cached, InFlight, Join, Outcome, TokenKey, TokenKeyer, VerdictCache, wait_for};
 use crate::error::AuthError;
 use crate::extract;
@@ -73,46 +74,46 @@ impl GuardCore {
         Lookup::Deny(error)
     }
 
-    /// The cache missed: join the verification in flight for this token or start one.
+    /// The cache missed: join the verification in flight for this token, or lead one.
+    ///
+    /// The leader verifies inside its own request future: no task is spawned, so when every
+    /// client waiting on a token has hung up, its upstream call stops too. If a leader goes away
+    /// before answering (its client hung up), its waiters start over — one of them leads the
+    /// next attempt — at most [`JOIN_ATTEMPTS`] times, then answer "unavailable".
     pub(crate) async fn resolve(self: Arc<Self>, key: TokenKey, token: BearerToken) -> Outcome {
-        let core = Arc::clone(&self);
-        let join = self.inflight.join(key, || {
-            core.cache
-                .as_ref()
-                .and_then(|cache| cache.get(&key))
-                .map(|cached| match cached {
-                    Cached::Valid(principal) => Outcome::Valid(principal),
-                    Cached::Invalid => Outcome::Invalid,
-                })
-        });
-        match join {
-            Join::Ready(outcome) => outcome,
-            Join::Wait(slot) => wait_for(slot).await,
-            Join::Full => {
-                tracing::warn!(
-                    in_flight = self.inflight.len(),
-                    "bearer-guard: too many verifications in flight; answering 503"
-                );
-                Outcome::Unavailable
-            }
-            Join::Lead(sender, slot) => {
-                let verification = async move {
-                    let finish = FinishOnDrop { core: &self, key };
-                    let outcome = finish.core.verify_and_store(key, &token).await;
-                    sender.send_replace(Some(outcome));
-                    drop(finish);
-                };
-                // Run the verification as its own task where a runtime exists, so that it
-                // completes (and its verdict is cached) even if the first caller hangs up.
-                match tokio::runtime::Handle::try_current() {
-                    Ok(runtime) => {
-                        runtime.spawn(verification);
-                    }
-                    Err(_) => verification.await,
+        for _ in 0..JOIN_ATTEMPTS {
+            let join = self.inflight.join(key, || {
+                self.cache
+                    .as_ref()
+                    .and_then(|cache| cache.get(&key))
+                    .map(|cached| match cached {
+                        Cached::Valid(principal) => Outcome::Valid(principal),
+                        Cached::Invalid => Outcome::Invalid,
+                    })
+            });
+            match join {
+                Join::Ready(outcome) => return outcome,
+                Join::Wait(slot) => match wait_for(slot).await {
+                    Some(outcome) => return outcome,
+                    None => continue,
+                },
+                Join::Full => {
+                    tracing::warn!(
+                        in_flight = self.inflight.len(),
+                        "bearer-guard: too many verifications in flight; answering 503"
+                    );
+                    return Outcome::Unavailable;
                 }
-                wait_for(slot).await
+                Join::Lead(sender) => {
+                    // Removes the in-flight entry however this ends: answer, panic or drop.
+                    let _finish = FinishOnDrop { core: &self, key };
+                    let outcome = self.verify_and_store(key, &token).await;
+                    sender.send_replace(Some(outcome.clone()));
+                    return outcome;
+                }
             }
         }
+        Outcome::Unavailable
     }
 
     /// Calls the verifier (bounded by the verify timeout), stores the verdict, and logs one
@@ -127,13 +128,15 @@ impl GuardCore {
             duration_us = field::Empty,
         );
         let started = Instant::now();
-        let verdict =
-            tokio::time::timeout(self.settings.verify_timeout, self.verifier.verify(token))
-                .instrument(span.clone())
-                .await
-                .unwrap_or_else(|_| {
-                    Verdict::unavailable("verifier did not answer within the verify timeout")
-                });
+        let verification = CatchPanic::new(self.verifier.verify(token));
+        let verdict = match tokio::time::timeout(self.settings.verify_timeout, verification)
+            .instrument(span.clone())
+            .await
+        {
+            Ok(Ok(verdict)) => verdict,
+            Ok(Err(Panicked)) => Verdict::unavailable("the verifier panicked"),
+            Err(_) => Verdict::unavailable("verifier did not answer within the verify timeout"),
+        };
         span.record("outcome", verdict.outcome());
         span.record("duration_us", started.elapsed().as_micros() as u64);
         let _entered = span.enter();
@@ -159,6 +162,10 @@ impl GuardCore {
         }
     }
 }
+
+/// How often a request joins a verification whose leader went away before it starts over
+/// itself (see [`GuardCore::resolve`]).
+const JOIN_ATTEMPTS: usize = 3;
 
 /// Removes the in-flight entry when the verification ends, also when it panics or is dropped.
 struct FinishOnDrop<'a> {

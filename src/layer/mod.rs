@@ -1,5 +1,6 @@
 //! The guard middleware: [`BearerGuardLayer`] → [`BearerGuard`] → [`ResponseFuture`].
 
+mod catch_panic;
 mod core;
 pub mod future;
 #[allow(clippy::module_inception)]
