@@ -139,7 +139,12 @@ async fn a_flaky_verify_upstream_never_lets_a_bad_token_through_and_recovers() {
         .iter()
         .filter(|o| o.kind == Kind::Bad && (200..300).contains(&o.status))
         .collect();
-    assert!(bad_2xx.is_empty(), "bad tokens let through: {bad_2xx:?}");
+    assert!(
+        bad_2xx.is_empty(),
+        "{} bad tokens let through: {:?}",
+        bad_2xx.len(),
+        &bad_2xx[..bad_2xx.len().min(10)]
+    );
     for outcome in &outcomes {
         let allowed: &[u16] = match outcome.kind {
             Kind::Good => &[200, 503],
@@ -407,4 +412,87 @@ async fn a_flapping_jwks_keeps_known_keys_working_and_forgeries_out() {
             .unwrap_or(0);
         assert_eq!(status, 401);
     }
+}
+
+/// A one-shot raw HTTP server: reads one request head, answers `response`, and counts the
+/// connections it got (at most `max` accepted, each within 5 s).
+async fn one_shot(response: String, max: usize) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("local addr: {e}"));
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&hits);
+    tokio::spawn(async move {
+        for _ in 0..max {
+            let Ok(Ok((mut stream, _))) =
+                tokio::time::timeout(Duration::from_secs(5), listener.accept()).await
+            else {
+                return;
+            };
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = stream.write_all(response.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        }
+    });
+    (format!("http://{addr}/v1/getOauthToken.php"), hits)
+}
+
+#[tokio::test]
+async fn a_redirecting_upstream_is_503_and_the_token_is_not_carried_elsewhere() {
+    // Where a redirect would take the token: an endpoint that says yes to anything.
+    let yes = r#"{"result": true}"#;
+    let (elsewhere, elsewhere_hits) = one_shot(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{yes}",
+            yes.len()
+        ),
+        4,
+    )
+    .await;
+    for status in [
+        "301 Moved Permanently",
+        "302 Found",
+        "307 Temporary Redirect",
+        "308 Permanent Redirect",
+    ] {
+        let (upstream, upstream_hits) = one_shot(
+            format!(
+                "HTTP/1.1 {status}\r\nLocation: {elsewhere}\r\nContent-Length: 0\r\n\
+                 Connection: close\r\n\r\n"
+            ),
+            1,
+        )
+        .await;
+        let verifier = RemoteVerifier::builder()
+            .url(upstream)
+            .timeout(VERIFY_TIMEOUT)
+            .build()
+            .unwrap_or_else(|e| panic!("verifier: {e}"));
+        let app = app(BearerGuardLayer::new(verifier));
+        let response = common::send(
+            &app,
+            common::get_with("/me", &["Bearer token-that-must-stay-here"]),
+        )
+        .await;
+        assert_eq!(response.status(), 503, "{status}");
+        assert_eq!(upstream_hits.load(Ordering::SeqCst), 1, "{status}");
+    }
+    assert_eq!(
+        elsewhere_hits.load(Ordering::SeqCst),
+        0,
+        "a redirect was followed: the token went to another endpoint"
+    );
 }

@@ -437,3 +437,22 @@ async fn debug_output_of_every_config_and_token_type_redacts() {
     assert!(shown[5].1.contains("redacted") && shown[6].1.contains("redacted"));
     assert!(shown[9].1.contains("Users:1") && shown[9].1.contains("email"));
 }
+
+/// Found while writing this file: `GuardConfig::from_lookup` accepts a `GUARD_VERIFY_URL` with
+/// credentials in it (only building the verifier refuses it), and `GuardConfig`'s `Debug`
+/// prints the URL as given, password included. An application that logs its configuration
+/// before building the guard would log the password. The fix belongs in src/config.rs
+/// (redact the URL's userinfo in `Debug`, or refuse it in `from_lookup`).
+#[test]
+#[ignore = "bug in src/config.rs: GuardConfig's Debug shows a URL's password; un-ignore once fixed"]
+fn guard_config_debug_does_not_show_a_password_in_a_url() {
+    let url = "https://partner:hunter2-never-shown@crm.example/v1/getOauthToken.php";
+    let shown =
+        match GuardConfig::from_lookup(|name| (name == "GUARD_VERIFY_URL").then(|| url.to_owned()))
+        {
+            Ok(config) => format!("{config:?}"),
+            // Refusing the URL outright is a fix too.
+            Err(error) => format!("{error} {error:?}"),
+        };
+    assert!(!shown.contains("hunter2-never-shown"), "{shown}");
+}
