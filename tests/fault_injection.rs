@@ -206,6 +206,51 @@ fn forged_with_foreign_key(issuer: &MockIssuer) -> String {
     jsonwebtoken::encode(&header, &claims, &key).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Tokens that carry their own key (`jwk`, and `jku`/`x5u` URLs to fetch one from), signed by
+/// that key: with the issuer's `kid`, and without any `kid`.
+fn forged_with_embedded_keys(issuer: &MockIssuer) -> Vec<String> {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+    let pair = RsaKeyPair::generate(KeySize::Rsa2048).unwrap_or_else(|e| panic!("{e:?}"));
+    let public = pair.public_key();
+    let jwk = serde_json::json!({
+        "kty": "RSA",
+        "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+        "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
+    });
+    let now = jsonwebtoken::get_current_timestamp();
+    let claims = serde_json::json!({
+        "iss": issuer.issuer(), "aud": issuer.audience(), "sub": "mallory",
+        "iat": now, "exp": now + 600,
+    });
+    [Some(issuer.current_kid()), None]
+        .into_iter()
+        .map(|kid| {
+            let mut header = serde_json::json!({
+                "alg": "RS256", "typ": "JWT", "jwk": jwk,
+                "jku": "http://127.0.0.1:9/jwks.json", "x5u": "http://127.0.0.1:9/cert.pem",
+            });
+            if let Some(kid) = kid {
+                header["kid"] = kid.into();
+            }
+            let input = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header.to_string()),
+                URL_SAFE_NO_PAD.encode(claims.to_string())
+            );
+            let mut signature = vec![0u8; pair.public_modulus_len()];
+            pair.sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                input.as_bytes(),
+                &mut signature,
+            )
+            .unwrap_or_else(|e| panic!("sign: {e:?}"));
+            format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+        })
+        .collect()
+}
+
 /// Forgeries of several kinds, each a variation on the issuer's real tokens.
 fn forgeries(issuer: &MockIssuer, real: &[String], rng: &mut XorShift) -> Vec<String> {
     let mint = |options| issuer.mint(options).unwrap_or_else(|e| panic!("mint: {e}"));
@@ -234,6 +279,8 @@ fn forgeries(issuer: &MockIssuer, real: &[String], rng: &mut XorShift) -> Vec<St
             jsonwebtoken::encode(&header, &claims, &secret).unwrap_or_else(|e| panic!("{e}"))
         },
     ];
+    // Keys carried by the token itself are never used.
+    forged.extend(forged_with_embedded_keys(issuer));
     // Random kids: each is unknown and asks for a JWKS refetch (paced by the cool-down).
     for _ in 0..8 {
         let header = format!(
