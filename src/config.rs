@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use crate::error::{ConfigError, DEFAULT_REALM};
 use crate::layer::{BearerGuardLayer, DEFAULT_NEGATIVE_TTL, DEFAULT_POSITIVE_TTL};
+use crate::outbound;
 use crate::verify::{AutoVerifier, FormEncoding, JwtVerifier, RemoteVerifier, Verifier};
 
 /// Default `GUARD_LISTEN`.
@@ -112,8 +113,28 @@ impl GuardConfig {
             })?,
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
         };
-        let verify_url = get("GUARD_VERIFY_URL");
-        let jwks_url = get("GUARD_JWKS_URL");
+        let allow_plain_http = match get("GUARD_ALLOW_PLAIN_HTTP").as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => {
+                return Err(ConfigError::invalid(
+                    "GUARD_ALLOW_PLAIN_HTTP",
+                    format!("`{other}` is not `true` or `false`"),
+                ));
+            }
+        };
+        // URLs are checked here, so a bad one (not https off loopback, credentials in it) is
+        // refused before anything else, under its variable's name.
+        let url = |name: &'static str| -> Result<Option<String>, ConfigError> {
+            match get(name) {
+                None => Ok(None),
+                Some(value) => {
+                    outbound::checked_url(name, &value, allow_plain_http).map(|_| Some(value))
+                }
+            }
+        };
+        let verify_url = url("GUARD_VERIFY_URL")?;
+        let jwks_url = url("GUARD_JWKS_URL")?;
         let jwt_public_key = get("GUARD_JWT_PUBLIC_KEY").map(PathBuf::from);
         let has_remote = verify_url.is_some();
         let has_keys = jwks_url.is_some() || jwt_public_key.is_some();
@@ -161,16 +182,6 @@ impl GuardConfig {
                             format!("`{value}` is not whole seconds from 0 to 86400"),
                         )
                     }),
-            }
-        };
-        let allow_plain_http = match get("GUARD_ALLOW_PLAIN_HTTP").as_deref() {
-            None | Some("false") | Some("0") => false,
-            Some("true") | Some("1") => true,
-            Some(other) => {
-                return Err(ConfigError::invalid(
-                    "GUARD_ALLOW_PLAIN_HTTP",
-                    format!("`{other}` is not `true` or `false`"),
-                ));
             }
         };
         Ok(GuardConfig {
@@ -315,9 +326,9 @@ impl fmt::Debug for GuardConfig {
         f.debug_struct("GuardConfig")
             .field("listen", &self.listen)
             .field("mode", &self.mode)
-            .field("verify_url", &self.verify_url)
+            .field("verify_url", &self.verify_url.as_deref().map(redacted_url))
             .field("verify_encoding", &self.verify_encoding)
-            .field("jwks_url", &self.jwks_url)
+            .field("jwks_url", &self.jwks_url.as_deref().map(redacted_url))
             .field("jwt_public_key", &self.jwt_public_key)
             .field("issuers", &self.issuers)
             .field("audiences", &self.audiences)
@@ -326,6 +337,25 @@ impl fmt::Debug for GuardConfig {
             .field("realm", &self.realm)
             .field("allow_plain_http", &self.allow_plain_http)
             .finish()
+    }
+}
+
+/// A URL for `Debug`: without user info, query or fragment (they may hold secrets).
+fn redacted_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            let hidden = parsed.query().is_some() || !parsed.username().is_empty();
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            if hidden {
+                format!("{parsed} (parts redacted)")
+            } else {
+                parsed.to_string()
+            }
+        }
+        Err(_) => "<unparsable URL>".to_owned(),
     }
 }
 
@@ -393,17 +423,28 @@ mod tests {
     }
 
     #[test]
-    fn insecure_verify_url_is_refused_under_its_variable_name() {
-        let config =
-            read(&[("GUARD_VERIFY_URL", "http://crm.example/v")]).unwrap_or_else(|e| panic!("{e}"));
-        let message = config
-            .layer()
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+    fn insecure_or_credentialed_urls_are_refused_under_their_variable_name() {
+        let message = error(&[("GUARD_VERIFY_URL", "http://crm.example/v")]);
         assert!(message.starts_with("GUARD_VERIFY_URL:"), "{message}");
+        let message = error(&[("GUARD_JWKS_URL", "https://u:secret@keys.example/jwks")]);
+        assert!(message.starts_with("GUARD_JWKS_URL:"), "{message}");
+        assert!(!message.contains("secret"), "{message}");
+        let allowed = read(&[
+            ("GUARD_VERIFY_URL", "http://crm.example/v"),
+            ("GUARD_ALLOW_PLAIN_HTTP", "true"),
+        ]);
+        assert!(allowed.is_ok());
         let config =
             read(&[("GUARD_VERIFY_URL", "http://127.0.0.1:9/v")]).unwrap_or_else(|e| panic!("{e}"));
         assert!(config.layer().is_ok());
+    }
+
+    #[test]
+    fn debug_hides_url_queries() {
+        let config = read(&[("GUARD_VERIFY_URL", "https://crm.example/v?api_key=k3y")])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("k3y"), "{shown}");
+        assert!(shown.contains("https://crm.example/v"), "{shown}");
     }
 }

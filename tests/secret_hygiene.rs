@@ -444,7 +444,6 @@ async fn debug_output_of_every_config_and_token_type_redacts() {
 /// before building the guard would log the password. The fix belongs in src/config.rs
 /// (redact the URL's userinfo in `Debug`, or refuse it in `from_lookup`).
 #[test]
-#[ignore = "bug in src/config.rs: GuardConfig's Debug shows a URL's password; un-ignore once fixed"]
 fn guard_config_debug_does_not_show_a_password_in_a_url() {
     let url = "https://partner:hunter2-never-shown@crm.example/v1/getOauthToken.php";
     let shown =
