@@ -7,11 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bearer_guard::BearerGuardLayer;
-use common::{Answer, ScriptedVerifier, app, get_with, send};
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
+use common::{Answer, ScriptedVerifier, app, bearer, get_with, send, status_of};
 
 #[tokio::test]
 async fn hundred_concurrent_requests_with_one_new_token_make_one_verifier_call() {
@@ -22,11 +18,7 @@ async fn hundred_concurrent_requests_with_one_new_token_make_one_verifier_call()
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..100 {
         let app = app.clone();
-        tasks.spawn(async move {
-            send(&app, get_with("/me", &[&bearer("fresh")]))
-                .await
-                .status()
-        });
+        tasks.spawn(async move { status_of(&app, "fresh").await });
     }
     let mut ok = 0;
     while let Some(status) = tasks.join_next().await {
@@ -46,11 +38,7 @@ async fn concurrent_waiters_all_get_the_rejection_too() {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..20 {
         let app = app.clone();
-        tasks.spawn(async move {
-            send(&app, get_with("/me", &[&bearer("nope")]))
-                .await
-                .status()
-        });
+        tasks.spawn(async move { status_of(&app, "nope").await });
     }
     while let Some(status) = tasks.join_next().await {
         assert_eq!(status.map(|s| s.as_u16()).unwrap_or(0), 401);
@@ -70,23 +58,13 @@ async fn a_verdict_is_not_used_after_the_token_expires() {
     );
     let app = app(BearerGuardLayer::new(Arc::clone(&verifier)));
     for _ in 0..3 {
-        assert_eq!(
-            send(&app, get_with("/me", &[&bearer("short")]))
-                .await
-                .status(),
-            200
-        );
+        assert_eq!(status_of(&app, "short").await, 200);
     }
     assert_eq!(verifier.calls("short"), 1, "cached while valid");
     // The token expires; a real verifier would now say invalid.
     tokio::time::sleep(Duration::from_millis(2_300)).await;
     verifier.set("short", Answer::Invalid);
-    assert_eq!(
-        send(&app, get_with("/me", &[&bearer("short")]))
-            .await
-            .status(),
-        401
-    );
+    assert_eq!(status_of(&app, "short").await, 401);
     assert_eq!(verifier.calls("short"), 2, "expired verdict was not reused");
 }
 
@@ -99,28 +77,13 @@ async fn positive_ttl_bounds_tokens_without_expiry() {
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let app = app(layer);
-    assert_eq!(
-        send(&app, get_with("/me", &[&bearer("opaque")]))
-            .await
-            .status(),
-        200
-    );
-    assert_eq!(
-        send(&app, get_with("/me", &[&bearer("opaque")]))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(status_of(&app, "opaque").await, 200);
+    assert_eq!(status_of(&app, "opaque").await, 200);
     assert_eq!(verifier.calls("opaque"), 1);
     // Revoked upstream: the guard notices once the cached verdict's TTL has run out.
     verifier.set("opaque", Answer::Invalid);
     tokio::time::sleep(Duration::from_millis(1_300)).await;
-    assert_eq!(
-        send(&app, get_with("/me", &[&bearer("opaque")]))
-            .await
-            .status(),
-        401
-    );
+    assert_eq!(status_of(&app, "opaque").await, 401);
     assert_eq!(verifier.calls("opaque"), 2);
 }
 
@@ -133,23 +96,13 @@ async fn negative_ttl_is_honoured() {
         .unwrap_or_else(|e| panic!("{e}"));
     let app = app(layer);
     for _ in 0..5 {
-        assert_eq!(
-            send(&app, get_with("/me", &[&bearer("garbage")]))
-                .await
-                .status(),
-            401
-        );
+        assert_eq!(status_of(&app, "garbage").await, 401);
     }
     assert_eq!(verifier.calls("garbage"), 1, "remembered as invalid");
     tokio::time::sleep(Duration::from_millis(1_300)).await;
     // Became valid upstream (e.g. a clock fixed): the guard asks again after the negative TTL.
     verifier.set("garbage", Answer::valid(&[]));
-    assert_eq!(
-        send(&app, get_with("/me", &[&bearer("garbage")]))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(status_of(&app, "garbage").await, 200);
     assert_eq!(verifier.calls("garbage"), 2);
 }
 
@@ -158,26 +111,11 @@ async fn an_unavailable_answer_is_retried_on_the_next_request() {
     let verifier = ScriptedVerifier::new();
     verifier.set("flaky", Answer::Unavailable);
     let app = app(BearerGuardLayer::new(Arc::clone(&verifier)));
-    assert_eq!(
-        send(&app, get_with("/me", &[&bearer("flaky")]))
-            .await
-            .status(),
-        503
-    );
-    assert_eq!(
-        send(&app, get_with("/me", &[&bearer("flaky")]))
-            .await
-            .status(),
-        503
-    );
+    assert_eq!(status_of(&app, "flaky").await, 503);
+    assert_eq!(status_of(&app, "flaky").await, 503);
     assert_eq!(verifier.calls("flaky"), 2, "503 is never cached");
     verifier.set("flaky", Answer::valid(&[]));
-    assert_eq!(
-        send(&app, get_with("/me", &[&bearer("flaky")]))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(status_of(&app, "flaky").await, 200);
     assert_eq!(verifier.calls("flaky"), 3);
 }
 
@@ -214,12 +152,7 @@ async fn in_flight_cap_answers_503_instead_of_queueing() {
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..10 {
         let app = app.clone();
-        tasks.spawn(async move {
-            send(&app, get_with("/me", &[&bearer(&format!("t{i}"))]))
-                .await
-                .status()
-                .as_u16()
-        });
+        tasks.spawn(async move { status_of(&app, &format!("t{i}")).await.as_u16() });
     }
     let mut statuses = Vec::new();
     while let Some(status) = tasks.join_next().await {
@@ -249,17 +182,10 @@ async fn capacity_bound_holds_under_200_000_unique_tokens() {
     let app = app(layer.clone());
     // A real user's token, cached first.
     verifier.set("real-user", Answer::valid(&["read"]));
-    assert_eq!(
-        send(&app, get_with("/me", &[&bearer("real-user")]))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(status_of(&app, "real-user").await, 200);
     for i in 0..200_000u32 {
         let token = format!("garbage-{i}");
-        let status = send(&app, get_with("/me", &[&bearer(&token)]))
-            .await
-            .status();
+        let status = status_of(&app, &token).await;
         assert_eq!(status, 401);
     }
     let (valid, invalid) = layer.cache_entry_counts();
@@ -267,12 +193,7 @@ async fn capacity_bound_holds_under_200_000_unique_tokens() {
     assert!(invalid <= 500, "negative entries {invalid}");
     assert!(invalid > 0, "the negative cache was used");
     // The flood went to the negative cache only: the real user's verdict survived.
-    assert_eq!(
-        send(&app, get_with("/me", &[&bearer("real-user")]))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(status_of(&app, "real-user").await, 200);
     assert_eq!(verifier.calls("real-user"), 1);
     assert_eq!(verifier.total_calls(), 200_001);
 }
@@ -288,12 +209,7 @@ async fn positive_cache_is_bounded_by_entry_count() {
     for i in 0..5_000u32 {
         let token = format!("valid-{i}");
         verifier.set(&token, Answer::valid(&[]));
-        assert_eq!(
-            send(&app, get_with("/me", &[&bearer(&token)]))
-                .await
-                .status(),
-            200
-        );
+        assert_eq!(status_of(&app, &token).await, 200);
     }
     let (valid, _) = layer.cache_entry_counts();
     assert!(valid <= 1_000 && valid > 0, "positive entries {valid}");

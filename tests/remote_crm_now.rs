@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bearer_guard::mock::{Endpoint, Fault, MintOptions, MockIssuer};
 use bearer_guard::verify::FormEncoding;
 use bearer_guard::{BearerGuardLayer, RemoteVerifier};
-use common::{app, body_text, get_with, send};
+use common::{app, bearer, body_text, get_with, send, status_of};
 
 async fn issuer() -> MockIssuer {
     MockIssuer::builder()
@@ -31,10 +31,6 @@ fn mint(issuer: &MockIssuer, scope: &str) -> String {
     issuer
         .mint(MintOptions::default().subject("Users:1").scope(scope))
         .unwrap_or_else(|e| panic!("mint: {e}"))
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
 }
 
 #[tokio::test]
@@ -110,18 +106,8 @@ async fn multipart_encoding_works_too() {
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let app = app(BearerGuardLayer::new(verifier));
-    assert_eq!(
-        send(&app, get_with("/me", &[&bearer(&token)]))
-            .await
-            .status(),
-        200
-    );
-    assert_eq!(
-        send(&app, get_with("/me", &[&bearer("forged")]))
-            .await
-            .status(),
-        401
-    );
+    assert_eq!(status_of(&app, &token).await, 200);
+    assert_eq!(status_of(&app, "forged").await, 401);
 }
 
 #[tokio::test]
@@ -133,20 +119,10 @@ async fn a_revoked_token_stops_working_once_its_cache_entry_expires() {
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let app = app(layer);
-    assert_eq!(
-        send(&app, get_with("/me", &[&bearer(&token)]))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(status_of(&app, &token).await, 200);
     issuer.revoke(&token);
     tokio::time::sleep(Duration::from_millis(1_300)).await;
-    assert_eq!(
-        send(&app, get_with("/me", &[&bearer(&token)]))
-            .await
-            .status(),
-        401
-    );
+    assert_eq!(status_of(&app, &token).await, 401);
     assert_eq!(issuer.calls(Endpoint::Verify), 2);
 }
 
@@ -166,12 +142,7 @@ async fn upstream_down_is_503_and_recovers_without_restart() {
         .set_fault(Fault::None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        send(&app, get_with("/me", &[&bearer(&token)]))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(status_of(&app, &token).await, 200);
 }
 
 #[tokio::test]
@@ -229,13 +200,7 @@ async fn every_malformed_answer_is_503_never_200() {
             .set_fault(Fault::None)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            send(&app, get_with("/me", &[&bearer(&token)]))
-                .await
-                .status(),
-            200,
-            "{fault:?} healed"
-        );
+        assert_eq!(status_of(&app, &token).await, 200, "{fault:?} healed");
     }
 }
 
@@ -300,12 +265,7 @@ async fn a_thousand_unique_bad_tokens_leave_the_guard_answering_and_bounded() {
         .unwrap_or_else(|e| panic!("{e}"));
     let app = app(layer.clone());
     let good = mint(&issuer, "read");
-    assert_eq!(
-        send(&app, get_with("/me", &[&bearer(&good)]))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(status_of(&app, &good).await, 200);
     let mut tasks = tokio::task::JoinSet::new();
     for batch in 0..10 {
         let app = app.clone();
@@ -328,12 +288,7 @@ async fn a_thousand_unique_bad_tokens_leave_the_guard_answering_and_bounded() {
     let (valid, invalid) = layer.cache_entry_counts();
     assert_eq!(valid, 1);
     assert!(invalid <= 100, "negative cache bounded: {invalid}");
-    assert_eq!(
-        send(&app, get_with("/me", &[&bearer(&good)]))
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(status_of(&app, &good).await, 200);
     assert_eq!(issuer.calls(Endpoint::Verify), 1_001);
 }
 
@@ -370,12 +325,7 @@ async fn three_at_once(app: &axum::Router, tokens: Vec<String>) -> (Vec<u16>, Du
     let mut tasks = tokio::task::JoinSet::new();
     for token in tokens {
         let app = app.clone();
-        tasks.spawn(async move {
-            send(&app, get_with("/me", &[&bearer(&token)]))
-                .await
-                .status()
-                .as_u16()
-        });
+        tasks.spawn(async move { status_of(&app, &token).await.as_u16() });
     }
     let mut statuses = Vec::new();
     while let Some(status) = tasks.join_next().await {

@@ -156,6 +156,16 @@ pub fn get_with(path: &str, authorization: &[&str]) -> Request<Body> {
     builder.body(Body::empty()).unwrap_or_default()
 }
 
+/// `Bearer <token>`.
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// The status of `GET /me` with `token`, in-process.
+pub async fn status_of(app: &Router, token: &str) -> http::StatusCode {
+    send(app, get_with("/me", &[&bearer(token)])).await.status()
+}
+
 pub async fn body_text(response: Response<Body>) -> String {
     match response.into_body().collect().await {
         Ok(collected) => String::from_utf8_lossy(&collected.to_bytes()).into_owned(),
