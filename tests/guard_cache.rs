@@ -245,3 +245,37 @@ async fn a_waiter_takes_over_when_the_leading_request_is_dropped() {
         "the abandoned call, then the waiter's own"
     );
 }
+
+#[tokio::test]
+async fn a_full_cache_still_admits_a_newly_verified_token() {
+    // A verdict cache must take in every fresh verdict, even when it is full of tokens that
+    // were used more often: a frequency-based admission policy (moka's default TinyLFU) would
+    // turn the newcomer away and re-verify it on every request.
+    let verifier = ScriptedVerifier::new();
+    let layer = BearerGuardLayer::builder(Arc::clone(&verifier))
+        .cache_capacity(50)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let app = app(layer.clone());
+    for i in 0..50u32 {
+        let token = format!("regular-{i}");
+        verifier.set(&token, Answer::valid(&[]));
+        assert_eq!(status_of(&app, &token).await, 200);
+    }
+    assert_eq!(layer.cache_entry_counts().0, 50);
+    for _ in 0..10 {
+        for i in 0..50u32 {
+            assert_eq!(status_of(&app, &format!("regular-{i}")).await, 200);
+        }
+        layer.cache_entry_counts();
+    }
+    assert_eq!(verifier.total_calls(), 50);
+    verifier.set("newcomer", Answer::valid(&[]));
+    for _ in 0..5 {
+        assert_eq!(status_of(&app, "newcomer").await, 200);
+        layer.cache_entry_counts(); // let the cache apply its policy between requests
+    }
+    assert_eq!(verifier.calls("newcomer"), 1);
+    let (valid, _) = layer.cache_entry_counts();
+    assert!(valid <= 50, "positive entries {valid}");
+}

@@ -7,20 +7,29 @@
 //! hashing them again.
 //!
 //! **Two caches.** Valid verdicts live in the positive cache (default 100,000 entries), each
-//! until `min(positive TTL, the token's own expiry)`: moka drops entries after the positive
-//! TTL, and a read checks the token's own expiry (an entry past it is never returned). A
-//! uniform TTL plus that check costs 24 bytes per entry less than moka's per-entry expiry
-//! (265 against 281 bytes at 1M entries, see BENCHMARKS.md). Invalid verdicts live in a separate,
-//! smaller negative cache (default 10,000 entries, short TTL). A flood of unique garbage tokens
-//! therefore churns only the negative cache; it can never evict a real user's positive verdict,
-//! because nothing but a `Valid` answer is ever inserted into the positive cache.
-//! `Unavailable` answers are never cached.
+//! with its deadline, `min(positive TTL, the token's own expiry)`, fixed when it is stored and
+//! kept on a monotonic clock: a read past the deadline never returns the entry and removes it.
+//! moka's time-to-idle (the positive TTL) drops entries nobody reads any more, so an idle
+//! cache drains. An explicit deadline plus time-to-idle is what moka's per-entry expiry would
+//! do, for 40 bytes per entry less (see BENCHMARKS.md): per-entry expiry keeps a timer-wheel
+//! node per entry, a time-to-live a write-order queue node; time-to-idle uses the access-order
+//! queue LRU keeps anyway. Invalid verdicts live in a separate, smaller negative cache
+//! (default 10,000 entries, short TTL). A flood of unique garbage tokens therefore churns only
+//! the negative cache; it can never evict a real user's positive verdict, because nothing but a
+//! `Valid` answer is ever inserted into the positive cache. `Unavailable` answers are never
+//! cached.
+//!
+//! **Eviction.** The positive cache evicts the least recently used entry (LRU); the negative
+//! cache keeps moka's TinyLFU. A frequency-based admission policy would refuse a newly verified
+//! token while the positive cache is full of more often used ones, and that token would then be
+//! verified again on every request (`tests/guard_cache.rs` shows it).
 
 mod inflight;
 mod key;
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
+use moka::policy::EvictionPolicy;
 use moka::sync::Cache;
 
 pub(crate) use inflight::{InFlight, Join, Outcome, wait_for};
@@ -37,9 +46,19 @@ pub(crate) enum Cached {
 
 /// Positive and negative verdict caches.
 pub(crate) struct VerdictCache {
-    positive: Cache<TokenKey, Principal, BuildKeyHasher>,
+    positive: Cache<TokenKey, Fresh, BuildKeyHasher>,
     negative: Cache<TokenKey, (), BuildKeyHasher>,
     positive_ttl: Duration,
+    /// Zero of the deadlines' monotonic clock.
+    origin: Instant,
+}
+
+/// A valid verdict and the moment it stops being usable, in milliseconds after
+/// [`VerdictCache::origin`] (rounded down).
+#[derive(Clone)]
+struct Fresh {
+    principal: Principal,
+    until_ms: u64,
 }
 
 /// Sizes and lifetimes of the two caches.
@@ -55,8 +74,16 @@ impl VerdictCache {
     pub(crate) fn new(settings: CacheSettings) -> Self {
         let positive = Cache::builder()
             .max_capacity(settings.capacity)
-            .time_to_live(settings.positive_ttl)
+            // LRU, not moka's default TinyLFU: a frequency-based admission policy turns away a
+            // newly verified token while the cache is full of more often used ones, so that
+            // token would be verified again on every request. It also skips the frequency
+            // sketch (8 bytes per entry of capacity).
+            .eviction_policy(EvictionPolicy::lru())
+            // Drops what nobody reads; each entry's own deadline is checked on every read.
+            .time_to_idle(settings.positive_ttl)
             .build_with_hasher(BuildKeyHasher);
+        // The negative cache keeps TinyLFU: under a flood of unique garbage tokens it holds on
+        // to the invalid tokens that keep coming back, so they are not re-verified upstream.
         let negative = Cache::builder()
             .max_capacity(settings.negative_capacity)
             .time_to_live(settings.negative_ttl)
@@ -65,7 +92,14 @@ impl VerdictCache {
             positive,
             negative,
             positive_ttl: settings.positive_ttl,
+            origin: Instant::now(),
         }
+    }
+
+    /// Milliseconds since `origin`, rounded down.
+    #[inline]
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// One lookup in the positive cache, then (only on a miss) one in the negative cache.
@@ -77,15 +111,17 @@ impl VerdictCache {
         self.is_invalid(key).then_some(Cached::Invalid)
     }
 
-    /// The cached valid verdict for `key`, if any: never one past the positive TTL (moka) or
-    /// past the token's own expiry (checked here).
+    /// The cached valid verdict for `key`, if any: never one past its deadline,
+    /// `min(positive TTL, the token's own expiry)`.
     #[inline]
     pub(crate) fn get_valid(&self, key: &TokenKey) -> Option<Principal> {
-        let principal = self.positive.get(key)?;
-        match principal.expires_at() {
-            Some(at) if at <= SystemTime::now() => None,
-            _ => Some(principal),
+        let fresh = self.positive.get(key)?;
+        // Valid while the clock, rounded down, is before the deadline (itself rounded down).
+        if self.now_ms() < fresh.until_ms {
+            return Some(fresh.principal);
         }
+        self.positive.invalidate(key);
+        None
     }
 
     /// Whether `key` was recently found invalid.
@@ -97,11 +133,20 @@ impl VerdictCache {
     /// Remembers a valid verdict, unless the token has already expired or the positive TTL
     /// is zero.
     pub(crate) fn insert_valid(&self, key: TokenKey, principal: Principal) {
-        if lifetime(&principal, self.positive_ttl, SystemTime::now()).is_zero() {
+        let life = lifetime(&principal, self.positive_ttl, SystemTime::now());
+        let life_ms = u64::try_from(life.as_millis()).unwrap_or(u64::MAX);
+        if life_ms == 0 {
             return;
         }
+        let until_ms = self.now_ms().saturating_add(life_ms);
         self.negative.invalidate(&key);
-        self.positive.insert(key, principal);
+        self.positive.insert(
+            key,
+            Fresh {
+                principal,
+                until_ms,
+            },
+        );
     }
 
     /// Remembers an invalid verdict for the negative TTL.
@@ -184,6 +229,47 @@ mod tests {
             .build();
         cache.insert_valid(key, past);
         assert!(cache.get(&key).is_none());
+    }
+
+    #[test]
+    fn an_entry_is_returned_until_its_deadline_and_removed_after() {
+        let cache = VerdictCache::new(CacheSettings {
+            positive_ttl: Duration::from_millis(400),
+            ..settings()
+        });
+        let soon = Principal::builder(VerifierKind::Jwt)
+            .expires_at(SystemTime::now() + Duration::from_millis(150))
+            .build();
+        let (short, long) = (TokenKey::of(b"short"), TokenKey::of(b"long"));
+        cache.insert_valid(short, soon);
+        cache.insert_valid(long, Principal::builder(VerifierKind::Remote).build());
+        assert!(cache.get_valid(&short).is_some());
+        std::thread::sleep(Duration::from_millis(200));
+        // Past the token's expiry, within the positive TTL: gone, and removed.
+        assert!(cache.get_valid(&short).is_none());
+        assert!(cache.get_valid(&long).is_some());
+        assert_eq!(cache.entry_counts().0, 1);
+        std::thread::sleep(Duration::from_millis(250));
+        // Read 200 ms ago, so not idle; but past the positive TTL since it was stored.
+        assert!(cache.get_valid(&long).is_none());
+        assert_eq!(cache.entry_counts().0, 0);
+    }
+
+    #[test]
+    fn entries_nobody_reads_are_dropped_after_the_positive_ttl() {
+        let cache = VerdictCache::new(CacheSettings {
+            positive_ttl: Duration::from_millis(100),
+            ..settings()
+        });
+        for i in 0..10u8 {
+            cache.insert_valid(
+                TokenKey::of(&[i]),
+                Principal::builder(VerifierKind::Remote).build(),
+            );
+        }
+        assert_eq!(cache.entry_counts().0, 10);
+        std::thread::sleep(Duration::from_millis(150));
+        assert_eq!(cache.entry_counts().0, 0);
     }
 
     #[test]
