@@ -6,7 +6,6 @@
 //! can check against an independent reading of the input.
 
 use http::StatusCode;
-use jsonwebtoken::Validation;
 
 use crate::verify::JwtAlgorithm;
 use crate::verify::jwt::{JwksDocument, key_from_jwk};
@@ -36,9 +35,9 @@ pub struct JwksKey {
     pub family: &'static str,
     /// The algorithms this key accepts.
     pub algorithms: Vec<JwtAlgorithm>,
-    /// How many algorithms the key's prepared `jsonwebtoken::Validation` allows (must equal
-    /// `algorithms.len()`).
-    pub validation_algorithms: usize,
+    /// The algorithms the key was parsed for, ready to check signatures (must equal
+    /// `algorithms`).
+    pub prepared_algorithms: Vec<JwtAlgorithm>,
 }
 
 /// Parses a JWKS document exactly as a JWKS fetch does (`{"keys": [...]}`, each key on its
@@ -46,15 +45,14 @@ pub struct JwksKey {
 /// A fetch with no usable key keeps the previous key set.
 pub fn jwks_keys(bytes: &[u8]) -> Option<Vec<JwksKey>> {
     let document: JwksDocument = serde_json::from_slice(bytes).ok()?;
-    let base = Validation::default();
     let keys = document
         .keys
         .into_iter()
-        .filter_map(|value| key_from_jwk(value, &base).ok())
+        .filter_map(|value| key_from_jwk(value).ok())
         .map(|key| JwksKey {
             kid: key.kid.clone(),
             family: key.family.as_str(),
-            validation_algorithms: key.validation.algorithms.len(),
+            prepared_algorithms: key.signature.algorithms().collect(),
             algorithms: key.algorithms,
         })
         .collect();

@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bearer_guard::verify::{BoxFuture, Verdict, Verifier};
 use bearer_guard::{
     AutoVerifier, BearerToken, JwtAlgorithm, JwtVerifier, OwnerKind, Principal, ScopeRequirement,
@@ -45,7 +47,8 @@ fn verifier_for(key: &TestKey) -> JwtVerifier {
     let mut static_key = if key.secret.is_empty() {
         StaticKey::public_pem(&key.public_pem)
     } else {
-        StaticKey::hmac_secret(&key.secret, JwtAlgorithm::HS256)
+        let alg = JwtAlgorithm::from_name(&format!("{:?}", key.alg)).unwrap();
+        StaticKey::hmac_secret(&key.secret, alg)
     };
     if let Some(kid) = &key.kid {
         static_key = static_key.kid(kid.clone());
@@ -88,6 +91,58 @@ async fn each_algorithm_family_is_accepted_directly_and_through_the_guard() {
         let (code, body) = call(&app, &token).await;
         assert_eq!(code, StatusCode::OK, "{:?}", key.alg);
         assert_eq!(body["source"], "jwt");
+    }
+}
+
+#[tokio::test]
+async fn every_algorithm_accepts_its_signatures_and_refuses_altered_ones() {
+    let rsa = TestKey::rsa("rsa");
+    let hmac = TestKey::hmac("hmac");
+    let mut keys: Vec<TestKey> = [
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+    ]
+    .into_iter()
+    .map(|alg| rsa.signing_with(alg))
+    .collect();
+    keys.extend(
+        [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512].map(|alg| hmac.signing_with(alg)),
+    );
+    keys.extend([
+        TestKey::ec("es256"),
+        TestKey::ec384("es384"),
+        TestKey::ed("ed"),
+    ]);
+    for key in keys {
+        let verifier = verifier_for(&key);
+        let token = key.sign(&good_claims());
+        assert!(is_valid(&verdict(&verifier, &token).await), "{:?}", key.alg);
+        // One bit of the signature flipped (in its first byte, so the base64url stays canonical).
+        let (signed, signature) = token.rsplit_once('.').unwrap();
+        let mut raw = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        raw[0] ^= 1;
+        let flipped = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(&raw));
+        assert_eq!(
+            invalid_reason(&verdict(&verifier, &flipped).await).as_deref(),
+            Some("bad signature"),
+            "{:?}",
+            key.alg
+        );
+        // The same signature on other claims.
+        let forged = tamper_payload(
+            &token,
+            &claims(json!({"iss": ISS, "aud": AUD, "scope": "admin"})),
+        );
+        assert_eq!(
+            invalid_reason(&verdict(&verifier, &forged).await).as_deref(),
+            Some("bad signature"),
+            "{:?}",
+            key.alg
+        );
     }
 }
 

@@ -12,7 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _,
+    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair,
+    KeyPair as _,
 };
 use axum::Router;
 use axum::body::Body;
@@ -135,6 +136,33 @@ impl TestKey {
             }),
             secret: Vec::new(),
         }
+    }
+
+    /// A fresh P-384 key for ES384.
+    pub fn ec384(kid: &str) -> Self {
+        let pair = EcdsaKeyPair::generate(&ECDSA_P384_SHA384_FIXED_SIGNING).unwrap();
+        let pkcs8 = pair.to_pkcs8v1().unwrap();
+        let point = pair.public_key().as_ref().to_vec();
+        let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().unwrap();
+        TestKey {
+            kid: Some(kid.to_owned()),
+            alg: Algorithm::ES384,
+            encoding: Arc::new(EncodingKey::from_ec_der(pkcs8.as_ref())),
+            public_pem: pem("PUBLIC KEY", spki.as_ref()),
+            jwk_params: json!({
+                "kty": "EC", "crv": "P-384",
+                "x": URL_SAFE_NO_PAD.encode(&point[1..49]),
+                "y": URL_SAFE_NO_PAD.encode(&point[49..97]),
+            }),
+            secret: Vec::new(),
+        }
+    }
+
+    /// The same key, signing with another algorithm of its family (RS*/PS*, HS*).
+    pub fn signing_with(&self, alg: Algorithm) -> Self {
+        let mut key = self.clone();
+        key.alg = alg;
+        key
     }
 
     /// A fresh Ed25519 key for EdDSA.

@@ -285,14 +285,17 @@ impl JwtVerifierBuilder {
             .iter()
             .map(|key| {
                 let (family, algorithms, decoding) = key.load("static key")?;
-                Ok(VerifyingKey::new(
+                VerifyingKey::new(
                     key.kid_str().map(str::to_owned),
                     family,
                     algorithms,
                     KeyOrigin::Static,
-                    decoding,
-                    rules.base_validation(),
-                ))
+                    &decoding,
+                )
+                .map_err(|problem| ConfigError::Key {
+                    name: "static key".into(),
+                    problem: problem.into(),
+                })
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
         let allow = self.allow_plain_http;
@@ -342,7 +345,6 @@ impl JwtVerifierBuilder {
                             cooldown: self.cooldown,
                             allow_plain_http: allow,
                         },
-                        base: rules.base_validation().clone(),
                         runtime,
                     },
                 )

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
 use super::algorithm::JwtAlgorithm;
+use crate::principal::Claims;
 
 /// Longest header segment read (base64url characters). Real headers are well under 1 KiB.
 const MAX_HEADER_SEGMENT: usize = 4 * 1024;
@@ -83,6 +84,15 @@ impl TokenHeader {
             typ: raw.typ,
         })
     }
+}
+
+/// The claims of a token whose signature has been checked: the payload segment, base64url
+/// decoded, as a JSON object.
+pub(crate) fn claims_of(payload: &str) -> Result<Claims, Malformed> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| "malformed JWT: payload is not base64url")?;
+    serde_json::from_slice(&bytes).map_err(|_| "malformed JWT: claims are not a JSON object".into())
 }
 
 /// DANGER: reads the `iss` claim of a token whose signature has NOT been checked. Use it only

@@ -21,7 +21,6 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use http::HeaderMap;
-use jsonwebtoken::Validation;
 use reqwest::Url;
 use reqwest::header::{ACCEPT, CACHE_CONTROL};
 use tokio::sync::watch;
@@ -78,8 +77,6 @@ pub(crate) struct Remote {
     pub(crate) source: RemoteSource,
     pub(crate) client: reqwest::Client,
     pub(crate) settings: FetchSettings,
-    /// The claim rules' `Validation`, which every fetched key's own copy starts from.
-    pub(crate) base: Validation,
     pub(crate) runtime: tokio::runtime::Handle,
 }
 
@@ -313,7 +310,7 @@ impl RemoteState {
         let document: JwksDocument = serde_json::from_slice(&body).map_err(FetchError::Json)?;
         let mut keys = Vec::with_capacity(document.keys.len());
         for value in document.keys {
-            match key_from_jwk(value, &remote.base) {
+            match key_from_jwk(value) {
                 Ok(key) => keys.push(key),
                 Err(reason) => tracing::debug!(reason, "bearer-guard: JWKS key skipped"),
             }
@@ -436,7 +433,6 @@ mod tests {
                 cooldown: Duration::from_secs(30),
                 allow_plain_http: false,
             },
-            base: Validation::default(),
             runtime: tokio::runtime::Handle::current(),
         };
         let store = KeyStore::fetching(Vec::new(), remote);

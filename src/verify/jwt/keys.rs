@@ -4,9 +4,9 @@
 //! **Algorithm by key.** Every key carries the algorithms it accepts, fixed when it is loaded:
 //! its type gives the family (RSA, EC P-256, EC P-384, Ed25519, HMAC), and a JWK `alg` (or
 //! [`StaticKey::algorithm`](super::StaticKey::algorithm)) narrows it to one. A token is checked
-//! only against keys whose list holds its header's `alg`, with a `jsonwebtoken::Validation`
-//! whose `algorithms` is that list, built once here — never per request. HMAC keys come only
-//! from explicit configuration; `oct` keys in a JWKS are ignored.
+//! only against keys whose list holds its header's `alg`, each key parsed once here for each of
+//! its algorithms (see `signature.rs`) — never per request. HMAC keys come only from explicit
+//! configuration; `oct` keys in a JWKS are ignored.
 //!
 //! **Key choice.** A token with a `kid` is checked against the keys with that `kid` only; a
 //! failing signature there is a rejection, not a reason to try other keys. When no key has
@@ -22,11 +22,12 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyOperations, PublicKeyUse};
-use jsonwebtoken::{DecodingKey, Validation};
 use serde::Deserialize;
 
 use super::algorithm::{JwtAlgorithm, KeyFamily};
+use super::signature::SignatureKey;
 
 /// Where a key came from (for logs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,37 +36,35 @@ pub(crate) enum KeyOrigin {
     Jwks,
 }
 
-/// One key, ready to check signatures: the jsonwebtoken key and its prepared `Validation`.
+/// One key, ready to check signatures for the algorithms it accepts.
 pub(crate) struct VerifyingKey {
     pub(crate) kid: Option<String>,
     pub(crate) family: KeyFamily,
     pub(crate) algorithms: Vec<JwtAlgorithm>,
     pub(crate) origin: KeyOrigin,
-    pub(crate) decoding: DecodingKey,
-    /// The claim rules' `Validation` with `algorithms` set to this key's list.
-    pub(crate) validation: Validation,
+    pub(crate) signature: SignatureKey,
 }
 
 impl VerifyingKey {
-    /// Prepares a key: `base` carries the claim rules, this adds the key's algorithms.
+    /// Parses `decoding` once for each of `algorithms`.
+    ///
+    /// # Errors
+    /// A short reason (never key material) when the key does not parse for one of them.
     pub(crate) fn new(
         kid: Option<String>,
         family: KeyFamily,
         algorithms: Vec<JwtAlgorithm>,
         origin: KeyOrigin,
-        decoding: DecodingKey,
-        base: &Validation,
-    ) -> Self {
-        let mut validation = base.clone();
-        validation.algorithms = algorithms.iter().map(|alg| alg.to_jsonwebtoken()).collect();
-        VerifyingKey {
+        decoding: &DecodingKey,
+    ) -> Result<Self, SkipReason> {
+        let signature = SignatureKey::new(decoding, &algorithms)?;
+        Ok(VerifyingKey {
             kid,
             family,
             algorithms,
             origin,
-            decoding,
-            validation,
-        }
+            signature,
+        })
     }
 
     pub(crate) fn accepts(&self, alg: JwtAlgorithm) -> bool {
@@ -222,10 +221,7 @@ pub(crate) struct JwksDocument {
 /// Turns one JWK into a verifying key, or says why it is skipped: encryption keys, `oct`
 /// (HMAC) keys, unsupported curves, an `alg` that does not fit the key type, RSA outside
 /// 2048–8192 bits.
-pub(crate) fn key_from_jwk(
-    value: serde_json::Value,
-    base: &Validation,
-) -> Result<VerifyingKey, SkipReason> {
+pub(crate) fn key_from_jwk(value: serde_json::Value) -> Result<VerifyingKey, SkipReason> {
     let jwk: Jwk = serde_json::from_value(value).map_err(|_| "not a JWK")?;
     match &jwk.common.public_key_use {
         None | Some(PublicKeyUse::Signature) => {}
@@ -289,17 +285,17 @@ pub(crate) fn key_from_jwk(
         }
     };
     let decoding = DecodingKey::from_jwk(&jwk).map_err(|_| "unusable key parameters")?;
-    Ok(VerifyingKey::new(
+    VerifyingKey::new(
         jwk.common.key_id.clone(),
         family,
         algorithms,
         KeyOrigin::Jwks,
-        decoding,
-        base,
-    ))
+        &decoding,
+    )
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -310,9 +306,9 @@ mod tests {
             KeyFamily::Hmac,
             vec![JwtAlgorithm::HS256],
             KeyOrigin::Static,
-            DecodingKey::from_secret(&[1u8; 32]),
-            &Validation::default(),
+            &DecodingKey::from_secret(&[1u8; 32]),
         )
+        .unwrap()
     }
 
     fn ed_jwk(kid: &str, alg: Option<&str>) -> serde_json::Value {
@@ -332,7 +328,7 @@ mod tests {
 
     #[test]
     fn kid_selects_only_keys_with_that_kid() {
-        let ed = key_from_jwk(ed_jwk("ed1", None), &Validation::default());
+        let ed = key_from_jwk(ed_jwk("ed1", None));
         let keys = set(vec![hmac_key(None)], ed.into_iter().collect());
         match keys.choose(Some("ed1"), JwtAlgorithm::EdDSA, 4) {
             KeyChoice::Candidates(c) => {
@@ -382,40 +378,42 @@ mod tests {
 
     #[test]
     fn jwk_alg_narrows_the_key_and_must_fit_its_type() {
-        let base = Validation::default();
-        let key = key_from_jwk(ed_jwk("e", Some("EdDSA")), &base);
+        let key = key_from_jwk(ed_jwk("e", Some("EdDSA")));
         assert_eq!(key.map(|k| k.algorithms), Ok(vec![JwtAlgorithm::EdDSA]));
         // An OKP key that claims HS256 is not a key for anything.
-        assert!(key_from_jwk(ed_jwk("e", Some("HS256")), &base).is_err());
-        assert!(key_from_jwk(ed_jwk("e", Some("RSA-OAEP")), &base).is_err());
+        assert!(key_from_jwk(ed_jwk("e", Some("HS256"))).is_err());
+        assert!(key_from_jwk(ed_jwk("e", Some("RSA-OAEP"))).is_err());
     }
 
     #[test]
     fn oct_encryption_and_odd_keys_are_skipped() {
-        let base = Validation::default();
         let oct = json!({"kty": "oct", "k": URL_SAFE_NO_PAD.encode([1u8; 32]), "alg": "HS256"});
-        assert!(key_from_jwk(oct, &base).is_err());
+        assert!(key_from_jwk(oct).is_err());
         let mut enc = ed_jwk("e", None);
         enc["use"] = json!("enc");
-        assert!(key_from_jwk(enc, &base).is_err());
+        assert!(key_from_jwk(enc).is_err());
         let mut ops = ed_jwk("e", None);
         ops["key_ops"] = json!(["encrypt"]);
-        assert!(key_from_jwk(ops, &base).is_err());
+        assert!(key_from_jwk(ops).is_err());
         let short_rsa =
             json!({"kty": "RSA", "n": URL_SAFE_NO_PAD.encode([0xffu8; 128]), "e": "AQAB"});
-        assert!(key_from_jwk(short_rsa, &base).is_err());
+        assert!(key_from_jwk(short_rsa).is_err());
         let p521 = json!({"kty": "EC", "crv": "P-521", "x": "AA", "y": "AA"});
-        assert!(key_from_jwk(p521, &base).is_err());
-        assert!(key_from_jwk(json!({"kty": "XYZ"}), &base).is_err());
-        assert!(key_from_jwk(json!("not an object"), &base).is_err());
+        assert!(key_from_jwk(p521).is_err());
+        assert!(key_from_jwk(json!({"kty": "XYZ"})).is_err());
+        assert!(key_from_jwk(json!("not an object")).is_err());
     }
 
     #[test]
-    fn prepared_validation_carries_only_the_keys_algorithms() {
-        let key = key_from_jwk(ed_jwk("e", None), &Validation::default());
+    fn a_key_that_does_not_parse_is_skipped_when_loaded() {
+        // Right lengths, but (1, 1) is not a point on P-256.
+        let off_curve = json!({
+            "kty": "EC", "crv": "P-256",
+            "x": URL_SAFE_NO_PAD.encode([1u8; 32]), "y": URL_SAFE_NO_PAD.encode([1u8; 32]),
+        });
         assert_eq!(
-            key.map(|k| k.validation.algorithms),
-            Ok(vec![jsonwebtoken::Algorithm::EdDSA])
+            key_from_jwk(off_curve).map(|k| k.algorithms),
+            Err("unusable key parameters")
         );
     }
 }

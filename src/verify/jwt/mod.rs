@@ -13,7 +13,7 @@
 //! * `alg: none` is always rejected;
 //! * an `HS256` token is never checked against an RSA or EC public key used as an HMAC
 //!   secret — HMAC keys come only from [`StaticKey::hmac_secret`], never from a JWKS;
-//! * the `jsonwebtoken::Validation` for each key is built once, when the key is loaded;
+//! * each key is parsed once, when it is loaded, for each algorithm it accepts;
 //! * keys named or carried by the token itself (`jwk`, `jku`, `x5u`, `x5c` headers) are never
 //!   used, and a token with a `crit` header is rejected (no extension is understood).
 //!
@@ -87,6 +87,7 @@ mod discovery;
 mod header;
 mod jwks;
 mod keys;
+mod signature;
 mod static_key;
 mod validate;
 mod verifier;

@@ -1,14 +1,18 @@
 //! Claim rules: what a correctly signed token must also satisfy, and the short reasons given
 //! when it does not.
 //!
-//! jsonwebtoken checks `exp`, `nbf`, `iss` and `aud` with one `Validation` built here once.
-//! Its gaps are closed here too:
+//! The registered claims are checked here, on the one claims map the verifier parsed (see
+//! `verifier.rs` for why not with jsonwebtoken's `decode`), with jsonwebtoken's semantics
+//! and these differences:
 //! * a configured issuer or audience makes the claim *required* (jsonwebtoken lets a token
 //!   without the claim through unless it is also a required spec claim);
-//! * with no audience configured, a token that carries `aud` is accepted (`validate_aud = false`;
-//!   jsonwebtoken would reject it);
+//! * with no audience configured, `aud` is not checked (jsonwebtoken would reject a token
+//!   that carries one);
 //! * `iss` must be a single string (jsonwebtoken also accepts an array holding the issuer);
 //! * `nbf` is always checked when present.
+//!
+//! `exp` and `nbf` are NumericDates (RFC 7519 §2): a non-negative integer, or a non-negative
+//! finite number, rounded. `null` counts as absent; anything else is malformed.
 //!
 //! Then come the rules jsonwebtoken has no notion of: the header `typ` (RFC 9068), the
 //! required scopes, and the user's own checks.
@@ -19,8 +23,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::Validation;
-use jsonwebtoken::errors::{Error as JwtError, ErrorKind};
 use serde_json::Value;
 
 use crate::principal::{Claims, Principal};
@@ -51,54 +53,114 @@ pub(crate) struct ClaimSettings {
     pub(crate) checks: Vec<Arc<ClaimsCheck>>,
 }
 
-/// The claim rules, with the `Validation` every key's own copy starts from.
+/// The claim rules.
 pub(crate) struct ClaimRules {
     issuers: HashSet<String>,
     audiences: HashSet<String>,
+    require_exp: bool,
     typ: TypPolicy,
     required_scopes: Option<ScopeRequirement>,
     checks: Vec<Arc<ClaimsCheck>>,
-    base: Validation,
     leeway: Duration,
+}
+
+/// A registered claim as read: absent (or `null`), of the expected type, or malformed.
+enum Read<T> {
+    Absent,
+    Parsed(T),
+    Malformed,
+}
+
+impl<T> Read<T> {
+    fn is_parsed(&self) -> bool {
+        matches!(self, Read::Parsed(_))
+    }
+}
+
+/// `exp` / `nbf`: NumericDate as whole seconds.
+fn numeric_date(claims: &Claims, name: &str) -> Read<u64> {
+    match claims.get(name) {
+        None | Some(Value::Null) => Read::Absent,
+        Some(Value::Number(number)) => match (number.as_u64(), number.as_f64()) {
+            (Some(seconds), _) => Read::Parsed(seconds),
+            (None, Some(seconds)) if seconds.is_finite() && seconds >= 0.0 => {
+                // `as` saturates; u64::MAX seconds is far past any real date.
+                Read::Parsed(seconds.round() as u64)
+            }
+            _ => Read::Malformed,
+        },
+        Some(_) => Read::Malformed,
+    }
+}
+
+/// `iss` / `aud`: one string, or an array of strings.
+fn string_or_strings<'a>(claims: &'a Claims, name: &str) -> Read<Vec<&'a str>> {
+    match claims.get(name) {
+        None | Some(Value::Null) => Read::Absent,
+        Some(Value::String(one)) => Read::Parsed(vec![one.as_str()]),
+        Some(Value::Array(many)) => many
+            .iter()
+            .map(Value::as_str)
+            .collect::<Option<Vec<_>>>()
+            .map_or(Read::Malformed, Read::Parsed),
+        Some(_) => Read::Malformed,
+    }
 }
 
 impl ClaimRules {
     pub(crate) fn new(settings: ClaimSettings) -> Self {
-        let mut base = Validation::default();
-        let mut required = Vec::with_capacity(3);
-        if settings.require_exp {
-            required.push("exp");
-        }
-        base.validate_exp = true;
-        base.validate_nbf = true;
-        base.leeway = settings.leeway.as_secs();
-        if !settings.issuers.is_empty() {
-            base.set_issuer(&settings.issuers);
-            required.push("iss");
-        }
-        if settings.audiences.is_empty() {
-            base.validate_aud = false;
-            base.aud = None;
-        } else {
-            base.validate_aud = true;
-            base.set_audience(&settings.audiences);
-            required.push("aud");
-        }
-        base.required_spec_claims = required.into_iter().map(str::to_owned).collect();
         ClaimRules {
             issuers: settings.issuers.into_iter().collect(),
             audiences: settings.audiences.into_iter().collect(),
+            require_exp: settings.require_exp,
             typ: settings.typ,
             required_scopes: settings.required_scopes,
             checks: settings.checks,
-            base,
             leeway: settings.leeway,
         }
     }
 
-    /// The `Validation` each key clones and adds its algorithms to.
-    pub(crate) fn base_validation(&self) -> &Validation {
-        &self.base
+    /// The registered claims (`exp`, `nbf`, `iss`, `aud`) at `now` (seconds since the epoch).
+    pub(crate) fn check_registered(
+        &self,
+        claims: &Claims,
+        now: u64,
+    ) -> Result<(), Cow<'static, str>> {
+        let exp = numeric_date(claims, "exp");
+        let nbf = numeric_date(claims, "nbf");
+        let iss = string_or_strings(claims, "iss");
+        let aud = string_or_strings(claims, "aud");
+        if self.require_exp && !exp.is_parsed() {
+            return Err("missing exp claim".into());
+        }
+        if !self.issuers.is_empty() && !iss.is_parsed() {
+            return Err("missing iss claim".into());
+        }
+        if !self.audiences.is_empty() && !aud.is_parsed() {
+            return Err("missing aud claim".into());
+        }
+        if matches!(exp, Read::Malformed) || matches!(nbf, Read::Malformed) {
+            return Err("malformed claim".into());
+        }
+        let leeway = self.leeway.as_secs();
+        if matches!(exp, Read::Parsed(exp) if exp < now.saturating_sub(leeway)) {
+            return Err("token expired".into());
+        }
+        if matches!(nbf, Read::Parsed(nbf) if nbf > now.saturating_add(leeway)) {
+            return Err("token not yet valid (nbf)".into());
+        }
+        // One string, and one of ours (an array is refused even if it holds ours).
+        if !self.issuers.is_empty()
+            && !matches!(claims.get("iss"), Some(Value::String(iss)) if self.issuers.contains(iss.as_str()))
+        {
+            return Err("wrong issuer".into());
+        }
+        if !self.audiences.is_empty()
+            && !matches!(&aud, Read::Parsed(values) if values.iter().any(|a| self.audiences.contains(*a)))
+        {
+            return Err("wrong audience".into());
+        }
+        Ok(())
     }
 
     /// Whether issuers are configured (auto mode then also looks at the unverified `iss`).
@@ -135,11 +197,11 @@ impl ClaimRules {
         }
     }
 
-    /// The rules jsonwebtoken does not know, on claims whose signature, `exp`, `nbf`, `iss`
-    /// and `aud` have been checked: `iss` is a string, user checks, required scopes.
-    pub(crate) fn finish(&self, claims: Claims) -> Verdict {
-        if !self.issuers.is_empty() && !matches!(claims.get("iss"), Some(Value::String(_))) {
-            return Verdict::invalid("wrong issuer");
+    /// Everything but the signature and the header, on claims whose signature has been
+    /// checked: the registered claims at `now`, the user's checks, the required scopes.
+    pub(crate) fn finish(&self, claims: Claims, now: u64) -> Verdict {
+        if let Err(reason) = self.check_registered(&claims, now) {
+            return Verdict::invalid(reason);
         }
         for check in &self.checks {
             if let Err(reason) = check(&claims) {
@@ -162,47 +224,11 @@ impl fmt::Debug for ClaimRules {
             .field("issuers", &self.issuers)
             .field("audiences", &self.audiences)
             .field("leeway", &self.leeway)
-            .field(
-                "require_exp",
-                &self.base.required_spec_claims.contains("exp"),
-            )
+            .field("require_exp", &self.require_exp)
             .field("typ", &self.typ)
             .field("required_scopes", &self.required_scopes)
             .field("checks", &self.checks.len())
             .finish()
-    }
-}
-
-/// Whether a jsonwebtoken error means "this key's signature does not match" (and only that).
-pub(crate) fn is_bad_signature(error: &JwtError) -> bool {
-    matches!(error.kind(), ErrorKind::InvalidSignature)
-}
-
-/// A short reason for logs. Never contains any part of the token.
-pub(crate) fn reason_for(error: &JwtError) -> Cow<'static, str> {
-    match error.kind() {
-        ErrorKind::InvalidSignature => "bad signature".into(),
-        ErrorKind::ExpiredSignature => "token expired".into(),
-        ErrorKind::ImmatureSignature => "token not yet valid (nbf)".into(),
-        ErrorKind::InvalidIssuer => "wrong issuer".into(),
-        ErrorKind::InvalidAudience => "wrong audience".into(),
-        ErrorKind::InvalidSubject => "wrong subject".into(),
-        ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
-            "exp" => "missing exp claim".into(),
-            "iss" => "missing iss claim".into(),
-            "aud" => "missing aud claim".into(),
-            _ => "missing required claim".into(),
-        },
-        ErrorKind::InvalidClaimFormat(_) => "malformed claim".into(),
-        ErrorKind::InvalidAlgorithm
-        | ErrorKind::MissingAlgorithm
-        | ErrorKind::UnsupportedAlgorithm
-        | ErrorKind::InvalidAlgorithmName => "algorithm not allowed for this key".into(),
-        ErrorKind::InvalidToken
-        | ErrorKind::Base64(_)
-        | ErrorKind::Json(_)
-        | ErrorKind::Utf8(_) => "malformed JWT".into(),
-        _ => "token rejected".into(),
     }
 }
 
@@ -230,17 +256,82 @@ mod tests {
         }
     }
 
+    const NOW: u64 = 1_800_000_000;
+
+    fn reason(rules: &ClaimRules, value: Value) -> Option<String> {
+        rules
+            .check_registered(&claims(value), NOW)
+            .err()
+            .map(Cow::into_owned)
+    }
+
     #[test]
     fn configured_issuer_and_audience_become_required_claims() {
         let mut s = settings();
         s.issuers = vec!["https://idp".into()];
         s.audiences = vec!["api".into()];
         let rules = ClaimRules::new(s);
-        let required = &rules.base_validation().required_spec_claims;
-        assert!(required.contains("exp") && required.contains("iss") && required.contains("aud"));
-        assert!(rules.base_validation().validate_aud);
-        assert!(rules.base_validation().validate_nbf);
-        assert_eq!(rules.base_validation().leeway, 30);
+        let ok = json!({"exp": NOW + 60, "iss": "https://idp", "aud": "api"});
+        assert_eq!(reason(&rules, ok), None);
+        let without = |name: &str| {
+            let mut c = json!({"exp": NOW + 60, "iss": "https://idp", "aud": "api"});
+            c.as_object_mut().map(|m| m.remove(name));
+            reason(&rules, c)
+        };
+        assert_eq!(without("exp").as_deref(), Some("missing exp claim"));
+        assert_eq!(without("iss").as_deref(), Some("missing iss claim"));
+        assert_eq!(without("aud").as_deref(), Some("missing aud claim"));
+        // Present with the wrong type counts as missing; null as absent.
+        let odd = json!({"exp": NOW + 60, "iss": 7, "aud": "api"});
+        assert_eq!(reason(&rules, odd).as_deref(), Some("missing iss claim"));
+        let null = json!({"exp": null, "iss": "https://idp", "aud": "api"});
+        assert_eq!(reason(&rules, null).as_deref(), Some("missing exp claim"));
+        let wrong = json!({"exp": NOW + 60, "iss": "https://idp", "aud": ["x", "y"]});
+        assert_eq!(reason(&rules, wrong).as_deref(), Some("wrong audience"));
+        let listed = json!({"exp": NOW + 60, "iss": "https://idp", "aud": ["x", "api"]});
+        assert_eq!(reason(&rules, listed), None);
+        let other = json!({"exp": NOW + 60, "iss": "https://evil", "aud": "api"});
+        assert_eq!(reason(&rules, other).as_deref(), Some("wrong issuer"));
+    }
+
+    #[test]
+    fn exp_and_nbf_are_numeric_dates_checked_with_the_leeway() {
+        let rules = ClaimRules::new(settings()); // leeway 30 s, exp required
+        assert_eq!(reason(&rules, json!({"exp": NOW})), None);
+        assert_eq!(reason(&rules, json!({"exp": NOW - 30})), None);
+        assert_eq!(
+            reason(&rules, json!({"exp": NOW - 31})).as_deref(),
+            Some("token expired")
+        );
+        assert_eq!(
+            reason(&rules, json!({"exp": (NOW + 60) as f64 + 0.4})),
+            None
+        );
+        assert_eq!(
+            reason(&rules, json!({"exp": -5})).as_deref(),
+            Some("missing exp claim")
+        );
+        assert_eq!(
+            reason(&rules, json!({"exp": "soon"})).as_deref(),
+            Some("missing exp claim")
+        );
+        let fine = json!({"exp": NOW + 60, "nbf": NOW + 30});
+        assert_eq!(reason(&rules, fine), None);
+        let early = json!({"exp": NOW + 60, "nbf": NOW + 31});
+        assert_eq!(
+            reason(&rules, early).as_deref(),
+            Some("token not yet valid (nbf)")
+        );
+        let odd = json!({"exp": NOW + 60, "nbf": "now"});
+        assert_eq!(reason(&rules, odd).as_deref(), Some("malformed claim"));
+        let mut s = settings();
+        s.require_exp = false;
+        let lax = ClaimRules::new(s);
+        assert_eq!(reason(&lax, json!({})), None);
+        assert_eq!(
+            reason(&lax, json!({"exp": "x"})).as_deref(),
+            Some("malformed claim")
+        );
     }
 
     #[test]
@@ -248,8 +339,8 @@ mod tests {
         let mut s = settings();
         s.require_exp = false;
         let rules = ClaimRules::new(s);
-        assert!(!rules.base_validation().validate_aud);
-        assert!(rules.base_validation().required_spec_claims.is_empty());
+        assert_eq!(reason(&rules, json!({"aud": "anyone"})), None);
+        assert_eq!(reason(&rules, json!({"aud": 12})), None);
     }
 
     #[test]
@@ -279,6 +370,7 @@ mod tests {
     #[test]
     fn missing_scope_and_failing_user_check_are_invalid() {
         let mut s = settings();
+        s.require_exp = false;
         s.required_scopes = Some(ScopeRequirement::all(["read"]));
         s.checks = vec![Arc::new(|c: &Claims| {
             if c.get("tenant").and_then(Value::as_str) == Some("acme") {
@@ -288,13 +380,13 @@ mod tests {
             }
         })];
         let rules = ClaimRules::new(s);
-        let ok = rules.finish(claims(json!({"scopes": ["read"], "tenant": "acme"})));
+        let ok = rules.finish(claims(json!({"scopes": ["read"], "tenant": "acme"})), NOW);
         assert!(matches!(ok, Verdict::Valid(_)));
-        match rules.finish(claims(json!({"scopes": ["write"], "tenant": "acme"}))) {
+        match rules.finish(claims(json!({"scopes": ["write"], "tenant": "acme"})), NOW) {
             Verdict::Invalid(reason) => assert_eq!(reason.as_str(), "missing required scope"),
             other => panic!("{other:?}"),
         }
-        match rules.finish(claims(json!({"scope": "read", "tenant": "evil"}))) {
+        match rules.finish(claims(json!({"scope": "read", "tenant": "evil"})), NOW) {
             Verdict::Invalid(reason) => assert_eq!(reason.as_str(), "wrong tenant"),
             other => panic!("{other:?}"),
         }
@@ -303,14 +395,15 @@ mod tests {
     #[test]
     fn issuer_as_array_is_rejected_when_issuers_are_configured() {
         let mut s = settings();
+        s.require_exp = false;
         s.issuers = vec!["https://idp".into()];
         let rules = ClaimRules::new(s);
         assert!(matches!(
-            rules.finish(claims(json!({"iss": ["https://idp"]}))),
+            rules.finish(claims(json!({"iss": ["https://idp"]})), NOW),
             Verdict::Invalid(_)
         ));
         assert!(matches!(
-            rules.finish(claims(json!({"iss": "https://idp"}))),
+            rules.finish(claims(json!({"iss": "https://idp"})), NOW),
             Verdict::Valid(_)
         ));
     }

@@ -1,14 +1,25 @@
 //! [`JwtVerifier`]: checks a token against the key set and the claim rules.
+//!
+//! **One pass over the token.** jsonwebtoken's `decode` parses the header twice and the
+//! claims twice (once into the caller's type, once for its own checks) and rebuilds the key
+//! from its bytes on every call. Here the header is parsed once (it chooses the key), the
+//! signature is checked with keys parsed when they were loaded (`signature.rs`), and the
+//! claims are parsed once, after the signature holds, into the map that becomes the
+//! `Principal`; the registered claims are checked on that map (`validate.rs`). Measured per
+//! algorithm against raw `jsonwebtoken::decode` in BENCHMARKS.md.
 
 use std::fmt;
 use std::sync::Arc;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::algorithm::JwtAlgorithm;
 use super::builder::JwtVerifierBuilder;
-use super::header::{TokenHeader, unverified_issuer};
+use super::header::{TokenHeader, claims_of, segments, unverified_issuer};
 use super::jwks::{KeyStore, RefreshTask};
 use super::keys::{KeyChoice, KeySet, VerifyingKey};
-use super::validate::{ClaimRules, is_bad_signature, reason_for};
-use crate::principal::Claims;
+use super::validate::ClaimRules;
 use crate::token::BearerToken;
 use crate::verify::{BoxFuture, Verdict, Verifier};
 
@@ -112,7 +123,7 @@ impl JwtVerifier {
             plan.header.alg,
             inner.max_keys_without_kid,
         ) {
-            KeyChoice::Candidates(keys) => inner.check_signature(token, &keys),
+            KeyChoice::Candidates(keys) => inner.check_signature(token, plan.header.alg, &keys),
             KeyChoice::AlgorithmMismatch => Verdict::invalid("alg does not fit the key"),
             KeyChoice::UnknownKid => Verdict::invalid("unknown kid"),
             KeyChoice::NoKeyForAlgorithm => Verdict::invalid("no key for alg"),
@@ -135,7 +146,7 @@ impl Inner {
             let reason =
                 match keys.choose(header.kid.as_deref(), header.alg, self.max_keys_without_kid) {
                     KeyChoice::Candidates(candidates) => {
-                        return self.check_signature(token, &candidates);
+                        return self.check_signature(token, header.alg, &candidates);
                     }
                     KeyChoice::AlgorithmMismatch => {
                         return Verdict::invalid("alg does not fit the key");
@@ -162,17 +173,35 @@ impl Inner {
         }
     }
 
-    /// Checks the signature against each candidate in turn; only "signature does not match" moves
-    /// on to the next one (for tokens without `kid`). Anything else ends the check.
-    fn check_signature(&self, token: &str, candidates: &[&VerifyingKey]) -> Verdict {
-        for key in candidates {
-            match jsonwebtoken::decode::<Claims>(token, &key.decoding, &key.validation) {
-                Ok(data) => return self.rules.finish(data.claims),
-                Err(error) if is_bad_signature(&error) => continue,
-                Err(error) => return Verdict::invalid(reason_for(&error)),
-            }
+    /// Checks the signature with each candidate key in turn (more than one only for tokens
+    /// without `kid`), then — once one matches — the claims.
+    fn check_signature(
+        &self,
+        token: &str,
+        alg: JwtAlgorithm,
+        candidates: &[&VerifyingKey],
+    ) -> Verdict {
+        let [header, payload, signature] = match segments(token) {
+            Ok(segments) => segments,
+            Err(reason) => return Verdict::invalid(reason),
+        };
+        // The JWS signing input: `header.payload`, as sent.
+        let message = &token.as_bytes()[..header.len() + 1 + payload.len()];
+        let Ok(signature) = URL_SAFE_NO_PAD.decode(signature) else {
+            return Verdict::invalid("malformed JWT: signature is not base64url");
+        };
+        if !candidates
+            .iter()
+            .any(|key| key.signature.verify(alg, message, &signature))
+        {
+            return Verdict::invalid("bad signature");
         }
-        Verdict::invalid("bad signature")
+        match claims_of(payload) {
+            Ok(claims) => self
+                .rules
+                .finish(claims, jsonwebtoken::get_current_timestamp()),
+            Err(reason) => Verdict::invalid(reason),
+        }
     }
 }
 
