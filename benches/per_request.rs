@@ -28,10 +28,7 @@
 #[path = "support.rs"]
 mod support;
 
-use std::time::Duration;
-
 use bearer_guard::mock::MockIssuer;
-use bearer_guard::{BearerGuardLayer, RemoteVerifier, StaticKey};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn per_request(c: &mut Criterion) {
@@ -41,42 +38,7 @@ fn per_request(c: &mut Criterion) {
     let token = support::mock_token(&issuer);
     eprintln!("token length: {} bytes", token.len());
     let authorization = support::bearer(&token);
-    let long_ttl = Duration::from_secs(3600);
-
-    let remote = RemoteVerifier::builder()
-        .url(issuer.verify_url())
-        .build()
-        .expect("remote verifier");
-    let key = StaticKey::public_pem(issuer.public_key_pem());
-    let kid = issuer.current_kid();
-    let jwt = support::jwt_verifier(&key, issuer.issuer(), issuer.audience(), Some(&kid));
-    let layer = |builder: bearer_guard::BearerGuardLayerBuilder| builder.build().expect("guard");
-
-    let unguarded = support::route();
-    #[allow(deprecated)]
-    // `bearer` is deprecated in tower-http 0.6 for its timing leak; it is the floor.
-    let static_bearer = support::route()
-        .layer(tower_http::validate_request::ValidateRequestHeaderLayer::bearer(&token));
-    let cache_hit = support::route().layer(layer(
-        BearerGuardLayer::builder(remote).positive_ttl(long_ttl),
-    ));
-    let jwt_cache_on = support::route().layer(layer(
-        BearerGuardLayer::builder(jwt.clone()).positive_ttl(long_ttl),
-    ));
-    let jwt_cache_off =
-        support::route().layer(layer(BearerGuardLayer::builder(jwt).cache_capacity(0)));
-    let jwt_authorizer = support::jwt_authorizer_route(runtime.block_on(
-        support::jwt_authorizer_rsa(&issuer.public_key_pem(), issuer.issuer(), issuer.audience()),
-    ));
-
-    let variants = [
-        ("unguarded", unguarded),
-        ("tower_http_static_bearer", static_bearer),
-        ("bearer_guard_cache_hit", cache_hit),
-        ("bearer_guard_jwt_rs256_cache_on", jwt_cache_on),
-        ("bearer_guard_jwt_rs256_cache_off", jwt_cache_off),
-        ("jwt_authorizer_rs256", jwt_authorizer),
-    ];
+    let variants = support::per_request_variants(&runtime, &issuer, &token);
     runtime.block_on(async {
         for (name, app) in &variants {
             support::assert_ok(name, app, &authorization).await;

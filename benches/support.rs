@@ -401,3 +401,54 @@ pub fn multi_thread(workers: usize, name: &str) -> tokio::runtime::Runtime {
         .build()
         .expect("tokio runtime")
 }
+
+/// The six variants of the per-request benches (`per_request`, `per_request_interleaved`), in
+/// order: unguarded, tower-http static bearer, bearer-guard cache hit (remote verdict),
+/// bearer-guard JWT RS256 cache on and off, jwt-authorizer RS256. All accept `token`, a token
+/// of `issuer`; the cached variants use a 1 h positive TTL so a long run never sees a miss.
+pub fn per_request_variants(
+    runtime: &tokio::runtime::Runtime,
+    issuer: &MockIssuer,
+    token: &str,
+) -> Vec<(&'static str, Router)> {
+    use bearer_guard::{BearerGuardLayer, RemoteVerifier};
+    let long_ttl = std::time::Duration::from_secs(3600);
+    let remote = RemoteVerifier::builder()
+        .url(issuer.verify_url())
+        .build()
+        .expect("remote verifier");
+    let key = StaticKey::public_pem(issuer.public_key_pem());
+    let kid = issuer.current_kid();
+    let jwt = jwt_verifier(&key, issuer.issuer(), issuer.audience(), Some(&kid));
+    let layer = |builder: bearer_guard::BearerGuardLayerBuilder| builder.build().expect("guard");
+    #[allow(deprecated)]
+    // `bearer` is deprecated in tower-http 0.6 for its timing leak; it is the floor.
+    let static_bearer =
+        route().layer(tower_http::validate_request::ValidateRequestHeaderLayer::bearer(token));
+    let jwt_authorizer = jwt_authorizer_route(runtime.block_on(jwt_authorizer_rsa(
+        &issuer.public_key_pem(),
+        issuer.issuer(),
+        issuer.audience(),
+    )));
+    vec![
+        ("unguarded", route()),
+        ("tower_http_static_bearer", static_bearer),
+        (
+            "bearer_guard_cache_hit",
+            route().layer(layer(
+                BearerGuardLayer::builder(remote).positive_ttl(long_ttl),
+            )),
+        ),
+        (
+            "bearer_guard_jwt_rs256_cache_on",
+            route().layer(layer(
+                BearerGuardLayer::builder(jwt.clone()).positive_ttl(long_ttl),
+            )),
+        ),
+        (
+            "bearer_guard_jwt_rs256_cache_off",
+            route().layer(layer(BearerGuardLayer::builder(jwt).cache_capacity(0))),
+        ),
+        ("jwt_authorizer_rs256", jwt_authorizer),
+    ]
+}
