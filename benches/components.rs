@@ -134,6 +134,16 @@ fn components(c: &mut Criterion) {
     group.bench_function("moka_sync_get_hit_with_expiry", |b| {
         b.iter(|| expiring.get(black_box(&42u128)))
     });
+    // As the guard's positive cache: LRU and time-to-idle.
+    let lru_idle: moka::sync::Cache<u128, u64> = moka::sync::Cache::builder()
+        .max_capacity(100_000)
+        .eviction_policy(moka::policy::EvictionPolicy::lru())
+        .time_to_idle(std::time::Duration::from_secs(3600))
+        .build();
+    lru_idle.insert(42, 7);
+    group.bench_function("moka_sync_get_hit_lru_time_to_idle", |b| {
+        b.iter(|| lru_idle.get(black_box(&42u128)))
+    });
     group.finish();
 }
 
