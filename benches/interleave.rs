@@ -66,7 +66,7 @@ pub fn ratio(per_round: &[Vec<f64>], index: usize, baseline: usize) -> (f64, f64
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     let middle = values.len() / 2;
-    if values.len() % 2 == 0 {
+    if values.len().is_multiple_of(2) {
         (values[middle - 1] + values[middle]) / 2.0
     } else {
         values[middle]
