@@ -83,8 +83,8 @@ fn numeric_date(claims: &Claims, name: &str) -> Read<u64> {
         None | Some(Value::Null) => Read::Absent,
         Some(Value::Number(number)) => match (number.as_u64(), number.as_f64()) {
             (Some(seconds), _) => Read::Parsed(seconds),
-            (None, Some(seconds)) if seconds.is_finite() && seconds >= 0.0 => {
-                // `as` saturates; u64::MAX seconds is far past any real date.
+            // As jsonwebtoken: a finite, non-negative number below 2^64, rounded.
+            (None, Some(seconds)) if (0.0..u64::MAX as f64).contains(&seconds) => {
                 Read::Parsed(seconds.round() as u64)
             }
             _ => Read::Malformed,
