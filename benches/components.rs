@@ -28,10 +28,9 @@ use std::hint::black_box;
 
 use aws_lc_rs::digest;
 use axum::body::Body;
-use bearer_guard::{BearerGuardLayer, BearerToken, Verdict, Verifier};
+use bearer_guard::{BearerGuardLayer, Verifier};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue, Request, Response, header::AUTHORIZATION};
-use serde_json::{Map, Value};
 use support::BenchKey;
 use tower::{Layer as _, ServiceExt as _};
 
@@ -207,53 +206,18 @@ fn jwt_verify(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("jwt_verify");
     for key in &keys {
-        let token = key.sign(&claims);
-        eprintln!("{}: token length {} bytes", key.name, token.len());
-        let bearer_token = BearerToken::new(token.as_str());
-        let verifier = key.bearer_guard();
-        let decoding = key.decoding_key();
-        let validation = key.validation();
-        let authorizer = runtime.block_on(key.jwt_authorizer());
-        runtime.block_on(async {
-            let verdict = verifier.verify(&bearer_token).await;
-            assert!(
-                matches!(verdict, Verdict::Valid(_)),
-                "{}: bearer-guard said {verdict:?}",
-                key.name
-            );
-            let decoded =
-                jsonwebtoken::decode::<Map<String, Value>>(&token, &decoding, &validation);
-            assert!(
-                decoded.is_ok(),
-                "{}: jsonwebtoken said {:?}",
-                key.name,
-                decoded.err()
-            );
-            let checked = authorizer.check_auth(&token).await;
-            assert!(
-                checked.is_ok(),
-                "{}: jwt-authorizer said {:?}",
-                key.name,
-                checked.err()
-            );
-        });
+        let case = support::VerifyCase::new(key, &claims, &runtime);
 
         group.bench_function(BenchmarkId::new("bearer_guard", key.name), |b| {
             b.to_async(&runtime)
-                .iter(|| verifier.verify(black_box(&bearer_token)))
+                .iter(|| case.verifier.verify(black_box(&case.bearer_token)))
         });
         group.bench_function(BenchmarkId::new("jsonwebtoken", key.name), |b| {
-            b.iter(|| {
-                jsonwebtoken::decode::<Map<String, Value>>(
-                    black_box(&token),
-                    &decoding,
-                    &validation,
-                )
-            })
+            b.iter(|| case.decode())
         });
         group.bench_function(BenchmarkId::new("jwt_authorizer", key.name), |b| {
             b.to_async(&runtime)
-                .iter(|| authorizer.check_auth(black_box(&token)))
+                .iter(|| case.authorizer.check_auth(black_box(&case.token)))
         });
     }
     group.finish();

@@ -23,7 +23,7 @@ mod support;
 use std::hint::black_box;
 
 use bearer_guard::mock::MockIssuer;
-use bearer_guard::{BearerToken, Verdict, Verifier};
+use bearer_guard::Verifier;
 use interleave::{Variant, format_nanos, median_time, ratio};
 use serde_json::{Map, Value};
 use support::BenchKey;
@@ -119,27 +119,14 @@ fn jwt_verify(runtime: &tokio::runtime::Runtime, rounds: usize) {
     );
     println!("|---|---:|---:|---:|---:|---:|");
     for key in &keys {
-        let token = key.sign(&claims);
-        let bearer_token = BearerToken::new(token.as_str());
-        let verifier = key.bearer_guard();
-        let decoding = key.decoding_key();
-        let validation = key.validation();
-        let authorizer = runtime.block_on(key.jwt_authorizer());
-        runtime.block_on(async {
-            assert!(matches!(
-                verifier.verify(&bearer_token).await,
-                Verdict::Valid(_)
-            ));
-            assert!(authorizer.check_auth(&token).await.is_ok());
-        });
-        assert!(jsonwebtoken::decode::<Map<String, Value>>(&token, &decoding, &validation).is_ok());
+        let case = support::VerifyCase::new(key, &claims, runtime);
         let mut variants = vec![
             Variant {
                 name: "bearer_guard".into(),
                 run: Box::new(|n| {
                     runtime.block_on(async {
                         for _ in 0..n {
-                            black_box(verifier.verify(black_box(&bearer_token)).await);
+                            black_box(case.verifier.verify(black_box(&case.bearer_token)).await);
                         }
                     })
                 }),
@@ -148,12 +135,7 @@ fn jwt_verify(runtime: &tokio::runtime::Runtime, rounds: usize) {
                 name: "jsonwebtoken".into(),
                 run: Box::new(|n| {
                     for _ in 0..n {
-                        let decoded = jsonwebtoken::decode::<Map<String, Value>>(
-                            black_box(&token),
-                            &decoding,
-                            &validation,
-                        );
-                        black_box(decoded.is_ok());
+                        black_box(case.decode().is_ok());
                     }
                 }),
             },
@@ -162,7 +144,12 @@ fn jwt_verify(runtime: &tokio::runtime::Runtime, rounds: usize) {
                 run: Box::new(|n| {
                     runtime.block_on(async {
                         for _ in 0..n {
-                            black_box(authorizer.check_auth(black_box(&token)).await.is_ok());
+                            black_box(
+                                case.authorizer
+                                    .check_auth(black_box(&case.token))
+                                    .await
+                                    .is_ok(),
+                            );
                         }
                     })
                 }),

@@ -402,7 +402,7 @@ pub fn multi_thread(workers: usize, name: &str) -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// The six variants of the per-request benches (`per_request`, `per_request_interleaved`), in
+/// The six variants of the per-request benches (`per_request`, `interleaved`, `load_server`), in
 /// order: unguarded, tower-http static bearer, bearer-guard cache hit (remote verdict),
 /// bearer-guard JWT RS256 cache on and off, jwt-authorizer RS256. All accept `token`, a token
 /// of `issuer`; the cached variants use a 1 h positive TTL so a long run never sees a miss.
@@ -451,4 +451,70 @@ pub fn per_request_variants(
         ),
         ("jwt_authorizer_rs256", jwt_authorizer),
     ]
+}
+
+/// One algorithm's token and the three things that check it, each already seen to accept it:
+/// bearer-guard's verifier, raw jsonwebtoken (key + `Validation`), jwt-authorizer.
+pub struct VerifyCase {
+    pub token: String,
+    pub bearer_token: bearer_guard::BearerToken,
+    pub verifier: JwtVerifier,
+    pub decoding: DecodingKey,
+    pub validation: Validation,
+    pub authorizer: jwt_authorizer::Authorizer<Value>,
+}
+
+impl VerifyCase {
+    /// Signs `claims` with `key` and builds the three checkers; panics unless all accept.
+    pub fn new(
+        key: &BenchKey,
+        claims: &Map<String, Value>,
+        runtime: &tokio::runtime::Runtime,
+    ) -> Self {
+        use bearer_guard::{Verdict, Verifier as _};
+        let token = key.sign(claims);
+        eprintln!("{}: token length {} bytes", key.name, token.len());
+        let case = VerifyCase {
+            bearer_token: bearer_guard::BearerToken::new(token.as_str()),
+            verifier: key.bearer_guard(),
+            decoding: key.decoding_key(),
+            validation: key.validation(),
+            authorizer: runtime.block_on(key.jwt_authorizer()),
+            token,
+        };
+        runtime.block_on(async {
+            let verdict = case.verifier.verify(&case.bearer_token).await;
+            assert!(
+                matches!(verdict, Verdict::Valid(_)),
+                "{}: bearer-guard said {verdict:?}",
+                key.name
+            );
+            let checked = case.authorizer.check_auth(&case.token).await;
+            assert!(
+                checked.is_ok(),
+                "{}: jwt-authorizer said {:?}",
+                key.name,
+                checked.err()
+            );
+        });
+        let decoded = case.decode();
+        assert!(
+            decoded.is_ok(),
+            "{}: jsonwebtoken said {:?}",
+            key.name,
+            decoded.err()
+        );
+        case
+    }
+
+    /// Raw jsonwebtoken's check of the token.
+    pub fn decode(
+        &self,
+    ) -> jsonwebtoken::errors::Result<jsonwebtoken::TokenData<Map<String, Value>>> {
+        jsonwebtoken::decode::<Map<String, Value>>(
+            std::hint::black_box(&self.token),
+            &self.decoding,
+            &self.validation,
+        )
+    }
 }

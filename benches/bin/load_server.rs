@@ -26,7 +26,6 @@ use std::time::Duration;
 
 use axum::Router;
 use bearer_guard::mock::MockIssuer;
-use bearer_guard::{BearerGuardLayer, RemoteVerifier, StaticKey};
 
 struct Args {
     env_file: PathBuf,
@@ -77,52 +76,21 @@ fn main() {
     let authorization = support::bearer(&token);
 
     let runtime = support::multi_thread(args.workers, "server");
+    // The routes of the in-process benches, under the short names load.sh uses.
+    let short_names = [
+        "unguarded",
+        "static_bearer",
+        "cache_hit",
+        "jwt_cache_on",
+        "jwt_cache_off",
+        "jwt_authorizer",
+    ];
+    let variants: Vec<(&str, Router)> = short_names
+        .into_iter()
+        .zip(support::per_request_variants(&runtime, &issuer, &token))
+        .map(|(short, (_, app))| (short, app))
+        .collect();
     runtime.block_on(async {
-        let long_ttl = Duration::from_secs(3600);
-        let remote = RemoteVerifier::builder()
-            .url(issuer.verify_url())
-            .build()
-            .expect("remote verifier");
-        let key = StaticKey::public_pem(issuer.public_key_pem());
-        let kid = issuer.current_kid();
-        let jwt = support::jwt_verifier(&key, issuer.issuer(), issuer.audience(), Some(&kid));
-        let guard =
-            |builder: bearer_guard::BearerGuardLayerBuilder| builder.build().expect("guard");
-        #[allow(deprecated)] // deprecated in tower-http 0.6 for its timing leak; it is the floor.
-        let static_bearer = support::route()
-            .layer(tower_http::validate_request::ValidateRequestHeaderLayer::bearer(&token));
-        let variants: Vec<(&str, Router)> = vec![
-            ("unguarded", support::route()),
-            ("static_bearer", static_bearer),
-            (
-                "cache_hit",
-                support::route().layer(guard(
-                    BearerGuardLayer::builder(remote).positive_ttl(long_ttl),
-                )),
-            ),
-            (
-                "jwt_cache_on",
-                support::route().layer(guard(
-                    BearerGuardLayer::builder(jwt.clone()).positive_ttl(long_ttl),
-                )),
-            ),
-            (
-                "jwt_cache_off",
-                support::route().layer(guard(BearerGuardLayer::builder(jwt).cache_capacity(0))),
-            ),
-            (
-                "jwt_authorizer",
-                support::jwt_authorizer_route(
-                    support::jwt_authorizer_rsa(
-                        &issuer.public_key_pem(),
-                        issuer.issuer(),
-                        issuer.audience(),
-                    )
-                    .await,
-                ),
-            ),
-        ];
-
         let mut env = format!("TOKEN={token}\n");
         for (name, app) in variants {
             support::assert_ok(name, &app, &authorization).await;
