@@ -22,8 +22,8 @@ mod support;
 
 use std::hint::black_box;
 
-use bearer_guard::mock::MockIssuer;
 use bearer_guard::Verifier;
+use bearer_guard::mock::MockIssuer;
 use interleave::{Variant, format_nanos, median_time, ratio};
 use serde_json::{Map, Value};
 use support::BenchKey;

@@ -64,8 +64,11 @@ impl TokenHeader {
         let bytes = URL_SAFE_NO_PAD
             .decode(header)
             .map_err(|_| "malformed JWT: header is not base64url")?;
+        // UTF-8 checked first: serde skips unknown members without checking their strings, and
+        // a JOSE header must be JSON (UTF-8) throughout (RFC 7515 §4, RFC 8259 §8.1).
+        let text = std::str::from_utf8(&bytes).map_err(|_| "malformed JWT: header is not UTF-8")?;
         let raw: RawHeader =
-            serde_json::from_slice(&bytes).map_err(|_| "malformed JWT: header is not JSON")?;
+            serde_json::from_str(text).map_err(|_| "malformed JWT: header is not JSON")?;
         let Some(alg_name) = raw.alg else {
             return Err("malformed JWT: no alg".into());
         };
@@ -117,6 +120,18 @@ mod tests {
             URL_SAFE_NO_PAD.encode(header),
             URL_SAFE_NO_PAD.encode(payload)
         )
+    }
+
+    #[test]
+    fn a_header_with_invalid_utf8_anywhere_is_malformed() {
+        // Found by the jwt_verify fuzz target: an unknown member's string is skipped by serde
+        // without a UTF-8 check.
+        let header = b"{\"alg\":\"ES256\",\"x\":\"a\xd1t\"}";
+        let token = format!("{}.e30.c2ln", URL_SAFE_NO_PAD.encode(header));
+        assert_eq!(
+            TokenHeader::parse(&token).err().as_deref(),
+            Some("malformed JWT: header is not UTF-8")
+        );
     }
 
     #[test]
