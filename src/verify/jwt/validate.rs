@@ -94,15 +94,13 @@ fn numeric_date(claims: &Claims, name: &str) -> Read<u64> {
 }
 
 /// `iss` / `aud`: one string, or an array of strings.
-fn string_or_strings<'a>(claims: &'a Claims, name: &str) -> Read<Vec<&'a str>> {
+fn string_or_strings<'a>(claims: &'a Claims, name: &str) -> Read<&'a Value> {
     match claims.get(name) {
         None | Some(Value::Null) => Read::Absent,
-        Some(Value::String(one)) => Read::Parsed(vec![one.as_str()]),
-        Some(Value::Array(many)) => many
-            .iter()
-            .map(Value::as_str)
-            .collect::<Option<Vec<_>>>()
-            .map_or(Read::Malformed, Read::Parsed),
+        Some(value @ Value::String(_)) => Read::Parsed(value),
+        Some(value @ Value::Array(items)) if items.iter().all(Value::is_string) => {
+            Read::Parsed(value)
+        }
         Some(_) => Read::Malformed,
     }
 }
@@ -155,9 +153,13 @@ impl ClaimRules {
         {
             return Err("wrong issuer".into());
         }
-        if !self.audiences.is_empty()
-            && !matches!(&aud, Read::Parsed(values) if values.iter().any(|a| self.audiences.contains(*a)))
-        {
+        let ours = |value: &Value| value.as_str().is_some_and(|a| self.audiences.contains(a));
+        let audience_matches = match aud {
+            Read::Parsed(Value::Array(items)) => items.iter().any(ours),
+            Read::Parsed(one) => ours(one),
+            Read::Absent | Read::Malformed => false,
+        };
+        if !self.audiences.is_empty() && !audience_matches {
             return Err("wrong audience".into());
         }
         Ok(())
