@@ -14,6 +14,7 @@
 //! | `GUARD_NEGATIVE_TTL_SECS` | how long a rejected token is remembered | 10 |
 //! | `GUARD_REALM` | realm of `WWW-Authenticate` challenges | `api` |
 //! | `GUARD_ALLOW_PLAIN_HTTP` | `true` allows `http://` URLs off loopback | `false` |
+//! | `GUARD_HTTPS_PROXY` | forward proxy for `https://` verify and JWKS calls (never for `http://` ones) | none: `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` are ignored |
 //!
 //! An empty variable counts as unset. A bad value is a [`ConfigError`] that names the
 //! variable.
@@ -83,6 +84,8 @@ pub struct GuardConfig {
     pub realm: String,
     /// `GUARD_ALLOW_PLAIN_HTTP`.
     pub allow_plain_http: bool,
+    /// `GUARD_HTTPS_PROXY`.
+    pub https_proxy: Option<String>,
 }
 
 impl GuardConfig {
@@ -134,6 +137,11 @@ impl GuardConfig {
             }
         };
         let verify_url = url("GUARD_VERIFY_URL")?;
+        let https_proxy = get("GUARD_HTTPS_PROXY");
+        if let Some(proxy) = &https_proxy {
+            // Checked (and its client built once) here, so a bad value stops startup.
+            outbound::http_client_via_https_proxy("GUARD_HTTPS_PROXY", proxy)?;
+        }
         let jwks_url = url("GUARD_JWKS_URL")?;
         let jwt_public_key = get("GUARD_JWT_PUBLIC_KEY").map(PathBuf::from);
         let has_remote = verify_url.is_some();
@@ -197,6 +205,7 @@ impl GuardConfig {
             negative_ttl: seconds("GUARD_NEGATIVE_TTL_SECS", DEFAULT_NEGATIVE_TTL)?,
             realm: get("GUARD_REALM").unwrap_or_else(|| DEFAULT_REALM.to_owned()),
             allow_plain_http,
+            https_proxy,
         })
     }
 
@@ -219,11 +228,23 @@ impl GuardConfig {
         }
     }
 
+    /// The client for every outbound call when `GUARD_HTTPS_PROXY` is set; `None` lets each
+    /// verifier build its own proxy-less client.
+    fn proxied_client(&self) -> Result<Option<reqwest::Client>, ConfigError> {
+        self.https_proxy
+            .as_deref()
+            .map(|proxy| outbound::http_client_via_https_proxy("GUARD_HTTPS_PROXY", proxy))
+            .transpose()
+    }
+
     /// The local JWT verifier from `GUARD_JWKS_URL` / `GUARD_JWT_PUBLIC_KEY`, `GUARD_ISSUER`
     /// and `GUARD_AUDIENCE`. With a JWKS URL it must be called inside a tokio runtime (the
     /// key set is fetched and refreshed in the background).
     fn jwt_verifier(&self) -> Result<JwtVerifier, ConfigError> {
         let mut builder = JwtVerifier::builder().allow_plain_http(self.allow_plain_http);
+        if let Some(client) = self.proxied_client()? {
+            builder = builder.http_client(client);
+        }
         if let Some(url) = &self.jwks_url {
             builder = builder.jwks_url(url.clone());
         }
@@ -252,12 +273,14 @@ impl GuardConfig {
         let url = self.verify_url.as_deref().ok_or_else(|| {
             ConfigError::invalid("GUARD_VERIFY_URL", "required in remote and auto mode")
         })?;
-        RemoteVerifier::builder()
+        let mut builder = RemoteVerifier::builder()
             .url(url)
             .form_encoding(self.verify_encoding)
-            .allow_plain_http(self.allow_plain_http)
-            .build()
-            .map_err(|e| rename(e, "GUARD_VERIFY_URL"))
+            .allow_plain_http(self.allow_plain_http);
+        if let Some(client) = self.proxied_client()? {
+            builder = builder.http_client(client);
+        }
+        builder.build().map_err(|e| rename(e, "GUARD_VERIFY_URL"))
     }
 
     /// Builds the guard layer: the verifier plus the cache TTLs and realm.
@@ -336,6 +359,10 @@ impl fmt::Debug for GuardConfig {
             .field("negative_ttl", &self.negative_ttl)
             .field("realm", &self.realm)
             .field("allow_plain_http", &self.allow_plain_http)
+            .field(
+                "https_proxy",
+                &self.https_proxy.as_deref().map(redacted_url),
+            )
             .finish()
     }
 }

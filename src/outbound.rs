@@ -17,8 +17,12 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// Builds the HTTP client bearer-guard uses when none is injected: rustls, connection pooling,
-/// connect timeout [`DEFAULT_CONNECT_TIMEOUT`], total timeout [`DEFAULT_REQUEST_TIMEOUT`], and
-/// **no redirects** (a redirect would carry the token to a host nobody configured).
+/// connect timeout [`DEFAULT_CONNECT_TIMEOUT`], total timeout [`DEFAULT_REQUEST_TIMEOUT`],
+/// **no redirects** (a redirect would carry the token to a host nobody configured) and **no
+/// proxy**: `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and the system's proxy settings are
+/// ignored, so a token, a verify call or a JWKS fetch goes only to the configured host. A proxy
+/// is used only when asked for explicitly: [`http_client_via_https_proxy`], or a client of your
+/// own injected into a verifier's builder.
 ///
 /// # Errors
 /// [`ConfigError::HttpClient`] when the TLS backend cannot start.
@@ -31,14 +35,51 @@ pub fn default_http_client() -> Result<reqwest::Client, ConfigError> {
 /// # Errors
 /// [`ConfigError::HttpClient`] when the TLS backend cannot start.
 pub fn http_client(connect: Duration, total: Duration) -> Result<reqwest::Client, ConfigError> {
+    client_builder(connect, total)
+        .build()
+        .map_err(ConfigError::HttpClient)
+}
+
+/// As [`default_http_client`], but `https://` requests go through the forward proxy at
+/// `proxy` (an `http://` or `https://` URL; credentials in it are sent to the proxy as
+/// `Proxy-Authorization`). The proxy only ever sees a TLS tunnel (`CONNECT`) to the configured
+/// host. Plain-`http` requests (a loopback issuer, or one allowed with `allow_plain_http`) never
+/// use the proxy: that would hand the token to it in cleartext.
+///
+/// # Errors
+/// [`ConfigError::Invalid`] naming `name` for a proxy URL that does not parse or is not
+/// http(s); [`ConfigError::HttpClient`] when the TLS backend cannot start.
+pub fn http_client_via_https_proxy(
+    name: impl Into<Cow<'static, str>>,
+    proxy: &str,
+) -> Result<reqwest::Client, ConfigError> {
+    let name = name.into();
+    let invalid = |problem: &'static str| ConfigError::Invalid {
+        name: name.clone(),
+        problem: problem.into(),
+    };
+    // The URL is never echoed in the error: it may carry the proxy's credentials.
+    let parsed = Url::parse(proxy).map_err(|_| invalid("not a valid URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(invalid("must be an http:// or https:// URL with a host"));
+    }
+    let proxy = reqwest::Proxy::https(parsed).map_err(|_| invalid("not a usable proxy URL"))?;
+    client_builder(DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT)
+        .proxy(proxy)
+        .build()
+        .map_err(ConfigError::HttpClient)
+}
+
+/// The settings every client of ours has: timeouts, no redirects, and no proxy from the
+/// environment (a later `.proxy(…)` is the only way one is used).
+fn client_builder(connect: Duration, total: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
+        .no_proxy()
         .connect_timeout(connect)
         .timeout(total)
         .redirect(reqwest::redirect::Policy::none())
         .pool_idle_timeout(Duration::from_secs(60))
         .user_agent(concat!("bearer-guard/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(ConfigError::HttpClient)
 }
 
 /// Parses `url` for the setting `name` and applies the transport policy: `https` always;

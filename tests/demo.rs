@@ -1,77 +1,14 @@
 //! The demo as a newcomer runs it: the built `guarded_api` example, started with no
 //! variables, prints `listening on` and curl lines that work when pasted into a shell.
 
-use std::path::PathBuf;
-use std::process::Stdio;
+#[path = "common/demo_process.rs"]
+mod demo_process;
+
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use demo_process::{example_binary, start};
+use tokio::process::Command;
 use tokio::time::timeout;
-
-/// Builds the example (cheap when up to date) and returns its path.
-async fn example_binary() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--example", "guarded_api"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .await
-        .unwrap_or_else(|e| panic!("cargo build: {e}"));
-    assert!(status.success(), "building the example failed");
-    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .unwrap_or_else(|| panic!("no target dir above {exe:?}"));
-    profile_dir.join("examples").join("guarded_api")
-}
-
-/// Starts the demo with `vars` and reads its stdout until `listening on` (and, with the
-/// embedded issuer, the curl lines) have been printed.
-async fn start(vars: &[(&str, &str)], want_curl: bool) -> (Child, String, Vec<String>) {
-    let mut command = Command::new(example_binary().await);
-    command
-        .env_clear()
-        .env("GUARD_LISTEN", "127.0.0.1:0")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    for (name, value) in vars {
-        command.env(name, value);
-    }
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn demo: {e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let mut lines = BufReader::new(stdout).lines();
-    let mut addr = String::new();
-    let mut shell = Vec::new();
-    let read = async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(rest) = line.strip_prefix("listening on ") {
-                addr = rest.trim().to_owned();
-                if !want_curl {
-                    break;
-                }
-            }
-            if line.starts_with("TOKEN=") || line.starts_with("curl ") {
-                shell.push(line);
-                if shell.len() == 4 {
-                    break;
-                }
-            }
-        }
-    };
-    timeout(Duration::from_secs(60), read)
-        .await
-        .unwrap_or_else(|_| panic!("the demo did not print its lines in time"));
-    assert!(
-        addr.starts_with("http://127.0.0.1:"),
-        "listening line: {addr:?}"
-    );
-    (child, addr, shell)
-}
 
 #[tokio::test]
 async fn the_printed_curl_lines_answer_200_when_pasted() {
@@ -141,9 +78,10 @@ async fn an_unreachable_verify_url_gives_503_on_protected_routes_and_200_on_heal
 
 #[tokio::test]
 async fn a_bad_variable_is_named_and_the_demo_exits() {
+    let demo = example_binary().await;
     let output = timeout(
         Duration::from_secs(60),
-        Command::new(example_binary().await)
+        Command::new(demo)
             .env_clear()
             .env("GUARD_CACHE_TTL_SECS", "five minutes")
             .output(),
