@@ -293,7 +293,18 @@ impl GuardConfig {
             .negative_ttl(self.negative_ttl)
             .realm(self.realm.clone())
             .build()
-            .map_err(|e| rename(e, "GUARD_REALM"))
+            .map_err(|e| {
+                let variable = match &e {
+                    ConfigError::Invalid { name, .. } if name == "positive_ttl" => {
+                        "GUARD_CACHE_TTL_SECS"
+                    }
+                    ConfigError::Invalid { name, .. } if name == "negative_ttl" => {
+                        "GUARD_NEGATIVE_TTL_SECS"
+                    }
+                    _ => "GUARD_REALM",
+                };
+                rename(e, variable)
+            })
     }
 }
 

@@ -288,6 +288,10 @@ pub enum ConfigError {
     /// The HTTP client could not be built.
     #[error("http client: {0}")]
     HttpClient(#[source] reqwest::Error),
+    /// The system's random generator failed, so no secret cache key could be drawn. The guard
+    /// is not built: it never falls back to an unkeyed fingerprint.
+    #[error("the system random generator failed: no secret cache key")]
+    NoRandomKey,
 }
 
 impl ConfigError {

@@ -53,9 +53,11 @@
 //! 1. [`extract`]: one `Authorization` header, scheme `Bearer` in any case, one or more spaces,
 //!    a `b64token` of at most 8 KiB (configurable). Anything else is answered at once
 //!    (see the table in [`error`]).
-//! 2. Cache lookup by a 128-bit SHA-256 digest of the token. A valid verdict is reused until
-//!    `min(positive TTL, the token's own expiry)`; an invalid one for the negative TTL, in a
-//!    separate, smaller cache so a flood of garbage tokens cannot evict real users.
+//! 2. Cache lookup by a 128-bit keyed fingerprint of the token (its GMAC tag under a random
+//!    per-guard key; the token itself is never kept). A valid verdict is reused until
+//!    `min(positive TTL, the token's own expiry)`, the expiry checked against the wall clock;
+//!    an invalid one for the negative TTL, in a separate, smaller cache so a flood of garbage
+//!    tokens cannot evict real users.
 //! 3. On a miss, concurrent requests for the same token share **one** verifier call (made by
 //!    the first of them, bounded by a verify timeout and a cap on verifications in flight).
 //! 4. Valid: the [`Principal`] goes into the request's extensions and the route runs. Invalid:
@@ -76,6 +78,7 @@ mod extractor;
 #[doc(hidden)]
 pub mod fuzzing;
 mod layer;
+mod log_limit;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod outbound;

@@ -19,7 +19,6 @@
 use std::hash::{BuildHasher, Hasher};
 
 use aws_lc_rs::aead::{AES_128_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-use aws_lc_rs::digest;
 
 /// A token's cache key: its 128-bit fingerprint. The token itself is never kept.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,43 +30,56 @@ impl std::fmt::Debug for TokenKey {
     }
 }
 
-/// Turns tokens into [`TokenKey`]s under a secret drawn at construction.
-pub(crate) enum TokenKeyer {
-    /// The GMAC tag under a random AES-128 key (the normal case).
-    Gmac(LessSafeKey),
-    /// SHA-256, truncated to 128 bits: only if the system RNG or AES setup failed, so that the
-    /// guard still works (slower, still collision resistant).
-    Sha256,
+/// Turns tokens into [`TokenKey`]s: the GMAC tag under a random AES-128 key drawn at
+/// construction.
+pub(crate) struct TokenKeyer {
+    key: LessSafeKey,
 }
+
+/// The system's random generator (or the AES key set-up) failed: no secret key can be drawn,
+/// and the guard refuses to be built rather than fall back to an unkeyed fingerprint.
+#[derive(Debug)]
+pub(crate) struct NoRandomKey;
 
 impl TokenKeyer {
     /// A keyer with a fresh random key.
-    pub(crate) fn new() -> Self {
-        let mut secret = [0u8; 16];
-        if aws_lc_rs::rand::fill(&mut secret).is_err() {
-            return TokenKeyer::Sha256;
-        }
-        match UnboundKey::new(&AES_128_GCM, &secret) {
-            Ok(key) => TokenKeyer::Gmac(LessSafeKey::new(key)),
-            Err(_) => TokenKeyer::Sha256,
-        }
+    ///
+    /// # Errors
+    /// [`NoRandomKey`] when the system's random generator fails.
+    pub(crate) fn new() -> Result<Self, NoRandomKey> {
+        Self::from_random(|secret| aws_lc_rs::rand::fill(secret).map_err(|_| NoRandomKey))
     }
 
-    /// The key for `token`.
+    /// A keyer whose key `fill` draws (the seam the RNG-failure test uses).
+    fn from_random(
+        fill: impl FnOnce(&mut [u8; 16]) -> Result<(), NoRandomKey>,
+    ) -> Result<Self, NoRandomKey> {
+        let mut secret = [0u8; 16];
+        fill(&mut secret)?;
+        let key = UnboundKey::new(&AES_128_GCM, &secret).map_err(|_| NoRandomKey)?;
+        Ok(TokenKeyer {
+            key: LessSafeKey::new(key),
+        })
+    }
+
+    /// The key for `token`; `None` only if sealing fails, which it cannot with no plaintext
+    /// (its one error is a plaintext over GCM's 64 GiB limit). The guard answers `None` with
+    /// 503 rather than share one key among such tokens.
     #[inline]
-    pub(crate) fn key_of(&self, token: &[u8]) -> TokenKey {
-        if let TokenKeyer::Gmac(key) = self {
-            let nonce = Nonce::assume_unique_for_key([0u8; 12]);
-            let tag = key.seal_in_place_separate_tag(nonce, Aad::from(token), &mut []);
-            if let Some(bytes) = tag.ok().and_then(|t| <[u8; 16]>::try_from(t.as_ref()).ok()) {
-                return TokenKey(u128::from_le_bytes(bytes));
-            }
-        }
-        sha256_key(token)
+    pub(crate) fn key_of(&self, token: &[u8]) -> Option<TokenKey> {
+        let nonce = Nonce::assume_unique_for_key([0u8; 12]);
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(nonce, Aad::from(token), &mut [])
+            .ok()?;
+        let bytes = <[u8; 16]>::try_from(tag.as_ref()).ok()?;
+        Some(TokenKey(u128::from_le_bytes(bytes)))
     }
 }
 
+#[cfg(test)]
 fn sha256_key(token: &[u8]) -> TokenKey {
+    use aws_lc_rs::digest;
     let digest = digest::digest(&digest::SHA256, token);
     let mut first = [0u8; 16];
     first.copy_from_slice(&digest.as_ref()[..16]);
@@ -123,10 +135,14 @@ impl TokenKey {
 mod tests {
     use super::*;
 
+    fn keyer() -> TokenKeyer {
+        TokenKeyer::new().unwrap_or_else(|_| panic!("no random key"))
+    }
+
     #[test]
     fn equal_tokens_equal_keys_different_tokens_different_keys() {
-        let keyer = TokenKeyer::new();
-        assert!(matches!(keyer, TokenKeyer::Gmac(_)));
+        let keyer = keyer();
+        assert!(keyer.key_of(b"abc").is_some());
         assert_eq!(keyer.key_of(b"abc"), keyer.key_of(b"abc"));
         assert_ne!(keyer.key_of(b"abc"), keyer.key_of(b"abd"));
         assert_ne!(keyer.key_of(b""), keyer.key_of(b"\0"));
@@ -136,14 +152,14 @@ mod tests {
 
     #[test]
     fn keys_differ_between_keyers() {
-        let (a, b) = (TokenKeyer::new(), TokenKeyer::new());
+        let (a, b) = (keyer(), keyer());
         assert_ne!(a.key_of(b"token"), b.key_of(b"token"));
     }
 
     #[test]
-    fn sha256_fallback_is_deterministic() {
-        let keyer = TokenKeyer::Sha256;
-        assert_eq!(keyer.key_of(b"abc"), TokenKey::of(b"abc"));
+    fn a_failing_random_generator_refuses_the_keyer() {
+        assert!(TokenKeyer::from_random(|_| Err(NoRandomKey)).is_err());
+        assert!(TokenKeyer::from_random(|_| Ok(())).is_ok());
     }
 
     #[test]

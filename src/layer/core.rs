@@ -1,6 +1,7 @@
 //! What every clone of the guard shares: the verifier, the caches, the in-flight table, and
 //! the settings. The request path lives here, apart from the tower plumbing.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ use super::catch_panic::{CatchPanic, Panicked};
 use crate::cache::{Cached, InFlight, Join, Outcome, TokenKey, TokenKeyer, VerdictCache, wait_for};
 use crate::error::AuthError;
 use crate::extract;
+use crate::log_limit::RateLimitedLog;
 use crate::principal::Principal;
 use crate::token::BearerToken;
 use crate::verify::{Verdict, Verifier};
@@ -29,6 +31,7 @@ pub(crate) struct GuardCore {
     pub(crate) keyer: TokenKeyer,
     pub(crate) inflight: InFlight,
     pub(crate) settings: Settings,
+    pub(crate) logs: GuardLogs,
 }
 
 /// The result of the synchronous part of a request: answered from the cache, or not.
@@ -46,7 +49,9 @@ impl GuardCore {
             Ok(raw) => raw,
             Err(error) => return Self::deny_early(error),
         };
-        let key = self.keyer.key_of(raw);
+        let Some(key) = self.keyer.key_of(raw) else {
+            return Self::deny_early(AuthError::VerifierUnavailable);
+        };
         // The hit path: only validated tokens are ever cached, so a hit skips the character
         // check.
         if let Some(principal) = self.cache.as_ref().and_then(|cache| cache.get_valid(&key)) {
@@ -80,7 +85,14 @@ impl GuardCore {
     /// client waiting on a token has hung up, its upstream call stops too. If a leader goes away
     /// before answering (its client hung up), its waiters start over — one of them leads the
     /// next attempt — at most [`JOIN_ATTEMPTS`] times, then answer "unavailable".
+    ///
+    /// One deadline covers the whole request: the verify timeout from the moment it missed.
+    /// A waiter gives up at that deadline plus [`WAIT_MARGIN`] (time for a leader that started
+    /// no later to publish its answer), and a waiter that takes over gets only what is left of
+    /// it, so leaders cancelled one after another cannot stretch a request's wait past the
+    /// verify timeout.
     pub(crate) async fn resolve(self: Arc<Self>, key: TokenKey, token: BearerToken) -> Outcome {
+        let deadline = tokio::time::Instant::now() + self.settings.verify_timeout;
         for _ in 0..JOIN_ATTEMPTS {
             let join = self.inflight.join(key, || {
                 self.cache
@@ -93,21 +105,36 @@ impl GuardCore {
             });
             match join {
                 Join::Ready(outcome) => return outcome,
-                Join::Wait(slot) => match wait_for(slot).await {
-                    Some(outcome) => return outcome,
-                    None => continue,
-                },
+                Join::Wait(slot) => {
+                    match tokio::time::timeout_at(deadline + WAIT_MARGIN, wait_for(slot)).await {
+                        Ok(Some(outcome)) => return outcome,
+                        Ok(None) => continue,
+                        Err(_) => {
+                            self.logs.wait_timed_out.warn(|suppressed| {
+                                tracing::warn!(
+                                    suppressed,
+                                    "bearer-guard: no verdict within the verify timeout while \
+                                     waiting for another request's verification; answering 503"
+                                );
+                            });
+                            return Outcome::Unavailable;
+                        }
+                    }
+                }
                 Join::Full => {
-                    tracing::warn!(
-                        in_flight = self.inflight.len(),
-                        "bearer-guard: too many verifications in flight; answering 503"
-                    );
+                    self.logs.in_flight_full.warn(|suppressed| {
+                        tracing::warn!(
+                            in_flight = self.inflight.len(),
+                            suppressed,
+                            "bearer-guard: too many verifications in flight; answering 503"
+                        );
+                    });
                     return Outcome::Unavailable;
                 }
                 Join::Lead(sender) => {
                     // Removes the in-flight entry however this ends: answer, panic or drop.
                     let _finish = FinishOnDrop { core: &self, key };
-                    let outcome = self.verify_and_store(key, &token).await;
+                    let outcome = self.verify_and_store(key, &token, deadline).await;
                     sender.send_replace(Some(outcome.clone()));
                     return outcome;
                 }
@@ -116,9 +143,15 @@ impl GuardCore {
         Outcome::Unavailable
     }
 
-    /// Calls the verifier (bounded by the verify timeout), stores the verdict, and logs one
-    /// span with outcome, cache status and duration. Never logs the token.
-    async fn verify_and_store(&self, key: TokenKey, token: &BearerToken) -> Outcome {
+    /// Calls the verifier (bounded by `deadline`), stores the verdict, and logs one span with
+    /// outcome, cache status and duration. Never logs the token. A verifier that panics —
+    /// while creating its future or while it is polled — is "unavailable".
+    async fn verify_and_store(
+        &self,
+        key: TokenKey,
+        token: &BearerToken,
+        deadline: tokio::time::Instant,
+    ) -> Outcome {
         let span = tracing::span!(
             Level::DEBUG,
             "bearer_guard.verify",
@@ -128,14 +161,21 @@ impl GuardCore {
             duration_us = field::Empty,
         );
         let started = Instant::now();
-        let verification = CatchPanic::new(self.verifier.verify(token));
-        let verdict = match tokio::time::timeout(self.settings.verify_timeout, verification)
-            .instrument(span.clone())
-            .await
-        {
-            Ok(Ok(verdict)) => verdict,
-            Ok(Err(Panicked)) => Verdict::unavailable("the verifier panicked"),
-            Err(_) => Verdict::unavailable("verifier did not answer within the verify timeout"),
+        // `verify` itself may panic before its future exists (work done before `Box::pin`).
+        let verdict = match catch_unwind(AssertUnwindSafe(|| self.verifier.verify(token))) {
+            Err(_) => Verdict::unavailable("the verifier panicked"),
+            Ok(verification) => {
+                match tokio::time::timeout_at(deadline, CatchPanic::new(verification))
+                    .instrument(span.clone())
+                    .await
+                {
+                    Ok(Ok(verdict)) => verdict,
+                    Ok(Err(Panicked)) => Verdict::unavailable("the verifier panicked"),
+                    Err(_) => {
+                        Verdict::unavailable("verifier did not answer within the verify timeout")
+                    }
+                }
+            }
         };
         span.record("outcome", verdict.outcome());
         span.record("duration_us", started.elapsed().as_micros() as u64);
@@ -156,7 +196,9 @@ impl GuardCore {
                 Outcome::Invalid
             }
             Verdict::Unavailable(cause) => {
-                tracing::warn!(cause = %cause, "token verification unavailable");
+                self.logs.unavailable.warn(|suppressed| {
+                    tracing::warn!(cause = %cause, suppressed, "token verification unavailable");
+                });
                 Outcome::Unavailable
             }
         }
@@ -166,6 +208,19 @@ impl GuardCore {
 /// How often a request joins a verification whose leader went away before it starts over
 /// itself (see [`GuardCore::resolve`]).
 const JOIN_ATTEMPTS: usize = 3;
+
+/// How long past its own deadline a waiter still waits for a leader's answer: the leader's
+/// deadline is at most this far behind when it started no later than the waiter.
+const WAIT_MARGIN: Duration = Duration::from_millis(100);
+
+/// The warnings a stuck upstream or a flood would repeat on every request, each rate-limited
+/// (the first at once, then at most one per interval carrying the count it stood for).
+#[derive(Debug, Default)]
+pub(crate) struct GuardLogs {
+    pub(crate) unavailable: RateLimitedLog,
+    pub(crate) in_flight_full: RateLimitedLog,
+    pub(crate) wait_timed_out: RateLimitedLog,
+}
 
 /// Removes the in-flight entry when the verification ends, also when it panics or is dropped.
 struct FinishOnDrop<'a> {

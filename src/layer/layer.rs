@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tower::Layer;
 
-use super::core::{GuardCore, Settings};
+use super::core::{GuardCore, GuardLogs, Settings};
 use super::service::BearerGuard;
 use crate::cache::{CacheSettings, InFlight, TokenKeyer, VerdictCache};
 use crate::error::{ConfigError, DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS};
@@ -25,6 +25,14 @@ pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1_024;
 /// Default time a verifier may take before the request gets 503: 10 s.
 pub const DEFAULT_VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest verify timeout accepted: 10 minutes.
+pub(crate) const MAX_VERIFY_TIMEOUT: Duration = Duration::from_secs(600);
+/// Longest positive or negative cache TTL accepted: 7 days.
+pub(crate) const MAX_CACHE_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// Longest `Retry-After` accepted: 1 hour.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+/// Largest `max_token_len` accepted: 64 KiB.
+pub(crate) const MAX_TOKEN_LEN_LIMIT: usize = 64 * 1024;
 
 /// Layer that guards the services it wraps with RFC 6750 bearer tokens.
 ///
@@ -38,8 +46,16 @@ pub struct BearerGuardLayer {
 
 impl BearerGuardLayer {
     /// A guard with default settings around `verifier`.
+    ///
+    /// # Panics
+    /// Only if the operating system's random generator fails, so that no secret cache key can
+    /// be drawn (as `std`'s `HashMap::new` does). [`builder`](Self::builder)`(…).build()`
+    /// returns [`ConfigError::NoRandomKey`] instead.
     pub fn new(verifier: impl Verifier) -> Self {
-        BearerGuardLayerBuilder::new(Arc::new(verifier)).build_with_defaults()
+        match BearerGuardLayerBuilder::new(Arc::new(verifier)).assemble() {
+            Ok(layer) => layer,
+            Err(error) => panic!("bearer-guard: {error}"),
+        }
     }
 
     /// Starts a builder around `verifier`.
@@ -189,8 +205,11 @@ impl BearerGuardLayerBuilder {
     /// Builds the layer.
     ///
     /// # Errors
-    /// [`ConfigError::Invalid`] for a realm with characters a header cannot carry, a zero token
-    /// length, in-flight cap or verify timeout.
+    /// * [`ConfigError::Invalid`] naming the setting: a realm with characters a header cannot
+    ///   carry; a token length of 0 or over 64 KiB; an in-flight cap of 0; a verify timeout of
+    ///   0 or over 10 minutes; a positive or negative TTL over 7 days; a `Retry-After` over
+    ///   1 hour.
+    /// * [`ConfigError::NoRandomKey`] when the system's random generator fails.
     pub fn build(self) -> Result<BearerGuardLayer, ConfigError> {
         if self.realm.is_empty() || !self.realm.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {
             return Err(ConfigError::invalid(
@@ -198,29 +217,52 @@ impl BearerGuardLayerBuilder {
                 "must be non-empty printable ASCII",
             ));
         }
-        if self.max_token_len == 0 {
-            return Err(ConfigError::invalid("max_token_len", "must be at least 1"));
+        if self.max_token_len == 0 || self.max_token_len > MAX_TOKEN_LEN_LIMIT {
+            return Err(ConfigError::invalid(
+                "max_token_len",
+                "must be from 1 byte to 64 KiB",
+            ));
         }
         if self.max_in_flight == 0 {
             return Err(ConfigError::invalid("max_in_flight", "must be at least 1"));
         }
-        if self.verify_timeout.is_zero() {
+        if self.verify_timeout.is_zero() || self.verify_timeout > MAX_VERIFY_TIMEOUT {
             return Err(ConfigError::invalid(
                 "verify_timeout",
-                "must be more than zero",
+                "must be more than zero and at most 10 minutes",
             ));
         }
-        Ok(self.build_with_defaults())
+        if self.cache.positive_ttl > MAX_CACHE_TTL {
+            return Err(ConfigError::invalid(
+                "positive_ttl",
+                "must be at most 7 days",
+            ));
+        }
+        if self.cache.negative_ttl > MAX_CACHE_TTL {
+            return Err(ConfigError::invalid(
+                "negative_ttl",
+                "must be at most 7 days",
+            ));
+        }
+        if self.retry_after > MAX_RETRY_AFTER {
+            return Err(ConfigError::invalid(
+                "retry_after",
+                "must be at most 1 hour",
+            ));
+        }
+        self.assemble()
     }
 
-    /// Builds without validation; only for settings known to be valid (the defaults).
-    fn build_with_defaults(self) -> BearerGuardLayer {
+    /// Builds without checking the settings; only for settings known to be valid (the
+    /// defaults, or after [`build`](Self::build)'s checks).
+    fn assemble(self) -> Result<BearerGuardLayer, ConfigError> {
+        let keyer = TokenKeyer::new().map_err(|_| ConfigError::NoRandomKey)?;
         let cache = (self.cache.capacity > 0).then(|| VerdictCache::new(self.cache));
-        BearerGuardLayer {
+        Ok(BearerGuardLayer {
             core: Arc::new(GuardCore {
                 verifier: self.verifier,
                 cache,
-                keyer: TokenKeyer::new(),
+                keyer,
                 inflight: InFlight::new(self.max_in_flight),
                 settings: Settings {
                     realm: Arc::from(self.realm),
@@ -228,7 +270,8 @@ impl BearerGuardLayerBuilder {
                     retry_after_secs: self.retry_after.as_secs(),
                     verify_timeout: self.verify_timeout,
                 },
+                logs: GuardLogs::default(),
             }),
-        }
+        })
     }
 }

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | 2xx, a JSON object whose `result` is the boolean `true` | valid |
 //! | 2xx or 4xx, a JSON object whose `result` is the boolean `false` | invalid (401) |
-//! | anything else: refused, DNS failure, timeout, 1xx/3xx/5xx, not JSON, `"result": "true"`, `"result": 1`, truncated JSON, a body over the cap, 4xx with `result: true` | unavailable (503) |
+//! | anything else: refused, DNS failure, timeout, 1xx/3xx/5xx, not JSON, `"result": "true"`, `"result": 1`, truncated JSON, a body over the cap, 4xx with `result: true`, `result` more than once | unavailable (503) |
 //!
 //! Nothing but a literal `true` is ever read as valid. Redirects are not followed (a redirect
 //! would carry the token elsewhere): a 3xx is unavailable.
@@ -32,6 +32,10 @@ use crate::token::BearerToken;
 pub const CRM_NOW_VERIFY_URL: &str = "https://api.i1.crm-now.de/v1/getOauthToken.php";
 /// Default cap on calls to the endpoint at once: 64. Further calls queue within the timeout.
 pub const DEFAULT_MAX_CONCURRENT_CALLS: usize = 64;
+/// Longest `timeout` / `connect_timeout` accepted: 10 minutes (a deadline must fit the clock).
+const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+/// Largest `max_response_bytes` accepted: 16 MiB.
+const MAX_RESPONSE_BYTES_LIMIT: usize = 16 * 1024 * 1024;
 
 /// How the `verifytoken` field is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -162,20 +166,69 @@ pub(crate) enum Answer {
     Unusable(&'static str),
 }
 
-/// Reads the endpoint's answer. Only a 2xx JSON object with `"result": true` is valid.
+/// Reads the endpoint's answer. Only a 2xx JSON object with exactly one `result` member, the
+/// boolean `true`, is valid.
 pub(crate) fn read_answer(status: StatusCode, body: &[u8]) -> Answer {
     if !(status.is_success() || status.is_client_error()) {
         return Answer::Unusable("status is neither 2xx nor 4xx");
     }
-    let Ok(Value::Object(answer)) = serde_json::from_slice::<Value>(body) else {
-        return Answer::Unusable("body is not a JSON object");
+    let result = match serde_json::from_slice::<ResultMember>(body) {
+        Ok(ResultMember::Once(result)) => Some(result),
+        Ok(ResultMember::Absent) => None,
+        Ok(ResultMember::Repeated) => return Answer::Unusable("result appears more than once"),
+        Err(_) => return Answer::Unusable("body is not a JSON object"),
     };
-    match answer.get("result") {
+    match result {
         Some(Value::Bool(true)) if status.is_success() => Answer::Valid,
         Some(Value::Bool(true)) => Answer::Unusable("result true with a 4xx status"),
         Some(Value::Bool(false)) => Answer::Invalid,
         Some(_) => Answer::Unusable("result is not a boolean"),
         None => Answer::Unusable("no result field"),
+    }
+}
+
+/// The `result` member of a JSON object, read in one pass that notices a second `result`:
+/// `{"result": false, "result": true}` is ambiguous (a map keeps the last one, other parsers
+/// the first), so it is no answer at all. Other members are skipped unparsed (still checked to
+/// be well-formed JSON).
+enum ResultMember {
+    Absent,
+    Once(Value),
+    Repeated,
+}
+
+impl<'de> serde::Deserialize<'de> for ResultMember {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = ResultMember;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ResultMember, A::Error> {
+                let mut found = ResultMember::Absent;
+                while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if name != "result" {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        continue;
+                    }
+                    found = match found {
+                        ResultMember::Absent => ResultMember::Once(map.next_value()?),
+                        ResultMember::Once(_) | ResultMember::Repeated => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                            ResultMember::Repeated
+                        }
+                    };
+                }
+                Ok(found)
+            }
+        }
+        deserializer.deserialize_map(Visit)
     }
 }
 
@@ -241,7 +294,8 @@ impl RemoteVerifierBuilder {
         self
     }
 
-    /// Calls to the endpoint at once. Default: [`DEFAULT_MAX_CONCURRENT_CALLS`] (64).
+    /// Calls to the endpoint at once. Default: [`DEFAULT_MAX_CONCURRENT_CALLS`] (64); at most
+    /// tokio's semaphore limit.
     pub fn max_concurrent_calls(mut self, calls: usize) -> Self {
         self.max_concurrent_calls = calls;
         self
@@ -263,26 +317,31 @@ impl RemoteVerifierBuilder {
     /// Builds the verifier.
     ///
     /// # Errors
-    /// [`ConfigError`] for a refused URL, zero limits or timeouts, or an HTTP client that
-    /// cannot start.
+    /// [`ConfigError`] naming the setting: a refused URL, a zero limit, a timeout of zero or
+    /// over 10 minutes, an answer cap over 16 MiB, or an HTTP client that cannot start.
     pub fn build(self) -> Result<RemoteVerifier, ConfigError> {
         let url = outbound::checked_url("verify url", &self.url, self.allow_plain_http)?;
-        if self.timeout.is_zero() || self.connect_timeout.is_zero() {
-            return Err(ConfigError::invalid(
-                "verify timeout",
-                "must be more than zero",
-            ));
+        for (name, value) in [
+            ("timeout", self.timeout),
+            ("connect_timeout", self.connect_timeout),
+        ] {
+            if value.is_zero() || value > MAX_TIMEOUT {
+                return Err(ConfigError::invalid(
+                    name,
+                    "must be more than zero and at most 10 minutes",
+                ));
+            }
         }
-        if self.max_concurrent_calls == 0 {
+        if self.max_concurrent_calls == 0 || self.max_concurrent_calls > Semaphore::MAX_PERMITS {
             return Err(ConfigError::invalid(
                 "max_concurrent_calls",
-                "must be at least 1",
+                "must be at least 1 and within tokio's semaphore limit",
             ));
         }
-        if self.max_response_bytes == 0 {
+        if self.max_response_bytes == 0 || self.max_response_bytes > MAX_RESPONSE_BYTES_LIMIT {
             return Err(ConfigError::invalid(
                 "max_response_bytes",
-                "must be at least 1",
+                "must be from 1 byte to 16 MiB",
             ));
         }
         let client = match self.client {
@@ -333,6 +392,32 @@ mod tests {
         assert_eq!(verdict(200, "<html>ok</html>"), "unavailable");
         assert_eq!(verdict(200, ""), "unavailable");
         assert_eq!(verdict(200, "true"), "unavailable");
+    }
+
+    #[test]
+    fn a_duplicated_result_member_is_unavailable_whatever_its_values() {
+        assert_eq!(
+            verdict(200, r#"{"result": false, "result": true}"#),
+            "unavailable"
+        );
+        assert_eq!(
+            verdict(200, r#"{"result": true, "x": 1, "result": true}"#),
+            "unavailable"
+        );
+        assert_eq!(
+            verdict(401, r#"{"result": false, "result": false}"#),
+            "unavailable"
+        );
+        // An escaped member name is the same name.
+        assert_eq!(
+            verdict(200, r#"{"result": false, "res\u0075lt": true}"#),
+            "unavailable"
+        );
+        // Other members may repeat and nest; only `result` decides.
+        assert_eq!(
+            verdict(200, r#"{"m": 1, "m": [{"result": false}], "result": true}"#),
+            "valid"
+        );
     }
 
     #[test]
