@@ -70,7 +70,7 @@ async fn run() -> Result<(), String> {
     })
     .map_err(|e| e.to_string())?;
     let guard = config.layer().map_err(|e| e.to_string())?;
-    let app = app(guard);
+    let app = app(guard).map_err(|e| e.to_string())?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("GUARD_LISTEN: cannot bind {}: {e}", config.listen))?;
@@ -105,21 +105,21 @@ async fn run() -> Result<(), String> {
     Ok(())
 }
 
-fn app(guard: BearerGuardLayer) -> Router {
+fn app(guard: BearerGuardLayer) -> Result<Router, bearer_guard::ConfigError> {
     let read = Router::new()
         .route("/records", get(list_records))
-        .route_layer(guard.require_any(["read"]));
+        .route_layer(guard.require_any(["read"])?);
     let write = Router::new()
         .route("/records", axum::routing::post(create_record))
-        .route_layer(guard.require_any(["write"]));
+        .route_layer(guard.require_any(["write"])?);
     let guarded = Router::new()
         .route("/whoami", get(whoami))
         .merge(read)
         .merge(write)
         .route_layer(guard);
-    Router::new()
+    Ok(Router::new()
         .route("/health", get(|| async { "ok" }))
-        .merge(guarded)
+        .merge(guarded))
 }
 
 async fn whoami(principal: Principal) -> Json<Value> {

@@ -11,7 +11,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use crate::error::{AuthError, DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS};
+use crate::error::{AuthError, ConfigError, DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS};
 use crate::principal::Principal;
 
 /// A set of scopes a route requires: any one of them, or all of them.
@@ -29,7 +29,12 @@ enum Mode {
 
 impl ScopeRequirement {
     /// Satisfied when the token has at least one of `scopes`.
-    pub fn any<I, S>(scopes: I) -> Self
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] (setting `scopes`) when `scopes` is empty — a requirement of
+    /// nothing would be met by every token — or a scope is not an RFC 6749 §3.3 `scope-token`
+    /// (printable ASCII without space, `"` or `\`: it must fit the `scope="…"` challenge).
+    pub fn any<I, S>(scopes: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -38,7 +43,10 @@ impl ScopeRequirement {
     }
 
     /// Satisfied when the token has every one of `scopes`.
-    pub fn all<I, S>(scopes: I) -> Self
+    ///
+    /// # Errors
+    /// As [`ScopeRequirement::any`].
+    pub fn all<I, S>(scopes: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -46,22 +54,29 @@ impl ScopeRequirement {
         Self::new(Mode::All, scopes)
     }
 
-    fn new<I, S>(mode: Mode, scopes: I) -> Self
+    fn new<I, S>(mode: Mode, scopes: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        ScopeRequirement {
-            mode,
-            scopes: scopes.into_iter().map(Into::into).collect(),
+        let scopes: Arc<[String]> = scopes.into_iter().map(Into::into).collect();
+        if scopes.is_empty() {
+            return Err(ConfigError::invalid(
+                "scopes",
+                "name at least one scope: an empty requirement would admit every token",
+            ));
         }
+        if !scopes.iter().all(|scope| is_scope_token(scope)) {
+            return Err(ConfigError::invalid(
+                "scopes",
+                "a scope must be non-empty printable ASCII without space, `\"` or `\\`",
+            ));
+        }
+        Ok(ScopeRequirement { mode, scopes })
     }
 
-    /// Whether `principal` satisfies the requirement. An empty requirement is always met.
+    /// Whether `principal` satisfies the requirement.
     pub fn is_met_by(&self, principal: &Principal) -> bool {
-        if self.scopes.is_empty() {
-            return true;
-        }
         match self.mode {
             Mode::Any => self.scopes.iter().any(|s| principal.has_scope(s)),
             Mode::All => self.scopes.iter().all(|s| principal.has_scope(s)),
@@ -86,6 +101,14 @@ impl ScopeRequirement {
     }
 }
 
+/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
+fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+}
+
 impl fmt::Debug for ScopeRequirement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}{:?}", self.mode, self.scopes)
@@ -99,9 +122,13 @@ impl fmt::Debug for ScopeRequirement {
 /// use axum::{Router, routing::get};
 /// use bearer_guard::RequireScopeLayer;
 ///
+/// # fn main() -> Result<(), bearer_guard::ConfigError> {
 /// let app: Router = Router::new()
 ///     .route("/records", get(|| async { "records" }))
-///     .route_layer(RequireScopeLayer::any(["read"]));
+///     .route_layer(RequireScopeLayer::any(["read"])?);
+/// # drop(app);
+/// # Ok(())
+/// # }
 /// ```
 #[derive(Clone, Debug)]
 #[must_use]
@@ -112,21 +139,27 @@ pub struct RequireScopeLayer {
 
 impl RequireScopeLayer {
     /// Requires at least one of `scopes`.
-    pub fn any<I, S>(scopes: I) -> Self
+    ///
+    /// # Errors
+    /// As [`ScopeRequirement::any`]: no scopes, or a scope that is not a `scope-token`.
+    pub fn any<I, S>(scopes: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Self::new(ScopeRequirement::any(scopes))
+        ScopeRequirement::any(scopes).map(Self::new)
     }
 
     /// Requires all of `scopes`.
-    pub fn all<I, S>(scopes: I) -> Self
+    ///
+    /// # Errors
+    /// As [`ScopeRequirement::any`].
+    pub fn all<I, S>(scopes: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Self::new(ScopeRequirement::all(scopes))
+        ScopeRequirement::all(scopes).map(Self::new)
     }
 
     /// Requires `requirement`.
@@ -244,14 +277,39 @@ mod tests {
             .build()
     }
 
+    fn requirement(made: Result<ScopeRequirement, ConfigError>) -> ScopeRequirement {
+        made.unwrap_or_else(|e| panic!("{e}"))
+    }
+
     #[test]
     fn any_needs_one_all_needs_every_one() {
-        let any = ScopeRequirement::any(["read", "write"]);
-        let all = ScopeRequirement::all(["read", "write"]);
+        let any = requirement(ScopeRequirement::any(["read", "write"]));
+        let all = requirement(ScopeRequirement::all(["read", "write"]));
         assert!(any.is_met_by(&with(&["write"])));
         assert!(!any.is_met_by(&with(&["profile"])));
         assert!(all.is_met_by(&with(&["write", "read", "profile"])));
         assert!(!all.is_met_by(&with(&["read"])));
         assert_eq!(all.scope_list(), "read write");
+    }
+
+    #[test]
+    fn an_empty_requirement_is_refused_when_built() {
+        let none: [&str; 0] = [];
+        for made in [
+            ScopeRequirement::any(none),
+            ScopeRequirement::all(none),
+            RequireScopeLayer::any(none).map(|layer| layer.requirement),
+            RequireScopeLayer::all(none).map(|layer| layer.requirement),
+        ] {
+            assert!(matches!(made, Err(ConfigError::Invalid { ref name, .. }) if name == "scopes"));
+        }
+    }
+
+    #[test]
+    fn a_scope_that_does_not_fit_the_challenge_is_refused() {
+        for bad in ["", "two words", "quo\"te", "back\\slash", "tab\t", "é"] {
+            assert!(ScopeRequirement::any([bad]).is_err(), "{bad:?}");
+        }
+        assert!(ScopeRequirement::all(["orders:read", "https://api.example/x!#$"]).is_ok());
     }
 }

@@ -553,7 +553,7 @@ async fn required_scopes_and_custom_checks_make_tokens_invalid() {
     let key = TestKey::hmac("k");
     let verifier = JwtVerifier::builder()
         .static_key(StaticKey::hmac_secret(&key.secret, JwtAlgorithm::HS256).kid("k"))
-        .required_scopes(ScopeRequirement::all(["read"]))
+        .required_scopes(ScopeRequirement::all(["read"]).unwrap())
         .check(
             |claims| match claims.get("tenant").and_then(Value::as_str) {
                 Some("acme") => Ok(()),

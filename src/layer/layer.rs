@@ -69,21 +69,30 @@ impl BearerGuardLayer {
     }
 
     /// A [`RequireScopeLayer`] needing any of `scopes`, with this guard's realm.
-    pub fn require_any<I, S>(&self, scopes: I) -> RequireScopeLayer
+    ///
+    /// # Errors
+    /// As [`ScopeRequirement::any`](crate::ScopeRequirement::any): no scopes, or a scope that
+    /// is not an RFC 6749 `scope-token`.
+    pub fn require_any<I, S>(&self, scopes: I) -> Result<RequireScopeLayer, ConfigError>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        RequireScopeLayer::any(scopes).realm(Arc::clone(&self.core.settings.realm))
+        RequireScopeLayer::any(scopes)
+            .map(|layer| layer.realm(Arc::clone(&self.core.settings.realm)))
     }
 
     /// A [`RequireScopeLayer`] needing all of `scopes`, with this guard's realm.
-    pub fn require_all<I, S>(&self, scopes: I) -> RequireScopeLayer
+    ///
+    /// # Errors
+    /// As [`require_any`](Self::require_any).
+    pub fn require_all<I, S>(&self, scopes: I) -> Result<RequireScopeLayer, ConfigError>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        RequireScopeLayer::all(scopes).realm(Arc::clone(&self.core.settings.realm))
+        RequireScopeLayer::all(scopes)
+            .map(|layer| layer.realm(Arc::clone(&self.core.settings.realm)))
     }
 
     /// Cached entries `(valid, invalid)`, after pending cache maintenance. For tests and

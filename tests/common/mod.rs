@@ -117,12 +117,20 @@ pub fn app(guard: BearerGuardLayer) -> Router {
         .merge(
             Router::new()
                 .route("/read", get(|| async { "read ok" }))
-                .route_layer(guard.require_any(["read"])),
+                .route_layer(
+                    guard
+                        .require_any(["read"])
+                        .unwrap_or_else(|e| panic!("{e}")),
+                ),
         )
         .merge(
             Router::new()
                 .route("/admin", get(|| async { "admin ok" }))
-                .route_layer(guard.require_all(["read", "write", "admin"])),
+                .route_layer(
+                    guard
+                        .require_all(["read", "write", "admin"])
+                        .unwrap_or_else(|e| panic!("{e}")),
+                ),
         )
         .route_layer(guard);
     Router::new()

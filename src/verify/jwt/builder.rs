@@ -50,7 +50,7 @@ pub const DEFAULT_MAX_KEYS_WITHOUT_KID: usize = 4;
 /// let verifier = JwtVerifier::builder()
 ///     .discovery("https://login.example.com/realms/partners")
 ///     .audience("orders-api")
-///     .required_scopes(ScopeRequirement::any(["orders:read"]))
+///     .required_scopes(ScopeRequirement::any(["orders:read"])?)
 ///     .leeway(Duration::from_secs(10))
 ///     .build()?;
 /// # drop(verifier);

@@ -373,7 +373,7 @@ mod tests {
     fn missing_scope_and_failing_user_check_are_invalid() {
         let mut s = settings();
         s.require_exp = false;
-        s.required_scopes = Some(ScopeRequirement::all(["read"]));
+        s.required_scopes = ScopeRequirement::all(["read"]).ok();
         s.checks = vec![Arc::new(|c: &Claims| {
             if c.get("tenant").and_then(Value::as_str) == Some("acme") {
                 Ok(())
