@@ -41,7 +41,9 @@ pub enum Mode {
     Remote,
     /// JWTs are checked locally against JWKS or PEM keys; nothing goes remote.
     Jwt,
-    /// JWTs with a locally known key are checked locally; anything else goes remote.
+    /// JWTs with a locally known key are checked locally; anything else goes remote, and a
+    /// remote yes for a JWT must still pass the local claim rules
+    /// ([`AutoVerifier`](crate::AutoVerifier)).
     Auto,
 }
 

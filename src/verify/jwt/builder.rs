@@ -36,8 +36,9 @@ pub const DEFAULT_MAX_KEYS_WITHOUT_KID: usize = 4;
 
 /// Builds a [`JwtVerifier`]. Every setter states its default.
 ///
-/// At least one key source is needed: [`jwks_url`](Self::jwks_url),
-/// [`discovery`](Self::discovery) (one or the other), and/or static keys
+/// At least one key source is needed: [`jwks_url`](Self::jwks_url) (or
+/// [`jwks_url_for_issuer`](Self::jwks_url_for_issuer)), [`discovery`](Self::discovery) (one or
+/// the other), and/or static keys
 /// ([`public_key_pem`](Self::public_key_pem), [`hmac_secret`](Self::hmac_secret),
 /// [`static_key`](Self::static_key)).
 ///
