@@ -43,7 +43,7 @@ pub enum Mode {
     Jwt,
     /// JWTs with a locally known key are checked locally; anything else goes remote, and a
     /// remote yes for a JWT must still pass the local claim rules
-    /// ([`AutoVerifier`](crate::AutoVerifier)).
+    /// ([`AutoVerifier`]).
     Auto,
 }
 
