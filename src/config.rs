@@ -10,6 +10,7 @@
 //! | `GUARD_JWT_PUBLIC_KEY` | path to a PEM public key for local JWT checks | none |
 //! | `GUARD_ISSUER` | accepted `iss` values, comma-separated | any |
 //! | `GUARD_AUDIENCE` | accepted `aud` values, comma-separated | any |
+//! | `GUARD_REQUIRE_AT_JWT` | `true`: JWTs must carry the header `typ: at+jwt` (RFC 9068); `false`: no `typ`, `JWT` or `at+jwt` | `false` |
 //! | `GUARD_CACHE_TTL_SECS` | longest reuse of a valid verdict | 300 |
 //! | `GUARD_NEGATIVE_TTL_SECS` | how long a rejected token is remembered | 10 |
 //! | `GUARD_REALM` | realm of `WWW-Authenticate` challenges | `api` |
@@ -41,7 +42,9 @@ pub enum Mode {
     Remote,
     /// JWTs are checked locally against JWKS or PEM keys; nothing goes remote.
     Jwt,
-    /// JWTs with a locally known key are checked locally; anything else goes remote.
+    /// JWTs with a locally known key are checked locally; anything else goes remote, and a
+    /// remote yes for a JWT must still pass the local claim rules
+    /// ([`AutoVerifier`]).
     Auto,
 }
 
@@ -76,6 +79,9 @@ pub struct GuardConfig {
     pub issuers: Vec<String>,
     /// `GUARD_AUDIENCE`.
     pub audiences: Vec<String>,
+    /// `GUARD_REQUIRE_AT_JWT`: JWTs must carry the header `typ: at+jwt`
+    /// ([`require_access_token_typ`](crate::JwtVerifierBuilder::require_access_token_typ)).
+    pub require_at_jwt: bool,
     /// `GUARD_CACHE_TTL_SECS`.
     pub cache_ttl: Duration,
     /// `GUARD_NEGATIVE_TTL_SECS`.
@@ -116,16 +122,18 @@ impl GuardConfig {
             })?,
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
         };
-        let allow_plain_http = match get("GUARD_ALLOW_PLAIN_HTTP").as_deref() {
-            None | Some("false") | Some("0") => false,
-            Some("true") | Some("1") => true,
-            Some(other) => {
-                return Err(ConfigError::invalid(
-                    "GUARD_ALLOW_PLAIN_HTTP",
+        let flag = |name: &'static str| -> Result<bool, ConfigError> {
+            match get(name).as_deref() {
+                None | Some("false") | Some("0") => Ok(false),
+                Some("true") | Some("1") => Ok(true),
+                Some(other) => Err(ConfigError::invalid(
+                    name,
                     format!("`{other}` is not `true` or `false`"),
-                ));
+                )),
             }
         };
+        let allow_plain_http = flag("GUARD_ALLOW_PLAIN_HTTP")?;
+        let require_at_jwt = flag("GUARD_REQUIRE_AT_JWT")?;
         // URLs are checked here, so a bad one (not https off loopback, credentials in it) is
         // refused before anything else, under its variable's name.
         let url = |name: &'static str| -> Result<Option<String>, ConfigError> {
@@ -201,6 +209,7 @@ impl GuardConfig {
             jwt_public_key,
             issuers: list("GUARD_ISSUER"),
             audiences: list("GUARD_AUDIENCE"),
+            require_at_jwt,
             cache_ttl: seconds("GUARD_CACHE_TTL_SECS", DEFAULT_POSITIVE_TTL)?,
             negative_ttl: seconds("GUARD_NEGATIVE_TTL_SECS", DEFAULT_NEGATIVE_TTL)?,
             realm: get("GUARD_REALM").unwrap_or_else(|| DEFAULT_REALM.to_owned()),
@@ -237,11 +246,13 @@ impl GuardConfig {
             .transpose()
     }
 
-    /// The local JWT verifier from `GUARD_JWKS_URL` / `GUARD_JWT_PUBLIC_KEY`, `GUARD_ISSUER`
-    /// and `GUARD_AUDIENCE`. With a JWKS URL it must be called inside a tokio runtime (the
-    /// key set is fetched and refreshed in the background).
+    /// The local JWT verifier from `GUARD_JWKS_URL` / `GUARD_JWT_PUBLIC_KEY`, `GUARD_ISSUER`,
+    /// `GUARD_AUDIENCE` and `GUARD_REQUIRE_AT_JWT`. With a JWKS URL it must be called inside a
+    /// tokio runtime (the key set is fetched and refreshed in the background).
     fn jwt_verifier(&self) -> Result<JwtVerifier, ConfigError> {
-        let mut builder = JwtVerifier::builder().allow_plain_http(self.allow_plain_http);
+        let mut builder = JwtVerifier::builder()
+            .allow_plain_http(self.allow_plain_http)
+            .require_access_token_typ(self.require_at_jwt);
         if let Some(client) = self.proxied_client()? {
             builder = builder.http_client(client);
         }
@@ -366,6 +377,7 @@ impl fmt::Debug for GuardConfig {
             .field("jwt_public_key", &self.jwt_public_key)
             .field("issuers", &self.issuers)
             .field("audiences", &self.audiences)
+            .field("require_at_jwt", &self.require_at_jwt)
             .field("cache_ttl", &self.cache_ttl)
             .field("negative_ttl", &self.negative_ttl)
             .field("realm", &self.realm)
@@ -458,6 +470,7 @@ mod tests {
         );
         assert!(error(&[("GUARD_VERIFY_ENCODING", "xml")]).starts_with("GUARD_VERIFY_ENCODING:"));
         assert!(error(&[("GUARD_ALLOW_PLAIN_HTTP", "yes")]).starts_with("GUARD_ALLOW_PLAIN_HTTP:"));
+        assert!(error(&[("GUARD_REQUIRE_AT_JWT", "yes")]).starts_with("GUARD_REQUIRE_AT_JWT:"));
     }
 
     #[test]

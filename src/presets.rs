@@ -5,7 +5,9 @@
 //! [`crm_now`] checks tokens against crm-now's central `verifytoken` endpoint
 //! ([`CRM_NOW_VERIFY_URL`]). When you know a JWKS URL for the issuer of your partners' tokens,
 //! pass it: JWTs whose key is in that set are then checked locally (no round trip), and every
-//! other token still goes to the endpoint — the `auto` rule of [`AutoVerifier`].
+//! other token still goes to the endpoint — the `auto` rule of [`AutoVerifier`], under which a
+//! yes from the endpoint for a JWT must also pass the local claim rules (here: `exp`/`nbf`; no
+//! issuer or audience is configured by the preset).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), bearer_guard::ConfigError> {

@@ -485,3 +485,304 @@ async fn static_keys_and_a_jwks_work_side_by_side() {
         assert_eq!(reason(&verdict(&verifier, &token).await), "valid");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// `auto` over real HTTP: the embedded crm-now issuer as the remote verifier (its verifytoken
+// says yes to every token it signed, for any audience) and a real JWKS.
+
+mod auto_mode {
+    use super::*;
+    use bearer_guard::mock::{Endpoint, MintOptions, MockIssuer};
+    use bearer_guard::{
+        AutoVerifier, GuardConfig, RemoteVerifier, ScopeRequirement, StaticKey, Verifier,
+    };
+    use jwt_support::{call, guarded};
+    use std::collections::HashMap;
+
+    pub(super) async fn crm_now() -> MockIssuer {
+        MockIssuer::builder().audience("api").start().await.unwrap()
+    }
+
+    pub(super) fn remote(issuer: &MockIssuer) -> Arc<dyn Verifier> {
+        Arc::new(
+            RemoteVerifier::builder()
+                .url(issuer.verify_url())
+                .build()
+                .unwrap(),
+        )
+    }
+
+    fn from_env(vars: &[(&str, &str)]) -> GuardConfig {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        GuardConfig::from_lookup(|name| vars.get(name).cloned()).unwrap()
+    }
+
+    /// The issue's reproduction: GUARD_ISSUER, GUARD_AUDIENCE=api, a JWKS that does not hold
+    /// crm-now's key, and crm-now saying yes. A JWT for another audience under an unknown `kid`
+    /// must not get in through the remote.
+    #[tokio::test]
+    async fn a_remote_yes_for_a_jwt_under_an_unknown_kid_must_pass_the_claim_rules() {
+        let issuer = crm_now().await;
+        let local = TestKey::ec("local");
+        let server = JwksServer::start(vec![local.jwk()]).await;
+        let config = from_env(&[
+            ("GUARD_VERIFY_URL", issuer.verify_url()),
+            ("GUARD_JWKS_URL", &server.jwks_url()),
+            ("GUARD_ISSUER", issuer.issuer()),
+            ("GUARD_AUDIENCE", "api"),
+        ]);
+        let app = guarded_by(config.layer().unwrap());
+        let other_aud = issuer
+            .mint(MintOptions::default().audience("other").scope("admin"))
+            .unwrap();
+        assert!(issuer.is_valid(&other_aud), "crm-now vouches for it");
+        let (code, body) = call(&app, &other_aud).await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED, "{body}");
+        // Expired (crm-now may still say yes within its own leeway), wrong issuer: refused too.
+        let foreign_iss = issuer
+            .mint(MintOptions::default().claim("iss", "https://elsewhere.test"))
+            .unwrap();
+        assert_eq!(status(&app, &foreign_iss).await, StatusCode::UNAUTHORIZED);
+        // The same issuer's token for our audience still passes through the remote.
+        let ours = issuer.mint(MintOptions::default().scope("read")).unwrap();
+        let (code, body) = call(&app, &ours).await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+        assert_eq!(body["source"], "remote");
+        assert_eq!(body["scopes"], json!(["read"]));
+    }
+
+    /// A known-key JWT that fails a claim rule is refused locally and never sent remote.
+    #[tokio::test]
+    async fn a_known_key_jwt_without_iss_is_refused_locally_not_sent_remote() {
+        let issuer = crm_now().await;
+        let config = from_env(&[
+            ("GUARD_VERIFY_URL", issuer.verify_url()),
+            ("GUARD_JWKS_URL", issuer.jwks_url()),
+            ("GUARD_ISSUER", issuer.issuer()),
+            ("GUARD_AUDIENCE", "api"),
+        ]);
+        let app = guarded_by(config.layer().unwrap());
+        let no_iss = issuer
+            .mint(MintOptions::default().claim("iss", serde_json::Value::Null))
+            .unwrap();
+        assert!(issuer.is_valid(&no_iss), "crm-now vouches for it");
+        let (code, body) = call(&app, &no_iss).await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED, "{body}");
+        let other_iss = issuer
+            .mint(MintOptions::default().claim("iss", "https://elsewhere.test"))
+            .unwrap();
+        assert_eq!(status(&app, &other_iss).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(issuer.calls(Endpoint::Verify), 0, "nothing went remote");
+        let (code, body) = call(&app, &issuer.mint(MintOptions::default()).unwrap()).await;
+        assert_eq!(
+            (code, body["source"].clone()),
+            (StatusCode::OK, json!("jwt"))
+        );
+        assert_eq!(issuer.calls(Endpoint::Verify), 0);
+    }
+
+    /// Required scopes, custom checks and `typ` apply to a remote yes as well.
+    #[tokio::test]
+    async fn scopes_checks_and_typ_apply_to_a_remote_yes() {
+        let issuer = crm_now().await;
+        let local = TestKey::ed("local");
+        let server = JwksServer::start(vec![local.jwk()]).await;
+        let jwt = JwtVerifier::builder()
+            .jwks_url(server.jwks_url())
+            .issuer(issuer.issuer())
+            .audience("api")
+            .required_scopes(ScopeRequirement::any(["read"]).unwrap())
+            .check(
+                |claims| match claims.get("tenant").and_then(|t| t.as_str()) {
+                    Some("acme") => Ok(()),
+                    _ => Err("wrong tenant".into()),
+                },
+            )
+            .build()
+            .unwrap();
+        let auto = AutoVerifier::new(jwt, remote(&issuer));
+        let app = guarded(auto.clone());
+        let mint = |scope: &str, tenant: &str| {
+            issuer
+                .mint(MintOptions::default().scope(scope).claim("tenant", tenant))
+                .unwrap()
+        };
+        assert_eq!(
+            status(&app, &mint("write", "acme")).await,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            status(&app, &mint("read", "evil")).await,
+            StatusCode::UNAUTHORIZED
+        );
+        let (code, body) = call(&app, &mint("read", "acme")).await;
+        assert_eq!(
+            (code, body["source"].clone()),
+            (StatusCode::OK, json!("remote"))
+        );
+        assert_eq!(
+            reason(&verdict(&auto, &mint("read", "evil")).await),
+            "invalid: wrong tenant"
+        );
+    }
+
+    /// An unknown `kid` first refetches the JWKS: a key rotated in at the issuer is found and
+    /// the token is checked locally instead of being sent remote.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unknown_kid_refetches_before_going_remote() {
+        let issuer = crm_now().await;
+        let jwt = JwtVerifier::builder()
+            .jwks_url(issuer.jwks_url())
+            .audience("api")
+            .unknown_kid_cooldown(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        let auto = AutoVerifier::new(jwt, remote(&issuer));
+        let app = guarded(auto);
+        let (code, body) = call(&app, &issuer.mint(MintOptions::default()).unwrap()).await;
+        assert_eq!(
+            (code, body["source"].clone()),
+            (StatusCode::OK, json!("jwt"))
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        issuer.rotate_key().unwrap();
+        let fetches = issuer.calls(Endpoint::Jwks);
+        let (code, body) = call(&app, &issuer.mint(MintOptions::default()).unwrap()).await;
+        assert_eq!(
+            (code, body["source"].clone()),
+            (StatusCode::OK, json!("jwt"))
+        );
+        assert_eq!(issuer.calls(Endpoint::Jwks), fetches + 1);
+        assert_eq!(issuer.calls(Endpoint::Verify), 0);
+    }
+
+    /// An untagged PEM key next to a JWKS: crm-now's RS256 tokens carrying a `kid` the JWKS
+    /// does not hold are not captured by the PEM key; they reach the remote.
+    #[tokio::test]
+    async fn an_untagged_pem_key_does_not_capture_jwts_with_a_kid_in_auto() {
+        let issuer = crm_now().await;
+        let local = TestKey::ec("local");
+        let server = JwksServer::start(vec![local.jwk()]).await;
+        let pem = TestKey::rsa("unused").without_kid();
+        let jwt = JwtVerifier::builder()
+            .jwks_url(server.jwks_url())
+            .static_key(StaticKey::public_pem(&pem.public_pem))
+            .audience("api")
+            .build()
+            .unwrap();
+        let app = guarded(AutoVerifier::new(jwt, remote(&issuer)));
+        let (code, body) = call(&app, &issuer.mint(MintOptions::default()).unwrap()).await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+        assert_eq!(body["source"], "remote");
+        // The PEM key still checks tokens without `kid`, locally.
+        let (code, body) = call(&app, &pem.sign(&claims(json!({"aud": "api"})))).await;
+        assert_eq!(
+            (code, body["source"].clone()),
+            (StatusCode::OK, json!("jwt"))
+        );
+    }
+}
+
+/// An untagged static key next to a JWKS must not block rotation: a token signed by a key newly
+/// published in the JWKS (its `kid` unknown until the refetch) is found by the refetch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untagged_static_key_does_not_block_jwks_rotation() {
+    let old = TestKey::rsa("old");
+    let new = TestKey::rsa("new");
+    let pem = TestKey::rsa("pem").without_kid();
+    let server = JwksServer::start(vec![old.jwk()]).await;
+    let verifier = jwks_verifier(&server)
+        .public_key_pem(&pem.public_pem)
+        .unknown_kid_cooldown(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let app = guarded(verifier.clone());
+    assert_eq!(
+        status(&app, &old.sign(&claims(json!({})))).await,
+        StatusCode::OK
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    server.set_keys(vec![old.jwk(), new.jwk()]);
+    let fetches = server.jwks_fetches();
+    assert_eq!(
+        reason(&verdict(&verifier, &new.sign(&claims(json!({})))).await),
+        "valid"
+    );
+    assert_eq!(server.jwks_fetches(), fetches + 1);
+    assert_eq!(
+        status(&app, &new.sign(&claims(json!({})))).await,
+        StatusCode::OK
+    );
+    // The PEM key checks tokens without `kid` …
+    assert_eq!(
+        status(&app, &pem.sign(&claims(json!({})))).await,
+        StatusCode::OK
+    );
+    // … but, with a JWKS configured, not tokens naming a `kid` no key carries.
+    assert_eq!(
+        reason(
+            &verdict(
+                &verifier,
+                &pem.with_kid("stranger").sign(&claims(json!({})))
+            )
+            .await
+        ),
+        "invalid: unknown kid"
+    );
+}
+
+/// Keys found by discovery of issuer A validate only tokens whose `iss` is A, even when the
+/// builder accepts other issuers (for its static keys).
+#[tokio::test]
+async fn discovered_keys_validate_only_their_issuers_tokens() {
+    let key = TestKey::rsa("k");
+    let other = TestKey::ed("b-key");
+    let server = JwksServer::start(vec![key.jwk()]).await;
+    let a = server.base_url();
+    let verifier = JwtVerifier::builder()
+        .discovery(a.clone())
+        .issuer("https://b.test")
+        .static_key(bearer_guard::StaticKey::public_pem(&other.public_pem).kid("b-key"))
+        .audience("api")
+        .build()
+        .unwrap();
+    let app = guarded(verifier.clone());
+    let as_a = key.sign(&claims(json!({"iss": a, "aud": "api"})));
+    assert_eq!(status(&app, &as_a).await, StatusCode::OK);
+    let as_b = key.sign(&claims(json!({"iss": "https://b.test", "aud": "api"})));
+    assert_eq!(
+        reason(&verdict(&verifier, &as_b).await),
+        "invalid: issuer not bound to the key"
+    );
+    assert_eq!(status(&app, &as_b).await, StatusCode::UNAUTHORIZED);
+    // B's own (static, unbound) key still validates B's tokens.
+    let b_token = other.sign(&claims(json!({"iss": "https://b.test", "aud": "api"})));
+    assert_eq!(status(&app, &b_token).await, StatusCode::OK);
+}
+
+/// `jwks_url_for_issuer` binds a JWKS to one issuer the same way.
+#[tokio::test]
+async fn a_jwks_bound_to_an_issuer_validates_only_that_issuers_tokens() {
+    let key = TestKey::ec("k");
+    let server = JwksServer::start(vec![key.jwk()]).await;
+    let verifier = JwtVerifier::builder()
+        .jwks_url_for_issuer(server.jwks_url(), "https://a.test")
+        .issuer("https://b.test")
+        .build()
+        .unwrap();
+    let as_a = key.sign(&claims(json!({"iss": "https://a.test"})));
+    assert_eq!(reason(&verdict(&verifier, &as_a).await), "valid");
+    let as_b = key.sign(&claims(json!({"iss": "https://b.test"})));
+    assert_eq!(
+        reason(&verdict(&verifier, &as_b).await),
+        "invalid: issuer not bound to the key"
+    );
+    let none = key.sign(&claims(json!({})));
+    assert_eq!(
+        reason(&verdict(&verifier, &none).await),
+        "invalid: missing iss claim"
+    );
+}

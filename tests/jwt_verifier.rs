@@ -770,28 +770,51 @@ async fn auto_rejects_a_known_key_jwt_with_a_bad_signature_locally() {
 }
 
 #[tokio::test]
-async fn auto_sends_unknown_kids_and_other_issuers_to_the_remote() {
+async fn auto_sends_unknown_kids_remote_but_refuses_what_the_claim_rules_refuse() {
     let key = TestKey::hmac("k");
     let (auto, remote) = auto_with(verifier_for(&key));
     assert!(auto.jwt().recognizes(&key.sign(&good_claims())));
 
+    // A kid no key carries: remote (whose yes passes the rules: the claims are good).
     let unknown_kid = TestKey::hmac("other").sign(&good_claims());
+    assert!(!auto.jwt().recognizes(&unknown_kid));
+    let app = guarded(auto.clone());
+    assert_eq!(status(&app, &unknown_kid).await, StatusCode::OK);
+    assert_eq!(remote.calls.load(Ordering::SeqCst), 1);
+    // Another issuer, no issuer, another audience, expired, alg none, a refused typ: refused
+    // without asking the remote (which would say yes to anything).
     let other_issuer = key.sign(&claims(
         json!({"iss": "https://elsewhere.test", "aud": AUD}),
     ));
     let no_issuer = key.sign(&claims(json!({"aud": AUD})));
+    let foreign_unknown_kid = TestKey::hmac("other").sign(&claims(json!({"iss": ISS, "aud": "x"})));
+    let expired_unknown_kid =
+        TestKey::hmac("other").sign(&claims(json!({"iss": ISS, "aud": AUD, "exp": now() - 600})));
     let alg_none = raw_token(&json!({"alg": "none"}), &good_claims(), "");
-    for token in [&unknown_kid, &other_issuer, &no_issuer, &alg_none] {
-        assert!(!auto.jwt().recognizes(token));
-    }
-    let app = guarded(auto);
-    for (i, token) in [unknown_kid, other_issuer, no_issuer, alg_none]
-        .iter()
-        .enumerate()
+    let mut dpop = Header::new(Algorithm::HS256);
+    dpop.kid = Some("other".into());
+    dpop.typ = Some("dpop+jwt".into());
+    let wrong_typ = TestKey::hmac("other").sign_with_header(dpop, &good_claims());
+    for token in [
+        &other_issuer,
+        &no_issuer,
+        &foreign_unknown_kid,
+        &expired_unknown_kid,
+        &alg_none,
+        &wrong_typ,
+    ]
+    .into_iter()
+    .enumerate()
     {
-        assert_eq!(status(&app, token).await, StatusCode::OK);
-        assert_eq!(remote.calls.load(Ordering::SeqCst), i + 1);
+        assert_eq!(
+            status(&app, token.1).await,
+            StatusCode::UNAUTHORIZED,
+            "{}",
+            token.0
+        );
+        assert!(matches!(verdict(&auto, token.1).await, Verdict::Invalid(_)));
     }
+    assert_eq!(remote.calls.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
@@ -808,4 +831,45 @@ async fn auto_checks_league_tokens_without_kid_locally() {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(remote.calls.load(Ordering::SeqCst), 0);
+}
+
+/// `GUARD_REQUIRE_AT_JWT=true` makes the guard built from the environment accept only
+/// `typ: at+jwt` (RFC 9068); unset or `false`, `typ: JWT` passes; a bad value names the variable.
+#[tokio::test]
+async fn guard_require_at_jwt_is_read_from_the_environment() {
+    use std::collections::HashMap;
+    let key = TestKey::rsa("unused").without_kid();
+    let path = std::env::temp_dir().join(format!(
+        "bearer-guard-at-jwt-{}-{}.pem",
+        std::process::id(),
+        random_id()
+    ));
+    std::fs::write(&path, &key.public_pem).unwrap();
+    let path_text = path.to_string_lossy().into_owned();
+    let config = |require: Option<&str>| {
+        let mut vars = HashMap::from([("GUARD_JWT_PUBLIC_KEY".to_owned(), path_text.clone())]);
+        if let Some(value) = require {
+            vars.insert("GUARD_REQUIRE_AT_JWT".to_owned(), value.to_owned());
+        }
+        bearer_guard::GuardConfig::from_lookup(move |name| vars.get(name).cloned())
+    };
+    let jwt_typ = key.sign(&claims(json!({})));
+    let mut at = Header::new(Algorithm::RS256);
+    at.typ = Some("at+jwt".into());
+    let at_typ = key.sign_with_header(at, &claims(json!({})));
+
+    let strict = jwt_support::guarded_by(config(Some("true")).unwrap().layer().unwrap());
+    assert_eq!(status(&strict, &jwt_typ).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(status(&strict, &at_typ).await, StatusCode::OK);
+    for lax in [None, Some("false")] {
+        let app = jwt_support::guarded_by(config(lax).unwrap().layer().unwrap());
+        assert_eq!(status(&app, &jwt_typ).await, StatusCode::OK, "{lax:?}");
+        assert_eq!(status(&app, &at_typ).await, StatusCode::OK, "{lax:?}");
+    }
+    let message = config(Some("yes"))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(message.starts_with("GUARD_REQUIRE_AT_JWT:"), "{message}");
+    let _ = std::fs::remove_file(&path);
 }

@@ -1,41 +1,61 @@
-//! `auto` mode: [`AutoVerifier`] checks a JWT locally when it can, and asks the remote verifier
-//! about everything else.
+//! `auto` mode: [`AutoVerifier`] checks a JWT locally when a local key can, asks the remote
+//! verifier about everything else — and holds every JWT to the same claim rules, whichever
+//! verifier says yes.
 //!
-//! # The rule
-//! A token is checked **locally** by the [`JwtVerifier`] when all of these hold, looking only
-//! at the token and the key set loaded right now (see [`JwtVerifier::recognizes`]):
-//! 1. it is a well-formed JWT: three non-empty base64url segments, a header that decodes to
-//!    JSON with a supported `alg` (not `none`) and no `crit`;
-//! 2. its key is known: its `kid` is in the current key set, or it has no `kid` and a
-//!    configured key accepts its `alg`;
-//! 3. when the `JwtVerifier` has issuers configured, its *unverified* `iss` is one of them.
+//! # Which tokens go where
+//! **"A JWT"** here means: exactly three non-empty `.`-separated segments whose first two
+//! base64url-decode to JSON *objects* (header and payload). Anything else is **opaque** —
+//! including opaque tokens that happen to contain dots — and a remote verifier reads no
+//! claims from it either.
 //!
-//! Then the local verdict is final: a failing local check (bad signature, expired, wrong
-//! audience, …) is `Invalid` and is **never** sent to the remote verifier — a forged token
-//! must not get a second chance elsewhere.
+//! 1. **Local, final.** The header parses (a supported `alg`, not `none`, no `crit`) and a key
+//!    in the current key set is chosen for it: a key with its `kid`, or — for a token without
+//!    `kid` — a key that accepts its `alg` ([`JwtVerifier::recognizes`]). Static keys without
+//!    a `kid` are **not** used for a token that names a `kid` (it belongs to the JWKS or to the
+//!    remote). The local verdict is final: a bad signature, a wrong `iss`/`aud`/`typ`, an
+//!    expired token, a missing scope, a failed custom check is `Invalid` and is **never** sent
+//!    to the remote verifier — a token refused for its own fault gets no second chance.
+//! 2. **Refetch first.** A parsed header whose `kid` no key carries — or any JWT while the
+//!    JWKS has not loaded yet — waits for one JWKS refetch (joining the fetch in flight;
+//!    at most one fetch per [cool-down](crate::JwtVerifierBuilder::unknown_kid_cooldown), so a
+//!    flood of random `kid`s costs one fetch). If a key appears, rule 1 decides.
+//! 3. **Refused at once:** a header `typ` the rules refuse, `alg: none`, and a JWT whose
+//!    *unverified* claims already fail the registered claim rules (`exp`, `nbf`, `iss` when
+//!    issuers are configured, `aud` when audiences are) — the remote's yes could not let it in.
+//! 4. **Remote.** Everything else: opaque tokens, JWTs whose `kid` is still unknown after the
+//!    refetch, JWTs whose `alg` no local key accepts, JWTs whose header this crate cannot
+//!    check (an unsupported `alg`, a `crit`).
+//!    * For an **opaque** token the remote verdict stands as it is (there are no claims to
+//!      check; use [`RequireScopeLayer`](crate::RequireScopeLayer) for per-route scopes).
+//!    * For a **JWT**, a remote yes is only a yes once its payload passes the very rules a
+//!      local check applies: `exp`/`nbf` (with the leeway), `iss`, `aud`, the header `typ`,
+//!      the custom checks, and the required scopes (on the remote's principal, which is what
+//!      the application sees); otherwise `Invalid`. Only the signature is the remote's word.
 //!
-//! **Everything else** goes to the remote verifier: opaque tokens, JWTs from other issuers,
-//! JWTs whose `kid` is not in the key set (auto mode does not refetch the JWKS for them; the
-//! background refresh picks up new keys), and tokens that arrive while no JWKS keys are loaded
-//! and the first fetch has failed. A JWT that arrives while the *first* fetch is still in
-//! flight waits for it (bounded by the HTTP timeouts) and is then decided by the rule above.
+//! # Consequences
+//! * With issuers configured, a JWT of **another issuer** (or without `iss`) is refused, even
+//!   if the remote verifier would vouch for it: the configured issuers are the whole list of
+//!   issuers this service accepts. Leave issuers unset, or add the remote issuer's `iss`, to
+//!   accept the remote issuer's JWTs; its opaque tokens are unaffected.
+//! * The same holds for audiences: a JWT the remote vouches for, issued for another client,
+//!   is refused once an audience is configured.
 //!
 //! # No double work
-//! Exactly one verifier runs per token. The decision costs one header decode (plus one payload
-//! decode when issuers are configured) and no cryptography; the local check then reuses the
-//! parsed header and the very key-set snapshot the decision was made with, so a key swap in
-//! between cannot send a token down both paths. The guard in front caches the verdict either
-//! way.
+//! Exactly one verifier *decides* per token. The routing costs one header decode and no
+//! cryptography for a token checked locally (its payload is decoded once, after the
+//! signature); a token going remote costs one more decode of header and payload. The guard in
+//! front caches the verdict either way.
 
 use std::fmt;
 use std::sync::Arc;
 
-use super::jwt::JwtVerifier;
+use super::jwt::{AutoRoute, JwtVerifier};
 use super::{BoxFuture, Verdict, Verifier};
 use crate::token::BearerToken;
 
-/// Checks JWTs with known keys locally and sends every other token to a remote verifier.
-/// See the [module docs](self) for the exact rule.
+/// Checks JWTs with known keys locally, sends every other token to a remote verifier, and holds
+/// a remote yes for a JWT to the local claim rules. See the [module docs](self) for the exact
+/// rule.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -65,7 +85,8 @@ pub struct AutoVerifier {
 }
 
 impl AutoVerifier {
-    /// Local checks with `jwt`, everything else to `remote`.
+    /// Local checks with `jwt`, everything else to `remote`; `jwt`'s claim rules also gate
+    /// `remote`'s yes for a JWT.
     pub fn new(jwt: JwtVerifier, remote: Arc<dyn Verifier>) -> Self {
         AutoVerifier { jwt, remote }
     }
@@ -78,15 +99,14 @@ impl AutoVerifier {
 
 impl Verifier for AutoVerifier {
     fn verify<'a>(&'a self, token: &'a BearerToken) -> BoxFuture<'a, Verdict> {
-        if let Some(plan) = self.jwt.local_plan(token.as_str()) {
-            return Box::pin(async move { self.jwt.verify_planned(token.as_str(), &plan) });
-        }
         Box::pin(async move {
-            // Keys may simply not have arrived yet: wait for the first fetch, then decide.
-            self.jwt.await_first_keys(token.as_str()).await;
-            match self.jwt.local_plan(token.as_str()) {
-                Some(plan) => self.jwt.verify_planned(token.as_str(), &plan),
-                None => self.remote.verify(token).await,
+            match self.jwt.route_auto(token.as_str()).await {
+                AutoRoute::Decided(verdict) => verdict,
+                AutoRoute::Remote(None) => self.remote.verify(token).await,
+                AutoRoute::Remote(Some(jwt)) => match self.remote.verify(token).await {
+                    Verdict::Valid(principal) => self.jwt.admit_remote(&jwt, principal),
+                    other => other,
+                },
             }
         })
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::algorithm::JwtAlgorithm;
 use super::discovery;
-use super::jwks::{FetchSettings, KeyStore, Remote, RemoteSource};
+use super::jwks::{FetchSettings, KeyStore, Remote, RemoteSource, redacted};
 use super::keys::{KeyOrigin, VerifyingKey};
 use super::static_key::StaticKey;
 use super::validate::{ClaimRules, ClaimSettings, ClaimsCheck, TypPolicy};
@@ -36,8 +36,9 @@ pub const DEFAULT_MAX_KEYS_WITHOUT_KID: usize = 4;
 
 /// Builds a [`JwtVerifier`]. Every setter states its default.
 ///
-/// At least one key source is needed: [`jwks_url`](Self::jwks_url),
-/// [`discovery`](Self::discovery) (one or the other), and/or static keys
+/// At least one key source is needed: [`jwks_url`](Self::jwks_url) (or
+/// [`jwks_url_for_issuer`](Self::jwks_url_for_issuer)), [`discovery`](Self::discovery) (one or
+/// the other), and/or static keys
 /// ([`public_key_pem`](Self::public_key_pem), [`hmac_secret`](Self::hmac_secret),
 /// [`static_key`](Self::static_key)).
 ///
@@ -60,6 +61,7 @@ pub const DEFAULT_MAX_KEYS_WITHOUT_KID: usize = 4;
 #[must_use]
 pub struct JwtVerifierBuilder {
     jwks_url: Option<String>,
+    jwks_issuer: Option<String>,
     discovery_issuer: Option<String>,
     static_keys: Vec<StaticKey>,
     issuers: Vec<String>,
@@ -83,6 +85,7 @@ impl JwtVerifierBuilder {
     pub(crate) fn new() -> Self {
         JwtVerifierBuilder {
             jwks_url: None,
+            jwks_issuer: None,
             discovery_issuer: None,
             static_keys: Vec::new(),
             issuers: Vec::new(),
@@ -104,16 +107,38 @@ impl JwtVerifierBuilder {
     }
 
     /// Takes keys from this JWKS URL (https, or http to a loopback host; see
-    /// [`allow_plain_http`](Self::allow_plain_http)). Default: none.
+    /// [`allow_plain_http`](Self::allow_plain_http)). Its keys are not bound to an issuer: they
+    /// validate tokens of any accepted issuer ([`issuer`](Self::issuer)). With several issuers,
+    /// prefer [`jwks_url_for_issuer`](Self::jwks_url_for_issuer). Default: none.
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
         self.jwks_url = Some(url.into());
+        self.jwks_issuer = None;
+        self
+    }
+
+    /// Takes keys from this JWKS URL, **bound to `issuer`**: a token verified by one of its
+    /// keys must carry exactly `iss: issuer`, whatever other issuers are accepted (a key of
+    /// issuer A never validates a token claiming issuer B; RFC 8725 §3.8). `issuer` is also
+    /// added to the accepted issuers. Replaces an earlier [`jwks_url`](Self::jwks_url).
+    /// Default: none.
+    pub fn jwks_url_for_issuer(
+        mut self,
+        url: impl Into<String>,
+        issuer: impl Into<String>,
+    ) -> Self {
+        self.jwks_url = Some(url.into());
+        self.jwks_issuer = Some(issuer.into());
         self
     }
 
     /// Takes keys from OpenID Connect discovery: `<issuer>/.well-known/openid-configuration`
     /// names the `jwks_uri`. The document's `issuer` must equal `issuer` exactly, or no key is
     /// taken (tokens get 503). `issuer` is also added to the accepted issuers
-    /// ([`issuer`](Self::issuer)). Default: none.
+    /// ([`issuer`](Self::issuer)), and the discovered keys are **bound** to it: a token they
+    /// verify must carry exactly `iss: issuer`, even when other issuers are accepted.
+    ///
+    /// Without an [`audience`](Self::audience), every token this issuer signs — for any of its
+    /// clients — is accepted; the build logs a warning then. Default: none.
     pub fn discovery(mut self, issuer: impl Into<String>) -> Self {
         self.discovery_issuer = Some(issuer.into());
         self
@@ -126,14 +151,16 @@ impl JwtVerifierBuilder {
     }
 
     /// Adds a PEM public key (RSA, EC P-256/P-384, Ed25519; the type is detected) that checks
-    /// tokens without `kid`, with every algorithm of its type. Shorthand for
-    /// `static_key(StaticKey::public_pem(pem))`.
+    /// tokens without `kid`, with every algorithm of its type — and, only when no JWKS or
+    /// discovery is configured (and never in `auto`), tokens whose `kid` no key carries.
+    /// Shorthand for `static_key(StaticKey::public_pem(pem))`.
     pub fn public_key_pem(self, pem: impl AsRef<[u8]>) -> Self {
         self.static_key(StaticKey::public_pem(pem))
     }
 
     /// Adds a shared HMAC secret for `algorithm` (HS256/384/512 only), checking tokens without
-    /// `kid`. HMAC is used only when configured this way. Shorthand for
+    /// `kid` (and tokens with an unknown `kid`, as for [`public_key_pem`](Self::public_key_pem)).
+    /// HMAC is used only when configured this way. Shorthand for
     /// `static_key(StaticKey::hmac_secret(secret, algorithm))`.
     pub fn hmac_secret(self, secret: impl AsRef<[u8]>, algorithm: JwtAlgorithm) -> Self {
         self.static_key(StaticKey::hmac_secret(secret, algorithm))
@@ -266,10 +293,23 @@ impl JwtVerifierBuilder {
     pub fn build(self) -> Result<JwtVerifier, ConfigError> {
         self.check_settings()?;
         let mut issuers = self.issuers;
-        if let Some(issuer) = &self.discovery_issuer
-            && !issuers.contains(issuer)
+        for bound in [&self.discovery_issuer, &self.jwks_issuer]
+            .into_iter()
+            .flatten()
         {
-            issuers.push(issuer.clone());
+            if !issuers.contains(bound) {
+                issuers.push(bound.clone());
+            }
+        }
+        if self.audiences.is_empty()
+            && let Some(issuer) = &self.discovery_issuer
+        {
+            tracing::warn!(
+                issuer = %redacted_text(issuer),
+                "bearer-guard: discovery without an audience: no audience is configured, so \
+                 every token this issuer signs, for any of its clients, is accepted; set one \
+                 with JwtVerifierBuilder::audience"
+            );
         }
         let rules = ClaimRules::new(ClaimSettings {
             issuers,
@@ -306,7 +346,10 @@ impl JwtVerifierBuilder {
                     "set either a JWKS URL or discovery, not both",
                 ));
             }
-            (Some(url), None) => Some(RemoteSource::Jwks(checked_url("jwks_url", &url, allow)?)),
+            (Some(url), None) => Some(RemoteSource::Jwks {
+                url: checked_url("jwks_url", &url, allow)?,
+                issuer: self.jwks_issuer,
+            }),
             (None, Some(issuer)) => {
                 let document = checked_url("discovery", &discovery::document_url(&issuer), allow)?;
                 Some(RemoteSource::Discovery { issuer, document })
@@ -400,8 +443,12 @@ impl JwtVerifierBuilder {
 impl fmt::Debug for JwtVerifierBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtVerifierBuilder")
-            .field("jwks_url", &self.jwks_url)
-            .field("discovery", &self.discovery_issuer)
+            .field("jwks_url", &self.jwks_url.as_deref().map(redacted_text))
+            .field("jwks_issuer", &self.jwks_issuer)
+            .field(
+                "discovery",
+                &self.discovery_issuer.as_deref().map(redacted_text),
+            )
             .field("static_keys", &self.static_keys)
             .field("issuers", &self.issuers)
             .field("audiences", &self.audiences)
@@ -418,6 +465,14 @@ impl fmt::Debug for JwtVerifierBuilder {
             .field("unknown_kid_cooldown", &self.cooldown)
             .field("max_keys_without_kid", &self.max_keys_without_kid)
             .finish()
+    }
+}
+
+/// A configured URL for logs and `Debug`: without user info, query or fragment.
+fn redacted_text(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => redacted(&parsed),
+        Err(_) => "<unparsable URL>".to_owned(),
     }
 }
 

@@ -39,13 +39,13 @@ pub(crate) async fn jwks_uri(
         .header(ACCEPT, "application/json")
         .send()
         .await
-        .map_err(FetchError::Transport)?;
+        .map_err(FetchError::transport)?;
     if !response.status().is_success() {
         return Err(FetchError::Status(response.status().as_u16()));
     }
     let body = read_body_capped(response, max_bytes)
         .await
-        .map_err(FetchError::Body)?;
+        .map_err(FetchError::body)?;
     let document: Document = serde_json::from_slice(&body).map_err(FetchError::Json)?;
     match document.issuer.as_deref() {
         Some(found) if found == issuer => {}

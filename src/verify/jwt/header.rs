@@ -36,9 +36,10 @@ struct RawHeader {
 pub(crate) type Malformed = Cow<'static, str>;
 
 /// The three non-empty segments of a compact JWS. Their characters are not scanned here:
-/// every segment that is used is base64url-decoded (the header here, the payload and the
-/// signature by jsonwebtoken), and that decoding refuses anything but unpadded base64url —
-/// scanning a ~1 KB token twice cost ≈ 0.5 µs per verification.
+/// every segment that is used is base64url-decoded by this crate (the header by
+/// [`TokenHeader::parse`], the signature and then the payload by the verifier, see
+/// [`claims_of`]), and that decoding refuses anything but unpadded base64url — scanning a
+/// ~1 KB token twice cost ≈ 0.5 µs per verification.
 pub(crate) fn segments(token: &str) -> Result<[&str; 3], Malformed> {
     let mut parts = token.split('.');
     let (Some(header), Some(payload), Some(signature), None) =
@@ -98,16 +99,55 @@ pub(crate) fn claims_of(payload: &str) -> Result<Claims, Malformed> {
     serde_json::from_slice(&bytes).map_err(|_| "malformed JWT: claims are not a JSON object".into())
 }
 
-/// DANGER: reads the `iss` claim of a token whose signature has NOT been checked. Use it only
-/// to decide *where* to check a token (auto mode), never to accept one.
-pub(crate) fn unverified_issuer(token: &str) -> Option<String> {
-    #[derive(Deserialize)]
-    struct IssOnly {
-        iss: Option<String>,
+/// A token that is a JWT by shape, read **without any signature check**: for `auto` mode, whose
+/// remote verifier may say yes to it, after which the claim rules still run on these claims.
+pub(crate) struct UncheckedJwt {
+    /// The header `typ`: `None` when absent or `null`, `Some("")` when not a string (which no
+    /// typ policy accepts).
+    pub(crate) typ: Option<String>,
+    /// Whether the header names `alg: none` (in any case).
+    pub(crate) alg_none: bool,
+    /// The payload.
+    pub(crate) claims: Claims,
+}
+
+/// Whether `token` is a JWT for `auto` mode's claim rules, and if so its header facts and
+/// claims. A JWT here is: exactly three `.`-separated segments whose first two base64url-decode
+/// (unpadded) to JSON **objects** (the header as UTF-8 throughout); the third may be empty, as
+/// in an unsecured JWT (`alg: none`, RFC 7519 §6), which must not pass for opaque. This
+/// covers everything from which a remote [`Principal`](crate::Principal) can take claims (the
+/// remote verifier reads a payload only when header and payload are JSON objects). Anything
+/// else — an opaque token, even one with dots — is `None`.
+///
+/// DANGER: nothing here is verified; use it to apply rules, never to accept a token.
+pub(crate) fn unchecked_jwt(token: &str) -> Option<UncheckedJwt> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    if header.len() > MAX_HEADER_SEGMENT {
+        return None;
     }
-    let [_, payload, _] = segments(token).ok()?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
-    serde_json::from_slice::<IssOnly>(&bytes).ok()?.iss
+    let header = URL_SAFE_NO_PAD.decode(header).ok()?;
+    let header = std::str::from_utf8(&header).ok()?;
+    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_str(header).ok()?;
+    let claims = claims_of(payload).ok()?;
+    let typ = match header.get("typ") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(typ)) => Some(typ.clone()),
+        Some(_) => Some(String::new()),
+    };
+    let alg_none = header
+        .get("alg")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|alg| alg.eq_ignore_ascii_case("none"));
+    Some(UncheckedJwt {
+        typ,
+        alg_none,
+        claims,
+    })
 }
 
 #[cfg(test)]
@@ -178,11 +218,33 @@ mod tests {
     }
 
     #[test]
-    fn unverified_issuer_reads_only_a_string_iss() {
-        let t = token(r#"{"alg":"RS256"}"#, r#"{"iss":"https://idp"}"#);
-        assert_eq!(unverified_issuer(&t).as_deref(), Some("https://idp"));
-        let t = token(r#"{"alg":"RS256"}"#, r#"{"iss":["https://idp"]}"#);
-        assert_eq!(unverified_issuer(&t), None);
-        assert_eq!(unverified_issuer("opaque"), None);
+    fn unchecked_jwt_needs_json_objects_in_header_and_payload() {
+        let t = token(r#"{"alg":"RS256","typ":"at+jwt"}"#, r#"{"aud":"x"}"#);
+        let jwt = unchecked_jwt(&t);
+        assert_eq!(jwt.as_ref().and_then(|j| j.typ.as_deref()), Some("at+jwt"));
+        assert_eq!(jwt.as_ref().map(|j| j.alg_none), Some(false));
+        assert_eq!(jwt.map(|j| j.claims.len()), Some(1));
+        let none = unchecked_jwt(&token(r#"{"alg":"None"}"#, "{}"));
+        assert_eq!(none.map(|j| j.alg_none), Some(true));
+        // An unsecured JWT has an empty signature segment: still a JWT.
+        let unsecured = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
+            URL_SAFE_NO_PAD.encode("{}")
+        );
+        assert_eq!(unchecked_jwt(&unsecured).map(|j| j.alg_none), Some(true));
+        let odd_typ = unchecked_jwt(&token(r#"{"alg":"RS256","typ":7}"#, "{}"));
+        assert_eq!(odd_typ.and_then(|j| j.typ), Some(String::new()));
+        // Opaque tokens, with or without dots, and non-object JSON.
+        for t in [
+            "opaque-token".to_owned(),
+            "abc.def.ghi".to_owned(),
+            token("[1]", "{}"),
+            token(r#"{"alg":"RS256"}"#, "[1]"),
+            token(r#"{"alg":"RS256"}"#, "not json"),
+            format!("{}.e30", URL_SAFE_NO_PAD.encode("{}")),
+        ] {
+            assert!(unchecked_jwt(&t).is_none(), "{t}");
+        }
     }
 }

@@ -13,10 +13,14 @@
 //! * **Unknown `kid`** triggers one refetch, unless a fetch (of any kind) *started* less than
 //!   the cool-down ago. Concurrent triggers share the fetch in flight, so a flood of random
 //!   `kid`s costs at most one fetch per cool-down.
+//! * **Logs** never show a URL: every reqwest error is stripped of its URL
+//!   ([`reqwest::Error::without_url`]) before it is kept, as a JWKS or discovery URL may carry
+//!   an API key in its query.
 //! * **Failures** keep the last good key set in use. An answer with no usable key counts as a
 //!   failure too (a broken endpoint is likelier than an issuer with no keys). A key the issuer
 //!   drops from its JWKS stops validating with the next successful fetch.
 
+use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -52,13 +56,68 @@ pub(crate) enum FetchError {
     BadJwksUri(#[source] ConfigError),
 }
 
+impl FetchError {
+    /// A transport error, without its URL (the query may hold a secret).
+    pub(crate) fn transport(error: reqwest::Error) -> Self {
+        FetchError::Transport(error.without_url())
+    }
+
+    /// A body read error, without the URL of a transport error inside it.
+    pub(crate) fn body(error: BodyError) -> Self {
+        match error {
+            BodyError::Transport(error) => {
+                FetchError::Body(BodyError::Transport(error.without_url()))
+            }
+            other => FetchError::Body(other),
+        }
+    }
+}
+
 /// Where JWKS keys come from.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) enum RemoteSource {
-    /// A JWKS URL configured directly.
-    Jwks(Url),
-    /// OIDC discovery: the document URL and the issuer it must name.
+    /// A JWKS URL configured directly, optionally bound to one issuer.
+    Jwks { url: Url, issuer: Option<String> },
+    /// OIDC discovery: the document URL and the issuer it must name (its keys are bound to it).
     Discovery { issuer: String, document: Url },
+}
+
+impl RemoteSource {
+    /// The issuer the fetched keys are bound to, if any.
+    fn bound_issuer(&self) -> Option<&str> {
+        match self {
+            RemoteSource::Jwks { issuer, .. } => issuer.as_deref(),
+            RemoteSource::Discovery { issuer, .. } => Some(issuer),
+        }
+    }
+}
+
+/// `Debug` without the URLs' queries (they may hold secrets).
+impl fmt::Debug for RemoteSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RemoteSource::Jwks { url, issuer } => f
+                .debug_struct("Jwks")
+                .field("url", &redacted(url))
+                .field("issuer", issuer)
+                .finish(),
+            RemoteSource::Discovery { issuer, document } => f
+                .debug_struct("Discovery")
+                .field("issuer", issuer)
+                .field("document", &redacted(document))
+                .finish(),
+        }
+    }
+}
+
+/// A URL without user info, query or fragment, for logs and `Debug`.
+pub(crate) fn redacted(url: &Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
 }
 
 /// Timing and size settings of the JWKS lifecycle.
@@ -299,19 +358,23 @@ impl RemoteState {
             .header(ACCEPT, "application/jwk-set+json, application/json")
             .send()
             .await
-            .map_err(FetchError::Transport)?;
+            .map_err(FetchError::transport)?;
         if !response.status().is_success() {
             return Err(FetchError::Status(response.status().as_u16()));
         }
         let max_age = cache_max_age(response.headers());
         let body = read_body_capped(response, remote.settings.max_bytes)
             .await
-            .map_err(FetchError::Body)?;
+            .map_err(FetchError::body)?;
         let document: JwksDocument = serde_json::from_slice(&body).map_err(FetchError::Json)?;
         let mut keys = Vec::with_capacity(document.keys.len());
+        let bound: Option<Arc<str>> = remote.source.bound_issuer().map(Arc::from);
         for value in document.keys {
             match key_from_jwk(value) {
-                Ok(key) => keys.push(key),
+                Ok(mut key) => {
+                    key.issuer.clone_from(&bound);
+                    keys.push(key);
+                }
                 Err(reason) => tracing::debug!(reason, "bearer-guard: JWKS key skipped"),
             }
         }
@@ -324,7 +387,7 @@ impl RemoteState {
     /// The JWKS URL: configured, or found by discovery (which is then remembered).
     async fn jwks_url(&self) -> Result<Url, FetchError> {
         match &self.remote.source {
-            RemoteSource::Jwks(url) => Ok(url.clone()),
+            RemoteSource::Jwks { url, .. } => Ok(url.clone()),
             RemoteSource::Discovery { issuer, document } => {
                 let known = self
                     .discovered
@@ -423,7 +486,10 @@ mod tests {
 
     fn store_with(last: LastFetch) -> Arc<KeyStore> {
         let remote = Remote {
-            source: RemoteSource::Jwks(Url::parse("https://127.0.0.1/jwks").unwrap()),
+            source: RemoteSource::Jwks {
+                url: Url::parse("https://127.0.0.1/jwks").unwrap(),
+                issuer: None,
+            },
             client: reqwest::Client::new(),
             settings: FetchSettings {
                 max_bytes: 1024,

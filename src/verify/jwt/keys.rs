@@ -10,12 +10,24 @@
 //!
 //! **Key choice.** A token with a `kid` is checked against the keys with that `kid` only; a
 //! failing signature there is a rejection, not a reason to try other keys. When no key has
-//! that `kid`, the configured static keys *without* a `kid` whose algorithms fit are tried (an
-//! operator who pastes a PEM key rarely knows the issuer's `kid`; crm-now-style tokens carry
-//! one) — only if there are none is the `kid` unknown. A token without
-//! `kid` is checked against the keys *without* a `kid` whose algorithms fit, then (if none)
-//! against any key that fits — at most `max_keys_without_kid` of them, in configuration order
-//! (static keys first, then the JWKS in document order).
+//! that `kid`:
+//! * with a JWKS (or discovery) configured, the `kid` is unknown: the verifier refetches the
+//!   JWKS (rate-limited, coalesced) and, if the `kid` is still unknown, rejects the token
+//!   (`auto` sends it to the remote verifier). Configured static keys *without* a `kid` are
+//!   **not** tried: they would capture every token of their family, fail its signature, and
+//!   keep a key newly published in the JWKS from ever being fetched;
+//! * with static keys only (no JWKS), the static keys *without* a `kid` whose algorithms fit
+//!   are tried (an operator who pastes a PEM key rarely knows the issuer's `kid`) — only if
+//!   there are none is the `kid` unknown. `auto` never uses this fallback (`untagged_fallback`
+//!   false): there a `kid` no key carries goes to the remote verifier.
+//!
+//! A token without `kid` is checked against the keys *without* a `kid` whose algorithms fit,
+//! then (if none) against any key that fits — at most `max_keys_without_kid` of them, in
+//! configuration order (static keys first, then the JWKS in document order).
+//!
+//! **Issuer binding.** A key fetched from a source bound to an issuer (discovery of that
+//! issuer, or [`jwks_url_for_issuer`](super::JwtVerifierBuilder::jwks_url_for_issuer)) carries
+//! that issuer; once its signature holds, the token's `iss` must be exactly it.
 
 use std::fmt;
 use std::sync::Arc;
@@ -43,6 +55,9 @@ pub(crate) struct VerifyingKey {
     pub(crate) algorithms: Vec<JwtAlgorithm>,
     pub(crate) origin: KeyOrigin,
     pub(crate) signature: SignatureKey,
+    /// The issuer this key's source is bound to: a token it verifies must carry exactly this
+    /// `iss`. `None` for static keys and unbound JWKS URLs.
+    pub(crate) issuer: Option<Arc<str>>,
 }
 
 impl VerifyingKey {
@@ -64,6 +79,7 @@ impl VerifyingKey {
             algorithms,
             origin,
             signature,
+            issuer: None,
         })
     }
 
@@ -79,6 +95,7 @@ impl fmt::Debug for VerifyingKey {
             .field("type", &self.family.as_str())
             .field("algorithms", &self.algorithms)
             .field("origin", &self.origin)
+            .field("issuer", &self.issuer)
             .finish_non_exhaustive()
     }
 }
@@ -150,19 +167,16 @@ impl KeySet {
             .filter(move |key| key.kid.is_none() && key.accepts(alg))
     }
 
-    /// Whether a token with this header has a key here (the auto-mode test: cheap, no crypto).
-    pub(crate) fn knows(&self, kid: Option<&str>, alg: JwtAlgorithm) -> bool {
-        match kid {
-            Some(kid) => {
-                self.iter().any(|key| key.kid.as_deref() == Some(kid))
-                    || self.untagged_statics(alg).next().is_some()
-            }
-            None => self.iter().any(|key| key.accepts(alg)),
-        }
-    }
-
     /// The keys a token with `kid` and `alg` may be checked against (see the module docs).
-    pub(crate) fn choose(&self, kid: Option<&str>, alg: JwtAlgorithm, max: usize) -> KeyChoice<'_> {
+    /// `untagged_fallback`: whether a `kid` no key carries may be checked against the static
+    /// keys without a `kid` (only without a JWKS, and never in `auto`).
+    pub(crate) fn choose(
+        &self,
+        kid: Option<&str>,
+        alg: JwtAlgorithm,
+        max: usize,
+        untagged_fallback: bool,
+    ) -> KeyChoice<'_> {
         match kid {
             Some(kid) => {
                 let mut named = self
@@ -170,6 +184,9 @@ impl KeySet {
                     .filter(|key| key.kid.as_deref() == Some(kid))
                     .peekable();
                 if named.peek().is_none() {
+                    if !untagged_fallback {
+                        return KeyChoice::UnknownKid;
+                    }
                     let statics: Vec<_> = self.untagged_statics(alg).take(max).collect();
                     return if statics.is_empty() {
                         KeyChoice::UnknownKid
@@ -330,7 +347,7 @@ mod tests {
     fn kid_selects_only_keys_with_that_kid() {
         let ed = key_from_jwk(ed_jwk("ed1", None));
         let keys = set(vec![hmac_key(None)], ed.into_iter().collect());
-        match keys.choose(Some("ed1"), JwtAlgorithm::EdDSA, 4) {
+        match keys.choose(Some("ed1"), JwtAlgorithm::EdDSA, 4, true) {
             KeyChoice::Candidates(c) => {
                 assert_eq!(c.len(), 1);
                 assert_eq!(c[0].kid.as_deref(), Some("ed1"));
@@ -338,36 +355,50 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            keys.choose(Some("ed1"), JwtAlgorithm::HS256, 4),
+            keys.choose(Some("ed1"), JwtAlgorithm::HS256, 4, true),
             KeyChoice::AlgorithmMismatch
         ));
         assert!(matches!(
-            keys.choose(Some("nope"), JwtAlgorithm::EdDSA, 4),
+            keys.choose(Some("nope"), JwtAlgorithm::EdDSA, 4, true),
             KeyChoice::UnknownKid
         ));
-        assert!(keys.knows(Some("ed1"), JwtAlgorithm::RS256));
-        assert!(!keys.knows(Some("nope"), JwtAlgorithm::EdDSA));
     }
 
     #[test]
     fn token_without_kid_tries_fitting_keys_up_to_the_bound() {
         let keys = set((0..6).map(|_| hmac_key(None)).collect(), Vec::new());
-        match keys.choose(None, JwtAlgorithm::HS256, 4) {
+        match keys.choose(None, JwtAlgorithm::HS256, 4, false) {
             KeyChoice::Candidates(c) => assert_eq!(c.len(), 4),
             other => panic!("{other:?}"),
         }
         assert!(matches!(
-            keys.choose(None, JwtAlgorithm::RS256, 4),
+            keys.choose(None, JwtAlgorithm::RS256, 4, false),
             KeyChoice::NoKeyForAlgorithm
         ));
-        assert!(keys.knows(None, JwtAlgorithm::HS256));
-        assert!(!keys.knows(None, JwtAlgorithm::ES256));
+    }
+
+    #[test]
+    fn an_unknown_kid_falls_back_to_untagged_statics_only_when_allowed() {
+        let keys = set(vec![hmac_key(None)], Vec::new());
+        assert!(matches!(
+            keys.choose(Some("x"), JwtAlgorithm::HS256, 4, true),
+            KeyChoice::Candidates(c) if c.len() == 1 && c[0].kid.is_none()
+        ));
+        assert!(matches!(
+            keys.choose(Some("x"), JwtAlgorithm::HS256, 4, false),
+            KeyChoice::UnknownKid
+        ));
+        // Without a kid the untagged key is used either way.
+        assert!(matches!(
+            keys.choose(None, JwtAlgorithm::HS256, 4, false),
+            KeyChoice::Candidates(_)
+        ));
     }
 
     #[test]
     fn token_without_kid_prefers_keys_without_kid() {
         let keys = set(vec![hmac_key(Some("a")), hmac_key(None)], Vec::new());
-        match keys.choose(None, JwtAlgorithm::HS256, 4) {
+        match keys.choose(None, JwtAlgorithm::HS256, 4, false) {
             KeyChoice::Candidates(c) => {
                 assert_eq!(c.len(), 1);
                 assert_eq!(c[0].kid, None);

@@ -19,9 +19,26 @@
 //!
 //! # Which key checks a token
 //! A token with a `kid` is checked only against keys with that `kid`; if the signature fails
-//! there the token is invalid (no other key is tried). A token without `kid` is tried against
-//! the keys that accept its `alg` — those without a `kid` first — at most
-//! [`max_keys_without_kid`](JwtVerifierBuilder::max_keys_without_kid) of them (default 4).
+//! there the token is invalid (no other key is tried). When **no** key has its `kid`:
+//! * with a JWKS or discovery configured, the `kid` is unknown: one JWKS refetch (see below),
+//!   then, if still unknown, invalid. Static keys without a `kid` are *not* tried — they would
+//!   capture every token of their family and keep a newly published key from being fetched;
+//! * with static keys only, the static keys *without* a `kid` that accept its `alg` are tried
+//!   (a pasted PEM key rarely knows the issuer's `kid`); if there are none, invalid.
+//!
+//! In [`auto`](crate::verify::auto) a `kid` no key carries goes to the remote verifier (after
+//! the refetch), never to the keys without `kid`.
+//!
+//! A token without `kid` is tried against the keys that accept its `alg` — those without a
+//! `kid` first — at most [`max_keys_without_kid`](JwtVerifierBuilder::max_keys_without_kid) of
+//! them (default 4).
+//!
+//! # Keys bound to an issuer
+//! Keys found by [`discovery`](JwtVerifierBuilder::discovery) of issuer X, or fetched from
+//! [`jwks_url_for_issuer`](JwtVerifierBuilder::jwks_url_for_issuer)`(url, X)`, validate only
+//! tokens with `iss` exactly X, whatever other issuers are accepted (checked right after the
+//! signature). Keys of a plain [`jwks_url`](JwtVerifierBuilder::jwks_url) and static keys are
+//! unbound: any accepted issuer.
 //!
 //! # JWKS lifecycle
 //! * The first fetch starts when the verifier is built. If it fails the service still starts:
@@ -45,6 +62,7 @@
 //!   answers are capped ([`max_jwks_bytes`](JwtVerifierBuilder::max_jwks_bytes), default
 //!   256 KiB), and every URL — including a discovered `jwks_uri` — must be https (or loopback
 //!   http, unless [`allow_plain_http`](JwtVerifierBuilder::allow_plain_http)).
+//! * No URL is ever logged with its query: fetch errors are stripped of their URL.
 //!
 //! # Claims
 //! `exp` is required (configurable) and, like `nbf`, checked with a leeway (default 30 s, at
@@ -58,8 +76,9 @@
 //! own.
 //!
 //! # Verdicts
-//! Bad signature, expired, not yet valid, wrong `iss`/`aud`/`typ`, algorithm not accepted by
-//! the key, malformed, unknown `kid`, missing scope, failed custom check → `Invalid` (401) with
+//! Bad signature, expired, not yet valid, wrong `iss`/`aud`/`typ`, an `iss` other than the
+//! key's bound issuer, algorithm not accepted by the key, malformed, unknown `kid`, missing
+//! scope, failed custom check → `Invalid` (401) with
 //! a short reason for the logs (never the token). No JWKS keys loaded yet → `Unavailable` (503).
 //!
 //! # Example
@@ -104,4 +123,5 @@ pub use builder::{
 };
 pub use static_key::StaticKey;
 pub use validate::ClaimsCheck;
+pub(crate) use verifier::AutoRoute;
 pub use verifier::JwtVerifier;

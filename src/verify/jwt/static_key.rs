@@ -21,7 +21,8 @@ use crate::error::ConfigError;
 ///   used unless configured this way.
 ///
 /// Without [`StaticKey::kid`] the key checks tokens that carry no `kid` (as league/oauth2-server
-/// issues them); with it, tokens that name that `kid`.
+/// issues them) — and, only when no JWKS or discovery is configured and never in `auto`,
+/// tokens whose `kid` no key carries; with it, tokens that name that `kid`.
 ///
 /// The key material is parsed when the verifier is built, so a bad key is a
 /// [`ConfigError::Key`] from [`JwtVerifierBuilder::build`](super::JwtVerifierBuilder::build).

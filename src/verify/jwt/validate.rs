@@ -16,6 +16,9 @@
 //!
 //! Then come the rules jsonwebtoken has no notion of: the header `typ` (RFC 9068), the
 //! required scopes, and the user's own checks.
+//!
+//! In `auto` mode the same rules also gate a remote verifier's yes for a token that is a JWT
+//! ([`ClaimRules::admit_remote`]), so no verifier can let in a JWT the rules refuse.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -25,6 +28,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::header::UncheckedJwt;
 use crate::principal::{Claims, Principal};
 use crate::scope::ScopeRequirement;
 use crate::verify::{Verdict, VerifierKind};
@@ -165,11 +169,6 @@ impl ClaimRules {
         Ok(())
     }
 
-    /// Whether issuers are configured (auto mode then also looks at the unverified `iss`).
-    pub(crate) fn has_issuers(&self) -> bool {
-        !self.issuers.is_empty()
-    }
-
     /// Whether `iss` is one of the configured issuers.
     pub(crate) fn accepts_issuer(&self, iss: &str) -> bool {
         self.issuers.contains(iss)
@@ -211,6 +210,45 @@ impl ClaimRules {
             }
         }
         let principal = Principal::from_claims(VerifierKind::Jwt, claims);
+        if let Some(required) = &self.required_scopes
+            && !required.is_met_by(&principal)
+        {
+            return Verdict::invalid("missing required scope");
+        }
+        Verdict::Valid(principal)
+    }
+}
+
+impl ClaimRules {
+    /// `auto` mode, before a JWT goes to the remote verifier: the header `typ` and the
+    /// registered claims, on the **unverified** payload. A token failing them is refused at once
+    /// (the remote's yes could not let it in anyway) and never sent remote.
+    pub(crate) fn precheck_unverified(
+        &self,
+        jwt: &UncheckedJwt,
+        now: u64,
+    ) -> Result<(), Cow<'static, str>> {
+        self.check_typ(jwt.typ.as_deref())?;
+        self.check_registered(&jwt.claims, now)
+    }
+
+    /// `auto` mode, after the remote verifier said yes to a JWT: the same rules as a local
+    /// check — registered claims at `now`, the user's checks, the required scopes (on the
+    /// remote's principal, which is what the application sees) — or `Invalid`.
+    pub(crate) fn admit_remote(
+        &self,
+        jwt: &UncheckedJwt,
+        principal: Principal,
+        now: u64,
+    ) -> Verdict {
+        if let Err(reason) = self.precheck_unverified(jwt, now) {
+            return Verdict::invalid(reason);
+        }
+        for check in &self.checks {
+            if let Err(reason) = check(&jwt.claims) {
+                return Verdict::invalid(reason);
+            }
+        }
         if let Some(required) = &self.required_scopes
             && !required.is_met_by(&principal)
         {

@@ -7,6 +7,17 @@
 //! claims are parsed once, after the signature holds, into the map that becomes the
 //! `Principal`; the registered claims are checked on that map (`validate.rs`). Measured per
 //! algorithm against raw `jsonwebtoken::decode` in BENCHMARKS.md.
+//!
+//! **Key choice** (`keys.rs`): a `kid` selects the keys with that `kid`; a `kid` no key
+//! carries triggers a JWKS refetch when a JWKS is configured, and otherwise — static keys
+//! only — falls back to the static keys without `kid`. A token without `kid` is tried against
+//! the keys without `kid` that fit its `alg` (then any fitting key), at most
+//! `max_keys_without_kid`. A key bound to an issuer (discovery, `jwks_url_for_issuer`) also
+//! requires that `iss`, checked right after its signature holds.
+//!
+//! **`auto`** (`auto.rs`) calls [`JwtVerifier::route_auto`]: the same header parse, key choice
+//! and refetch, without the untagged fallback; what no local key can check goes remote, and a
+//! remote yes for a JWT passes [`JwtVerifier::admit_remote`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -16,9 +27,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::algorithm::JwtAlgorithm;
 use super::builder::JwtVerifierBuilder;
-use super::header::{TokenHeader, claims_of, segments, unverified_issuer};
+use super::header::{TokenHeader, UncheckedJwt, claims_of, segments, unchecked_jwt};
 use super::jwks::{KeyStore, RefreshTask};
-use super::keys::{KeyChoice, KeySet, VerifyingKey};
+use super::keys::{KeyChoice, VerifyingKey};
 use super::validate::ClaimRules;
 use crate::token::BearerToken;
 use crate::verify::{BoxFuture, Verdict, Verifier};
@@ -30,9 +41,15 @@ use crate::verify::{BoxFuture, Verdict, Verifier};
 /// Accepted tokens give a [`Principal`](crate::Principal) with source
 /// [`VerifierKind::Jwt`](crate::VerifierKind::Jwt) and all claims.
 ///
+/// Keys are chosen by `kid`; a `kid` no key carries refetches the JWKS (when one is
+/// configured) or, with static keys only, falls back to the static keys without `kid`; a token
+/// without `kid` is tried against the fitting keys without `kid` first (see the
+/// [module docs](crate::verify::jwt)).
+///
 /// Verdicts: a bad signature, an expired or not-yet-valid token, a wrong `iss`/`aud`/`typ`, an
-/// algorithm the key does not accept, a malformed token, an unknown `kid` or a missing scope
-/// are [`Verdict::Invalid`] (401). Only "no keys to check with" — the JWKS never fetched
+/// `iss` other than the one the verifying key is bound to, an algorithm the key does not
+/// accept, a malformed token, an unknown `kid`, a missing scope or a failed custom check are
+/// [`Verdict::Invalid`] (401). Only "no keys to check with" — the JWKS never fetched
 /// successfully — is [`Verdict::Unavailable`] (503).
 #[derive(Clone)]
 pub struct JwtVerifier {
@@ -47,11 +64,13 @@ pub(crate) struct Inner {
     pub(crate) _refresh: Option<RefreshTask>,
 }
 
-/// A token the local keys can check, with the key set it was matched against (auto mode parses
-/// the header once and checks against this very snapshot).
-pub(crate) struct LocalPlan {
-    header: TokenHeader,
-    keys: Arc<KeySet>,
+/// Where `auto` mode sends a token (see [`JwtVerifier::route_auto`]).
+pub(crate) enum AutoRoute {
+    /// Decided locally; final, never retried remotely.
+    Decided(Verdict),
+    /// For the remote verifier. `Some` when the token is a JWT: a yes must then pass
+    /// [`JwtVerifier::admit_remote`].
+    Remote(Option<UncheckedJwt>),
 }
 
 impl JwtVerifier {
@@ -66,13 +85,25 @@ impl JwtVerifier {
         }
     }
 
-    /// Whether a token would be checked locally in [auto mode](crate::verify::auto): it is a
-    /// well-formed JWT (three base64url segments, a header that decodes, a supported `alg`, no
-    /// `crit`) whose key is known now — its `kid` is in the current key set, or it has no `kid`
-    /// and a configured key accepts its `alg` — and, when issuers are configured, whose
-    /// *unverified* `iss` is one of them. No signature is checked and nothing is fetched.
+    /// Whether a token would be checked locally in [auto mode](crate::verify::auto) right now,
+    /// without a JWKS refetch: its header parses (three segments, a supported `alg`, no `crit`)
+    /// and a key in the current key set is chosen for it — one with its `kid`, or, for a token
+    /// without `kid`, one that accepts its `alg`. Static keys without `kid` do not count for a
+    /// token with a `kid` here. No signature is checked and nothing is fetched.
     pub fn recognizes(&self, token: &str) -> bool {
-        self.local_plan(token).is_some()
+        let Ok(header) = TokenHeader::parse(token) else {
+            return false;
+        };
+        let keys = self.inner.store.snapshot();
+        matches!(
+            keys.choose(
+                header.kid.as_deref(),
+                header.alg,
+                self.inner.max_keys_without_kid,
+                false
+            ),
+            KeyChoice::Candidates(_) | KeyChoice::AlgorithmMismatch
+        )
     }
 
     /// Whether keys are available: always for static keys, after the first successful fetch
@@ -81,53 +112,72 @@ impl JwtVerifier {
         self.inner.store.snapshot().remote_loaded()
     }
 
-    /// Auto mode before the first JWKS fetch has succeeded: for a token that is a JWT, waits
-    /// for that fetch (joining the one in flight, or starting one outside the cool-down;
-    /// bounded by the HTTP timeouts), so that early JWTs are not sent remote only because the
-    /// keys had not arrived yet.
-    pub(crate) async fn await_first_keys(&self, token: &str) {
-        let store = &self.inner.store;
-        if store.has_remote()
-            && !store.snapshot().remote_loaded()
-            && TokenHeader::parse(token).is_ok()
-        {
-            store.refetch().await;
-        }
-    }
-
-    /// The auto-mode decision, keeping the parsed header and the key snapshot for the check.
-    pub(crate) fn local_plan(&self, token: &str) -> Option<LocalPlan> {
-        let header = TokenHeader::parse(token).ok()?;
-        let keys = self.inner.store.snapshot();
-        if !keys.knows(header.kid.as_deref(), header.alg) {
-            return None;
-        }
-        let rules = &self.inner.rules;
-        if rules.has_issuers()
-            && !unverified_issuer(token).is_some_and(|iss| rules.accepts_issuer(&iss))
-        {
-            return None;
-        }
-        Some(LocalPlan { header, keys })
-    }
-
-    /// Checks a token already matched by [`JwtVerifier::local_plan`]: no refetch, never
-    /// `Unavailable`.
-    pub(crate) fn verify_planned(&self, token: &str, plan: &LocalPlan) -> Verdict {
+    /// The `auto` decision (rules in [`crate::verify::auto`]):
+    /// 1. A token whose header parses, with a key chosen for it (no untagged fallback for a
+    ///    `kid`), is checked locally: final.
+    /// 2. A parsed header with an unknown `kid`, or no key for its `alg` while JWKS keys are
+    ///    missing, first waits for a JWKS refetch (joining the one in flight, rate-limited by
+    ///    the cool-down), then is decided as in 1 if a key appeared.
+    /// 3. A `typ` the rules refuse, or `alg: none`, is refused at once.
+    /// 4. Everything else goes remote: a JWT (see [`unchecked_jwt`]) only after its unverified
+    ///    claims pass the registered claim rules, and with them attached for the remote's yes.
+    pub(crate) async fn route_auto(&self, token: &str) -> AutoRoute {
         let inner = &self.inner;
-        if let Err(reason) = inner.rules.check_typ(plan.header.typ.as_deref()) {
-            return Verdict::invalid(reason);
+        if let Ok(header) = TokenHeader::parse(token) {
+            if let Err(reason) = inner.rules.check_typ(header.typ.as_deref()) {
+                return AutoRoute::Decided(Verdict::invalid(reason));
+            }
+            let mut refetched = false;
+            loop {
+                let keys = inner.store.snapshot();
+                let worth_a_refetch = match keys.choose(
+                    header.kid.as_deref(),
+                    header.alg,
+                    inner.max_keys_without_kid,
+                    false,
+                ) {
+                    KeyChoice::Candidates(candidates) => {
+                        return AutoRoute::Decided(inner.check_signature(
+                            token,
+                            header.alg,
+                            &candidates,
+                        ));
+                    }
+                    KeyChoice::AlgorithmMismatch => {
+                        return AutoRoute::Decided(Verdict::invalid("alg does not fit the key"));
+                    }
+                    KeyChoice::UnknownKid => true,
+                    KeyChoice::NoKeyForAlgorithm => !keys.remote_loaded(),
+                };
+                if refetched || !worth_a_refetch || !inner.store.has_remote() {
+                    break;
+                }
+                refetched = true;
+                if !inner.store.refetch().await {
+                    break;
+                }
+            }
         }
-        match plan.keys.choose(
-            plan.header.kid.as_deref(),
-            plan.header.alg,
-            inner.max_keys_without_kid,
-        ) {
-            KeyChoice::Candidates(keys) => inner.check_signature(token, plan.header.alg, &keys),
-            KeyChoice::AlgorithmMismatch => Verdict::invalid("alg does not fit the key"),
-            KeyChoice::UnknownKid => Verdict::invalid("unknown kid"),
-            KeyChoice::NoKeyForAlgorithm => Verdict::invalid("no key for alg"),
+        match unchecked_jwt(token) {
+            None => AutoRoute::Remote(None),
+            Some(jwt) if jwt.alg_none => {
+                AutoRoute::Decided(Verdict::invalid("alg none is not accepted"))
+            }
+            Some(jwt) => match inner
+                .rules
+                .precheck_unverified(&jwt, jsonwebtoken::get_current_timestamp())
+            {
+                Ok(()) => AutoRoute::Remote(Some(jwt)),
+                Err(reason) => AutoRoute::Decided(Verdict::invalid(reason)),
+            },
         }
+    }
+
+    /// `auto` mode: a remote verifier's yes for a JWT, through the claim rules.
+    pub(crate) fn admit_remote(&self, jwt: &UncheckedJwt, principal: crate::Principal) -> Verdict {
+        self.inner
+            .rules
+            .admit_remote(jwt, principal, jsonwebtoken::get_current_timestamp())
     }
 }
 
@@ -143,22 +193,29 @@ impl Inner {
         let mut refetched = false;
         loop {
             let keys = self.store.snapshot();
-            let reason =
-                match keys.choose(header.kid.as_deref(), header.alg, self.max_keys_without_kid) {
-                    KeyChoice::Candidates(candidates) => {
-                        return self.check_signature(token, header.alg, &candidates);
-                    }
-                    KeyChoice::AlgorithmMismatch => {
-                        return Verdict::invalid("alg does not fit the key");
-                    }
-                    KeyChoice::UnknownKid => "unknown kid",
-                    // With keys loaded, a token without `kid` whose `alg` fits none is simply
-                    // invalid; without them, fetching may still bring a key that fits.
-                    KeyChoice::NoKeyForAlgorithm if keys.remote_loaded() => {
-                        return Verdict::invalid("no key for alg");
-                    }
-                    KeyChoice::NoKeyForAlgorithm => "no key for alg",
-                };
+            // A `kid` no key carries falls back to the untagged static keys only when there is
+            // no JWKS: with one, it means "refetch", and an untagged key must not block that.
+            let untagged_fallback = !self.store.has_remote();
+            let reason = match keys.choose(
+                header.kid.as_deref(),
+                header.alg,
+                self.max_keys_without_kid,
+                untagged_fallback,
+            ) {
+                KeyChoice::Candidates(candidates) => {
+                    return self.check_signature(token, header.alg, &candidates);
+                }
+                KeyChoice::AlgorithmMismatch => {
+                    return Verdict::invalid("alg does not fit the key");
+                }
+                KeyChoice::UnknownKid => "unknown kid",
+                // With keys loaded, a token without `kid` whose `alg` fits none is simply
+                // invalid; without them, fetching may still bring a key that fits.
+                KeyChoice::NoKeyForAlgorithm if keys.remote_loaded() => {
+                    return Verdict::invalid("no key for alg");
+                }
+                KeyChoice::NoKeyForAlgorithm => "no key for alg",
+            };
             if !self.store.has_remote() {
                 return Verdict::invalid(reason);
             }
@@ -174,7 +231,7 @@ impl Inner {
     }
 
     /// Checks the signature with each candidate key in turn (more than one only for tokens
-    /// without `kid`), then — once one matches — the claims.
+    /// without `kid`), then — once one matches — its issuer binding and the claims.
     fn check_signature(
         &self,
         token: &str,
@@ -190,18 +247,29 @@ impl Inner {
         let Ok(signature) = URL_SAFE_NO_PAD.decode(signature) else {
             return Verdict::invalid("malformed JWT: signature is not base64url");
         };
-        if !candidates
+        let Some(key) = candidates
             .iter()
-            .any(|key| key.signature.verify(alg, message, &signature))
-        {
+            .find(|key| key.signature.verify(alg, message, &signature))
+        else {
             return Verdict::invalid("bad signature");
+        };
+        let claims = match claims_of(payload) {
+            Ok(claims) => claims,
+            Err(reason) => return Verdict::invalid(reason),
+        };
+        // A key bound to an issuer validates only that issuer's tokens (RFC 8725 §3.8).
+        if let Some(bound) = &key.issuer {
+            let iss = claims.get("iss").and_then(serde_json::Value::as_str);
+            if iss != Some(&**bound) {
+                return Verdict::invalid(match iss {
+                    None => "missing iss claim",
+                    Some(iss) if self.rules.accepts_issuer(iss) => "issuer not bound to the key",
+                    Some(_) => "wrong issuer",
+                });
+            }
         }
-        match claims_of(payload) {
-            Ok(claims) => self
-                .rules
-                .finish(claims, jsonwebtoken::get_current_timestamp()),
-            Err(reason) => Verdict::invalid(reason),
-        }
+        self.rules
+            .finish(claims, jsonwebtoken::get_current_timestamp())
     }
 }
 
@@ -261,17 +329,30 @@ mod tests {
     }
 
     #[test]
-    fn recognizes_needs_a_known_key_and_a_configured_issuer() {
+    fn recognizes_needs_a_known_key_only() {
         let verifier = JwtVerifier::builder()
             .hmac_secret(SECRET, JwtAlgorithm::HS256)
             .issuer("https://idp")
             .build()
             .unwrap();
         assert!(verifier.recognizes(&token(None, json!({"iss": "https://idp"}))));
-        assert!(!verifier.recognizes(&token(None, json!({"iss": "https://other"}))));
-        assert!(!verifier.recognizes(&token(None, json!({}))));
-        // A kid no key carries still falls back to the configured key without a kid.
-        assert!(verifier.recognizes(&token(Some("k"), json!({"iss": "https://idp"}))));
+        // The issuer no longer routes: a wrong one is refused locally.
+        assert!(verifier.recognizes(&token(None, json!({"iss": "https://other"}))));
+        // A kid no key carries is not the untagged key's in auto mode.
+        assert!(!verifier.recognizes(&token(Some("k"), json!({"iss": "https://idp"}))));
         assert!(!verifier.recognizes("opaque-token"));
+    }
+
+    #[tokio::test]
+    async fn without_a_jwks_an_unknown_kid_falls_back_to_the_untagged_key() {
+        let verifier = JwtVerifier::builder()
+            .hmac_secret(SECRET, JwtAlgorithm::HS256)
+            .build()
+            .unwrap();
+        let with_kid = BearerToken::new(token(Some("k9"), json!({"exp": exp()})));
+        assert!(matches!(
+            verifier.verify(&with_kid).await,
+            Verdict::Valid(_)
+        ));
     }
 }

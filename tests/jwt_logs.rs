@@ -1,0 +1,163 @@
+//! What the JWT verifier logs: never a JWKS or discovery URL's query (it may carry an API key),
+//! at any level, and one warning at build time for discovery without an audience.
+//!
+//! This binary installs a global tracing subscriber at TRACE writing into a buffer (as
+//! tests/secret_hygiene.rs does) and searches it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod jwt_support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Duration;
+
+use bearer_guard::verify::{Verdict, Verifier};
+use bearer_guard::{BearerToken, JwtVerifier};
+use jwt_support::{JwksServer, TestKey, claims, eventually};
+use serde_json::json;
+use tracing_subscriber::fmt::MakeWriter;
+
+const SECRET: &str = "SECRETVALUE";
+const WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Capture {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&lock(&self.0)).into_owned()
+    }
+}
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        lock(&self.0).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Capture {
+    type Writer = Capture;
+
+    fn make_writer(&'a self) -> Capture {
+        self.clone()
+    }
+}
+
+fn capture() -> Capture {
+    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+    CAPTURE
+        .get_or_init(|| {
+            let capture = Capture::default();
+            tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_ansi(false)
+                .with_writer(capture.clone())
+                .try_init()
+                .unwrap();
+            capture
+        })
+        .clone()
+}
+
+/// A loopback port nothing listens on (bound, then released).
+async fn closed_port() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+async fn count(log: &Capture, needle: &str) -> usize {
+    log.text().matches(needle).count()
+}
+
+#[tokio::test]
+async fn jwks_and_discovery_urls_with_a_query_never_reach_the_log() {
+    let log = capture();
+    let token = TestKey::ec("k").sign(&claims(json!({})));
+
+    // A JWKS endpoint that refuses connections: the transport error is logged at WARN.
+    let port = closed_port().await;
+    let jwks = JwtVerifier::builder()
+        .jwks_url(format!(
+            "http://127.0.0.1:{port}/jwks.json?api_key={SECRET}"
+        ))
+        .unknown_kid_cooldown(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    assert!(matches!(
+        jwks.verify(&BearerToken::new(token.as_str())).await,
+        Verdict::Unavailable(_)
+    ));
+    // Discovery to a closed port, and to a live server whose document names a jwks_uri
+    // that then refuses connections (the query is on the issuer, so on both URLs).
+    let discovery = JwtVerifier::builder()
+        .discovery(format!("http://127.0.0.1:{port}/realm?api_key={SECRET}"))
+        .audience("api")
+        .build()
+        .unwrap();
+    assert!(matches!(
+        discovery.verify(&BearerToken::new(token.as_str())).await,
+        Verdict::Unavailable(_)
+    ));
+    // A JWKS server that answers 500.
+    let server = JwksServer::start(vec![TestKey::ec("k").jwk()]).await;
+    server.set_failing(true);
+    let failing = JwtVerifier::builder()
+        .jwks_url(format!("{}?api_key={SECRET}", server.jwks_url()))
+        .build()
+        .unwrap();
+    assert!(matches!(
+        failing.verify(&BearerToken::new(token.as_str())).await,
+        Verdict::Unavailable(_)
+    ));
+
+    assert!(
+        eventually(WAIT, || async {
+            count(&log, "JWKS fetch failed").await >= 3
+        })
+        .await,
+        "{}",
+        log.text()
+    );
+    let text = log.text();
+    assert!(
+        text.contains("error sending request"),
+        "the errors were logged: {text}"
+    );
+    assert!(
+        !text.contains(SECRET),
+        "a URL query reached the log:\n{text}"
+    );
+    assert!(
+        !text.contains("api_key"),
+        "a URL query reached the log:\n{text}"
+    );
+}
+
+#[tokio::test]
+async fn discovery_without_an_audience_warns_once_at_build() {
+    let log = capture();
+    let server = JwksServer::start(vec![TestKey::rsa("k").jwk()]).await;
+    let issuer = server.base_url();
+    let before = count(&log, "no audience is configured").await;
+    let verifier = JwtVerifier::builder()
+        .discovery(issuer.clone())
+        .build()
+        .unwrap();
+    assert_eq!(count(&log, "no audience is configured").await, before + 1);
+    let with_audience = JwtVerifier::builder()
+        .discovery(issuer)
+        .audience("api")
+        .build()
+        .unwrap();
+    assert_eq!(count(&log, "no audience is configured").await, before + 1);
+    drop((verifier, with_audience));
+}
