@@ -5,9 +5,10 @@
 mod common;
 
 use axum::body::Body;
-use common::{Answer, ScriptedVerifier, app, body_text, get_with, guard, send};
+use common::{Answer, ScriptedVerifier, app, body_text, client, get_with, guard, send, serve};
 use http::Request;
 use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use std::time::Duration;
 
 const GOOD: &str = "good-token.abc_DEF~123+/==";
 const READER: &str = "reader-token";
@@ -320,6 +321,37 @@ async fn realm_is_configurable_and_quoted() {
     );
 }
 
+/// Panics in `verify` itself, before its future exists (as a verifier that does work before
+/// `Box::pin` would).
+struct PanicsBeforeItsFuture;
+
+impl bearer_guard::Verifier for PanicsBeforeItsFuture {
+    fn verify<'a>(
+        &'a self,
+        _token: &'a bearer_guard::BearerToken,
+    ) -> bearer_guard::verify::BoxFuture<'a, bearer_guard::verify::Verdict> {
+        panic!("synchronous verifier panic")
+    }
+}
+
+#[tokio::test]
+async fn a_verifier_panicking_before_its_future_exists_is_answered_503() {
+    // Before the fix the panic unwound through the guard and the connection was dropped.
+    let app = app(bearer_guard::BearerGuardLayer::new(PanicsBeforeItsFuture));
+    let response = send(&app, get_with("/me", &["Bearer boom"])).await;
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    // And over a real connection: an answer, not a reset.
+    let addr = serve(app).await;
+    let status = client()
+        .get(format!("http://{addr}/me"))
+        .bearer_auth("boom")
+        .send()
+        .await
+        .map(|r| r.status().as_u16());
+    assert_eq!(status.ok(), Some(503));
+}
+
 #[tokio::test]
 async fn a_panicking_verifier_is_answered_503_not_200() {
     let verifier = scripted();
@@ -330,20 +362,66 @@ async fn a_panicking_verifier_is_answered_503_not_200() {
 }
 
 #[test]
-fn bad_settings_are_refused_by_name() {
-    let err = |b: bearer_guard::BearerGuardLayerBuilder| b.build().err().map(|e| e.to_string());
-    let v = || ScriptedVerifier::new();
+fn bad_settings_are_refused_by_name_not_by_a_panic() {
+    use bearer_guard::{BearerGuardLayer, BearerGuardLayerBuilder, ConfigError};
+    let refused_setting = |builder: BearerGuardLayerBuilder| match builder.build() {
+        Err(ConfigError::Invalid { name, .. }) => name.into_owned(),
+        other => panic!("expected a refused setting, got {other:?}"),
+    };
+    let b = || BearerGuardLayer::builder(ScriptedVerifier::new());
+    let year = Duration::from_secs(365 * 24 * 3600);
+    let cases = [
+        (b().realm("a\u{1}b"), "realm"),
+        (b().max_token_len(0), "max_token_len"),
+        (b().max_token_len(1 << 20), "max_token_len"),
+        (b().max_in_flight(0), "max_in_flight"),
+        (b().verify_timeout(Duration::ZERO), "verify_timeout"),
+        // Once, every request overflowed an Instant (503 on every request).
+        (b().verify_timeout(Duration::MAX), "verify_timeout"),
+        // Once, moka's assertion panicked on a TTL over ~1000 years.
+        (b().positive_ttl(1001 * year), "positive_ttl"),
+        (b().positive_ttl(Duration::MAX), "positive_ttl"),
+        (b().negative_ttl(Duration::MAX), "negative_ttl"),
+        (b().retry_after(Duration::MAX), "retry_after"),
+    ];
+    for (builder, setting) in cases {
+        assert_eq!(refused_setting(builder), setting);
+    }
+    assert!(
+        b().positive_ttl(Duration::from_secs(7 * 24 * 3600))
+            .verify_timeout(Duration::from_secs(600))
+            .build()
+            .is_ok()
+    );
+}
+
+#[test]
+fn remote_verifier_timeouts_and_caps_are_refused_by_name_not_by_a_panic() {
+    use bearer_guard::{ConfigError, RemoteVerifier};
+    let refused_setting = |built: Result<RemoteVerifier, ConfigError>| match built {
+        Err(ConfigError::Invalid { name, .. }) => name.into_owned(),
+        other => panic!("expected a refused setting, got {other:?}"),
+    };
+    let b = || RemoteVerifier::builder().url("http://127.0.0.1:9/verify");
     assert_eq!(
-        err(bearer_guard::BearerGuardLayer::builder(v()).realm("a\u{1}b")).as_deref(),
-        Some("realm: must be non-empty printable ASCII")
+        refused_setting(b().timeout(Duration::MAX).build()),
+        "timeout"
     );
     assert_eq!(
-        err(bearer_guard::BearerGuardLayer::builder(v()).max_token_len(0)).as_deref(),
-        Some("max_token_len: must be at least 1")
+        refused_setting(b().timeout(Duration::ZERO).build()),
+        "timeout"
     );
     assert_eq!(
-        err(bearer_guard::BearerGuardLayer::builder(v()).max_in_flight(0)).as_deref(),
-        Some("max_in_flight: must be at least 1")
+        refused_setting(b().connect_timeout(Duration::MAX).build()),
+        "connect_timeout"
+    );
+    assert_eq!(
+        refused_setting(b().max_response_bytes(usize::MAX).build()),
+        "max_response_bytes"
+    );
+    assert_eq!(
+        refused_setting(b().max_concurrent_calls(usize::MAX).build()),
+        "max_concurrent_calls"
     );
 }
 
