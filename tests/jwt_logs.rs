@@ -6,67 +6,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod jwt_support;
+#[path = "common/log_capture.rs"]
+mod log_capture;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use bearer_guard::verify::{Verdict, Verifier};
 use bearer_guard::{BearerToken, JwtVerifier};
 use jwt_support::{JwksServer, TestKey, claims, eventually};
+use log_capture::{Capture, capture};
 use serde_json::json;
-use tracing_subscriber::fmt::MakeWriter;
 
 const SECRET: &str = "SECRETVALUE";
 const WAIT: Duration = Duration::from_secs(10);
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&lock(&self.0)).into_owned()
-    }
-}
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        lock(&self.0).extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
-fn capture() -> Capture {
-    static CAPTURE: OnceLock<Capture> = OnceLock::new();
-    CAPTURE
-        .get_or_init(|| {
-            let capture = Capture::default();
-            tracing_subscriber::fmt()
-                .with_max_level(tracing::Level::TRACE)
-                .with_ansi(false)
-                .with_writer(capture.clone())
-                .try_init()
-                .unwrap();
-            capture
-        })
-        .clone()
-}
 
 /// A loopback port nothing listens on (bound, then released).
 async fn closed_port() -> u16 {

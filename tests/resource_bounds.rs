@@ -209,3 +209,43 @@ async fn a_jwt_header_over_4_kib_is_refused_before_its_json_is_read() {
         401
     );
 }
+
+/// A waiter whose leader is cancelled takes over with what is left of its own deadline: it
+/// answers within the verify timeout (plus the 100 ms wait margin), not after a fresh verify
+/// timeout of its own. Virtual time (`start_paused`), so the figures are exact, not timings.
+#[tokio::test(start_paused = true)]
+async fn a_waiter_answers_within_the_verify_timeout_when_its_leader_is_cancelled() {
+    let verify_timeout = Duration::from_secs(1);
+    let verifier = common::ScriptedVerifier::new();
+    verifier.set_delay(Duration::from_secs(3600)); // never answers in time
+    let guard = BearerGuardLayer::builder(Arc::clone(&verifier))
+        .verify_timeout(verify_timeout)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let app = app(guard);
+    let request = || {
+        let app = app.clone();
+        async move { send(&app, get_with("/me", &[&bearer("slow-token")])).await }
+    };
+    let leader = tokio::spawn(request());
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(verifier.total_calls(), 1, "the first request leads");
+    let waiter_started = tokio::time::Instant::now();
+    let waiter = tokio::spawn(request());
+    tokio::time::sleep(Duration::from_millis(890)).await;
+    // The leader's client hangs up 900 ms in: the waiter takes over.
+    leader.abort();
+    let response = waiter.await.unwrap_or_else(|e| panic!("waiter task: {e}"));
+    let waited = waiter_started.elapsed();
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        verifier.total_calls(),
+        2,
+        "the waiter led the second attempt"
+    );
+    // Before the fix the takeover got a whole new timeout: answered at 1.89 s.
+    assert!(
+        waited <= verify_timeout + Duration::from_millis(100),
+        "waited {waited:?}"
+    );
+}

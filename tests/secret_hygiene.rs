@@ -7,9 +7,10 @@
 //! everything captured for the secrets those flows handled.
 
 mod common;
+#[path = "common/log_capture.rs"]
+mod log_capture;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
@@ -24,62 +25,12 @@ use bearer_guard::{
     RemoteVerifier, StaticKey, Verifier, VerifierKind,
 };
 use common::{app, body_text, get_with, send};
-use tracing_subscriber::fmt::MakeWriter;
+use log_capture::capture;
 
 const CLIENT_ID: &str = "hygiene-partner";
 /// A client secret with characters that urlencoding and base64 change.
 const CLIENT_SECRET: &str = "Cl1ent-S3cret:%+ü-never-logged";
 const HMAC_SECRET: &str = "hmac-secret-never-logged-0123456789";
-
-/// The shared buffer every log line goes to.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&lock(&self.0)).into_owned()
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        lock(&self.0).extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
-/// Installs the global TRACE subscriber once (this binary's tests share it).
-fn capture() -> Capture {
-    static CAPTURE: OnceLock<Capture> = OnceLock::new();
-    CAPTURE
-        .get_or_init(|| {
-            let capture = Capture::default();
-            tracing_subscriber::fmt()
-                .with_max_level(tracing::Level::TRACE)
-                .with_ansi(false)
-                .with_writer(capture.clone())
-                .try_init()
-                .unwrap_or_else(|e| panic!("global subscriber: {e}"));
-            capture
-        })
-        .clone()
-}
 
 /// Everything that must never be shown, with a name for the failure message.
 #[derive(Default)]
