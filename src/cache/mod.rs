@@ -7,8 +7,15 @@
 //! hashing them again.
 //!
 //! **Two caches.** Valid verdicts live in the positive cache (default 100,000 entries), each
-//! with its deadline, `min(positive TTL, the token's own expiry)`, fixed when it is stored and
-//! kept on a monotonic clock: a read past the deadline never returns the entry and removes it.
+//! with its deadline, `min(now + positive TTL, the token's own expiry)`, fixed when it is
+//! stored, on the **wall clock**: a read past the deadline never returns the entry and removes
+//! it. The wall clock, not a monotonic one, because `exp` is wall-clock time and a monotonic
+//! clock can fall behind it (a suspended or paused VM resumes with its monotonic clock where
+//! it stopped, while the wall clock is set forward): a verdict is never served past the
+//! token's `exp` by the wall clock. A wall clock stepped *backwards* is caught too: an entry
+//! read at a time before `deadline − positive TTL` (before it could have been stored) is
+//! dropped, so a step back cannot stretch the TTL. One clock read per hit either way
+//! (`SystemTime::now`, the same vDSO call as `Instant::now`).
 //! moka's time-to-idle (the positive TTL) drops entries nobody reads any more, so an idle
 //! cache drains. An explicit deadline plus time-to-idle is what moka's per-entry expiry would
 //! do, for 40 bytes per entry less (see BENCHMARKS.md): per-entry expiry keeps a timer-wheel
@@ -27,7 +34,7 @@
 mod inflight;
 mod key;
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use moka::policy::EvictionPolicy;
 use moka::sync::Cache;
@@ -49,12 +56,13 @@ pub(crate) struct VerdictCache {
     positive: Cache<TokenKey, Fresh, BuildKeyHasher>,
     negative: Cache<TokenKey, (), BuildKeyHasher>,
     positive_ttl: Duration,
-    /// Zero of the deadlines' monotonic clock.
-    origin: Instant,
+    /// `positive_ttl` in milliseconds: the longest an entry's deadline can lie ahead of the
+    /// moment it was stored.
+    positive_ttl_ms: u64,
 }
 
 /// A valid verdict and the moment it stops being usable, in milliseconds after
-/// [`VerdictCache::origin`] (rounded down).
+/// the Unix epoch on the wall clock (rounded down).
 #[derive(Clone)]
 struct Fresh {
     principal: Principal,
@@ -92,14 +100,8 @@ impl VerdictCache {
             positive,
             negative,
             positive_ttl: settings.positive_ttl,
-            origin: Instant::now(),
+            positive_ttl_ms: millis(settings.positive_ttl),
         }
-    }
-
-    /// Milliseconds since `origin`, rounded down.
-    #[inline]
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// One lookup in the positive cache, then (only on a miss) one in the negative cache.
@@ -115,9 +117,17 @@ impl VerdictCache {
     /// `min(positive TTL, the token's own expiry)`.
     #[inline]
     pub(crate) fn get_valid(&self, key: &TokenKey) -> Option<Principal> {
+        self.get_valid_at(key, wall_ms(SystemTime::now()))
+    }
+
+    /// [`get_valid`](Self::get_valid) at wall-clock time `now_ms`.
+    #[inline]
+    fn get_valid_at(&self, key: &TokenKey, now_ms: u64) -> Option<Principal> {
         let fresh = self.positive.get(key)?;
-        // Valid while the clock, rounded down, is before the deadline (itself rounded down).
-        if self.now_ms() < fresh.until_ms {
+        // Valid while the clock, rounded down, is before the deadline (itself rounded down),
+        // and not before the entry could have been stored (a clock stepped back).
+        if now_ms < fresh.until_ms && now_ms.saturating_add(self.positive_ttl_ms) >= fresh.until_ms
+        {
             return Some(fresh.principal);
         }
         self.positive.invalidate(key);
@@ -133,12 +143,12 @@ impl VerdictCache {
     /// Remembers a valid verdict, unless the token has already expired or the positive TTL
     /// is zero.
     pub(crate) fn insert_valid(&self, key: TokenKey, principal: Principal) {
-        let life = lifetime(&principal, self.positive_ttl, SystemTime::now());
-        let life_ms = u64::try_from(life.as_millis()).unwrap_or(u64::MAX);
+        let now = SystemTime::now();
+        let life_ms = millis(lifetime(&principal, self.positive_ttl, now));
         if life_ms == 0 {
             return;
         }
-        let until_ms = self.now_ms().saturating_add(life_ms);
+        let until_ms = wall_ms(now).saturating_add(life_ms);
         self.negative.invalidate(&key);
         self.positive.insert(
             key,
@@ -161,6 +171,18 @@ impl VerdictCache {
         self.negative.run_pending_tasks();
         (self.positive.entry_count(), self.negative.entry_count())
     }
+}
+
+/// Milliseconds since the Unix epoch, rounded down; 0 for a clock set before 1970.
+#[inline]
+fn wall_ms(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH).map_or(0, millis)
+}
+
+/// Whole milliseconds, saturating.
+#[inline]
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// How long a valid verdict may be reused: `min(positive_ttl, expires_at - now)`, zero when the
@@ -253,6 +275,40 @@ mod tests {
         // Read 200 ms ago, so not idle; but past the positive TTL since it was stored.
         assert!(cache.get_valid(&long).is_none());
         assert_eq!(cache.entry_counts().0, 0);
+    }
+
+    #[test]
+    fn a_verdict_is_never_served_past_exp_by_the_wall_clock_even_if_time_jumps() {
+        // A VM paused right after the verdict was stored resumes with the wall clock 10 s on:
+        // a monotonic deadline would still be 298 s away; the token expired 8 s ago.
+        let cache = VerdictCache::new(settings());
+        let now = SystemTime::now();
+        let key = TokenKey::of(b"jwt");
+        cache.insert_valid(
+            key,
+            Principal::builder(VerifierKind::Jwt)
+                .expires_at(now + Duration::from_secs(2))
+                .build(),
+        );
+        let stored_at = wall_ms(now);
+        assert!(cache.get_valid_at(&key, stored_at + 1_000).is_some());
+        assert!(cache.get_valid_at(&key, stored_at + 10_000).is_none());
+        assert_eq!(
+            cache.entry_counts().0,
+            0,
+            "removed when found past its deadline"
+        );
+    }
+
+    #[test]
+    fn a_wall_clock_stepped_back_does_not_stretch_the_positive_ttl() {
+        let cache = VerdictCache::new(settings());
+        let key = TokenKey::of(b"opaque");
+        cache.insert_valid(key, Principal::builder(VerifierKind::Remote).build());
+        let stored_at = wall_ms(SystemTime::now());
+        assert!(cache.get_valid_at(&key, stored_at + 299_000).is_some());
+        // The clock stepped back an hour: the entry's deadline would lie 1 h 5 min ahead.
+        assert!(cache.get_valid_at(&key, stored_at - 3_600_000).is_none());
     }
 
     #[test]

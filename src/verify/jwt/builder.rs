@@ -284,8 +284,9 @@ impl JwtVerifierBuilder {
     ///
     /// # Errors
     /// * [`ConfigError::Invalid`]: no key source, both a JWKS URL and discovery, a leeway over
-    ///   60 s, a zero interval, cool-down, size or key count, `min > max` max-age bounds, or no
-    ///   tokio runtime when one is needed.
+    ///   60 s; a refresh interval, cool-down or max-age bound of zero or over 7 days; a size
+    ///   cap of zero or over 16 MiB; a key count of zero or over 64; `min > max` max-age
+    ///   bounds; or no tokio runtime when one is needed.
     /// * [`ConfigError::InsecureUrl`]: a JWKS or discovery URL that is not https (or loopback).
     /// * [`ConfigError::Key`]: a static key that cannot be read, or an algorithm that does not
     ///   fit it.
@@ -402,43 +403,52 @@ impl JwtVerifierBuilder {
         }))
     }
 
+    /// Every duration and size is bounded, so that no setting can overflow a deadline or
+    /// make a fetch unbounded (a setting never panics later).
     fn check_settings(&self) -> Result<(), ConfigError> {
         if self.leeway > MAX_LEEWAY {
             return Err(ConfigError::invalid("leeway", "must be at most 60 s"));
         }
-        if self.refresh_interval.is_zero() {
-            return Err(ConfigError::invalid(
-                "refresh_interval",
-                "must be more than zero",
-            ));
+        for (name, value) in [
+            ("refresh_interval", self.refresh_interval),
+            ("unknown_kid_cooldown", self.cooldown),
+        ] {
+            if value.is_zero() || value > MAX_INTERVAL {
+                return Err(ConfigError::invalid(
+                    name,
+                    "must be more than zero and at most 7 days",
+                ));
+            }
         }
-        if self.cooldown.is_zero() {
-            return Err(ConfigError::invalid(
-                "unknown_kid_cooldown",
-                "must be more than zero",
-            ));
-        }
-        if self.min_max_age > self.max_max_age {
+        if self.min_max_age > self.max_max_age || self.max_max_age > MAX_INTERVAL {
             return Err(ConfigError::invalid(
                 "max_age_bounds",
-                "min must not exceed max",
+                "min must not exceed max, and max must be at most 7 days",
             ));
         }
-        if self.max_jwks_bytes == 0 {
+        if self.max_jwks_bytes == 0 || self.max_jwks_bytes > MAX_JWKS_BYTES_LIMIT {
             return Err(ConfigError::invalid(
                 "max_jwks_bytes",
-                "must be more than zero",
+                "must be from 1 byte to 16 MiB",
             ));
         }
-        if self.max_keys_without_kid == 0 {
+        if self.max_keys_without_kid == 0 || self.max_keys_without_kid > MAX_KEYS_WITHOUT_KID_LIMIT
+        {
             return Err(ConfigError::invalid(
                 "max_keys_without_kid",
-                "must be at least 1",
+                "must be from 1 to 64",
             ));
         }
         Ok(())
     }
 }
+
+/// Longest refresh interval, cool-down or max-age bound accepted: 7 days.
+const MAX_INTERVAL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// Largest JWKS or discovery answer cap accepted: 16 MiB.
+const MAX_JWKS_BYTES_LIMIT: usize = 16 * 1024 * 1024;
+/// Most keys a token without `kid` may be tried against: 64 (each try is a signature check).
+const MAX_KEYS_WITHOUT_KID_LIMIT: usize = 64;
 
 impl fmt::Debug for JwtVerifierBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -483,6 +493,36 @@ mod tests {
 
     fn secret() -> [u8; 32] {
         [42u8; 32]
+    }
+
+    #[test]
+    fn unbounded_durations_and_sizes_are_refused_by_name_not_by_a_panic() {
+        let b = || JwtVerifier::builder().hmac_secret(secret(), JwtAlgorithm::HS256);
+        let refused = |built: Result<JwtVerifier, ConfigError>| match built {
+            Err(ConfigError::Invalid { name, .. }) => name.into_owned(),
+            other => panic!("expected a refused setting, got {other:?}"),
+        };
+        let max = Duration::MAX;
+        assert_eq!(
+            refused(b().refresh_interval(max).build()),
+            "refresh_interval"
+        );
+        assert_eq!(
+            refused(b().unknown_kid_cooldown(max).build()),
+            "unknown_kid_cooldown"
+        );
+        assert_eq!(
+            refused(b().max_age_bounds(Duration::ZERO, max).build()),
+            "max_age_bounds"
+        );
+        assert_eq!(
+            refused(b().max_jwks_bytes(usize::MAX).build()),
+            "max_jwks_bytes"
+        );
+        assert_eq!(
+            refused(b().max_keys_without_kid(usize::MAX).build()),
+            "max_keys_without_kid"
+        );
     }
 
     #[test]
