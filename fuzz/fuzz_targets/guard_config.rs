@@ -11,7 +11,7 @@ use std::time::Duration;
 use bearer_guard::GuardConfig;
 use libfuzzer_sys::fuzz_target;
 
-const NAMES: [&str; 12] = [
+const NAMES: [&str; 14] = [
     "GUARD_LISTEN",
     "GUARD_MODE",
     "GUARD_VERIFY_URL",
@@ -24,6 +24,8 @@ const NAMES: [&str; 12] = [
     "GUARD_NEGATIVE_TTL_SECS",
     "GUARD_REALM",
     "GUARD_ALLOW_PLAIN_HTTP",
+    "GUARD_HTTPS_PROXY",
+    "GUARD_REQUIRE_AT_JWT",
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -1,12 +1,37 @@
 //! The remote verifier's answer parser (crm-now `verifytoken`): status + body bytes.
 //!
 //! Input: `[status lo][status hi][body...]`; status = 100 + u16 % 900. Only a 2xx JSON object
-//! whose `result` is the boolean `true` may be "valid"; checked with an independent reading.
+//! with exactly one `result` member, the boolean `true`, may be "valid"; checked with an
+//! independent reading (every top-level member collected in order, then counted).
 #![no_main]
 
 use bearer_guard::fuzzing::remote_answer;
 use libfuzzer_sys::fuzz_target;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
+
+/// Every top-level member of a JSON object, in order, duplicates kept.
+struct Members(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for Members {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct All;
+        impl<'de> Visitor<'de> for All {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+                let mut all = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Value>()? {
+                    all.push(entry);
+                }
+                Ok(Members(all))
+            }
+        }
+        deserializer.deserialize_map(All)
+    }
+}
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 2 {
@@ -17,8 +42,14 @@ fuzz_target!(|data: &[u8]| {
     let verdict = remote_answer(status, body);
     let success = (200..300).contains(&status);
     let client_error = (400..500).contains(&status);
-    let result = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => map.get("result").cloned(),
+    let result = match serde_json::from_slice::<Members>(body) {
+        Ok(Members(members)) => {
+            let mut results = members.into_iter().filter(|(name, _)| name == "result");
+            match (results.next(), results.next()) {
+                (Some((_, value)), None) => Some(value),
+                _ => None,
+            }
+        }
         _ => None,
     };
     let expected = match result {
