@@ -6,10 +6,10 @@
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
-use bearer_guard::mock::{Endpoint, Fault, MintOptions, MockIssuer};
 use bearer_guard::token_client::{
     MAX_TOKEN_RESPONSE_BYTES, TokenFetchError, basic_credentials, fetch_token,
 };
+use bearer_guard_mock::{Endpoint, Fault, MintOptions, MockIssuer};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::StatusCode;

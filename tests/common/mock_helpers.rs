@@ -5,8 +5,8 @@
 use std::io::ErrorKind;
 use std::time::Duration;
 
-use bearer_guard::mock::MockIssuer;
 use bearer_guard::token_client::fetch_token;
+use bearer_guard_mock::MockIssuer;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::StatusCode;
