@@ -1,5 +1,5 @@
 //! The two comparisons whose ratios decide targets, measured interleaved and paired (see
-//! `interleave.rs`): in each round every variant runs one ~40 ms batch, and each ratio is taken
+//! `paired_rounds.rs`): in each round every variant runs one ~40 ms batch, and each ratio is taken
 //! between batches of the same round. Prints two tables:
 //!
 //! * `per_request`: the six variants of `benches/per_request.rs` (same routes, same token),
@@ -15,16 +15,16 @@
 //! Run: `cargo bench -p bearer-guard-benches --bench interleaved` (30 rounds; append
 //! `-- <rounds>`, and `per_request` or `jwt_verify` for one table).
 
-#[path = "interleave.rs"]
-mod interleave;
+#[path = "paired_rounds.rs"]
+mod paired_rounds;
 #[path = "support.rs"]
 mod support;
 
 use std::hint::black_box;
 
 use bearer_guard::Verifier;
-use bearer_guard::mock::MockIssuer;
-use interleave::{Variant, format_nanos, median_time, ratio};
+use bearer_guard_mock::MockIssuer;
+use paired_rounds::{Variant, format_nanos, median_time, ratio};
 use serde_json::{Map, Value};
 use support::BenchKey;
 
@@ -77,7 +77,7 @@ fn per_request(runtime: &tokio::runtime::Runtime, rounds: usize) {
             }
         })
         .collect();
-    let per_round = interleave::measure(&mut variants, rounds);
+    let per_round = paired_rounds::measure(&mut variants, rounds);
     println!(
         "## per_request: {} variants, {}-byte token, {rounds} rounds",
         variants.len(),
@@ -155,7 +155,7 @@ fn jwt_verify(runtime: &tokio::runtime::Runtime, rounds: usize) {
                 }),
             },
         ];
-        let per_round = interleave::measure(&mut variants, rounds);
+        let per_round = paired_rounds::measure(&mut variants, rounds);
         let (to_raw, raw_low, raw_high) = ratio(&per_round, 0, 1);
         let (to_peer, peer_low, peer_high) = ratio(&per_round, 0, 2);
         println!(

@@ -26,8 +26,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use bearer_guard::mock::{Endpoint, MockIssuer};
 use bearer_guard::{BearerGuardLayer, RemoteVerifier, Verifier};
+use bearer_guard_mock::{Endpoint, MockIssuer};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::HeaderValue;
 

@@ -28,7 +28,7 @@
 #[path = "support.rs"]
 mod support;
 
-use bearer_guard::mock::MockIssuer;
+use bearer_guard_mock::MockIssuer;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn per_request(c: &mut Criterion) {

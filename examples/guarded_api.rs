@@ -12,9 +12,9 @@ use std::process::ExitCode;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use bearer_guard::mock::MockIssuer;
 use bearer_guard::token_client::basic_credentials;
 use bearer_guard::{BearerGuardLayer, GuardConfig, Principal};
+use bearer_guard_mock::MockIssuer;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use bearer_guard::mock::{Endpoint, MintOptions, MockIssuer};
 use bearer_guard::{BearerGuardLayer, Principal, RemoteVerifier};
+use bearer_guard_mock::{Endpoint, MintOptions, MockIssuer};
 use http::{Request, StatusCode};
 use tower::ServiceExt;
 

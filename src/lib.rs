@@ -79,8 +79,6 @@ mod extractor;
 pub mod fuzzing;
 mod layer;
 mod log_limit;
-#[cfg(feature = "mock")]
-pub mod mock;
 pub mod outbound;
 pub mod presets;
 pub mod principal;

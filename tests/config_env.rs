@@ -6,8 +6,8 @@ mod common;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use bearer_guard::mock::{Endpoint, MintOptions, MockIssuer};
 use bearer_guard::{GuardConfig, Mode};
+use bearer_guard_mock::{Endpoint, MintOptions, MockIssuer};
 use common::{app, body_text, get_with, send};
 
 fn config(vars: &[(&str, &str)]) -> GuardConfig {

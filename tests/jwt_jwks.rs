@@ -492,10 +492,10 @@ async fn static_keys_and_a_jwks_work_side_by_side() {
 
 mod auto_mode {
     use super::*;
-    use bearer_guard::mock::{Endpoint, MintOptions, MockIssuer};
     use bearer_guard::{
         AutoVerifier, GuardConfig, RemoteVerifier, ScopeRequirement, StaticKey, Verifier,
     };
+    use bearer_guard_mock::{Endpoint, MintOptions, MockIssuer};
     use jwt_support::{call, guarded};
     use std::collections::HashMap;
 

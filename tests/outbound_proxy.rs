@@ -20,7 +20,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use bearer_guard::mock::MockIssuer;
+use bearer_guard_mock::MockIssuer;
 use jwt_support::{JwksServer, TestKey, claims};
 use serde_json::json;
 

@@ -6,9 +6,9 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bearer_guard::mock::{Endpoint, Fault, MintOptions, MockIssuer};
 use bearer_guard::verify::FormEncoding;
 use bearer_guard::{BearerGuardLayer, RemoteVerifier};
+use bearer_guard_mock::{Endpoint, Fault, MintOptions, MockIssuer};
 use common::{app, bearer, body_text, get_with, send, status_of};
 
 async fn issuer() -> MockIssuer {

@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bearer_guard::mock::{Endpoint, Fault, MintOptions, MockIssuer};
 use bearer_guard::verify::Verdict;
 use bearer_guard::{
     BearerGuardLayer, BearerToken, JwtAlgorithm, JwtVerifier, RemoteVerifier, Verifier,
 };
+use bearer_guard_mock::{Endpoint, Fault, MintOptions, MockIssuer};
 use common::{app, get_with, send};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -18,12 +18,12 @@ use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
 use axum::Router;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use bearer_guard::mock::{Fault, MintOptions, MockIssuer};
 use bearer_guard::token_client::{basic_credentials, fetch_token};
 use bearer_guard::{
     AutoVerifier, BearerGuardLayer, BearerToken, GuardConfig, JwtAlgorithm, JwtVerifier, Principal,
     RemoteVerifier, StaticKey, Verifier, VerifierKind,
 };
+use bearer_guard_mock::{Fault, MintOptions, MockIssuer};
 use common::{app, body_text, get_with, send};
 use log_capture::capture;
 

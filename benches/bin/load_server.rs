@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::Router;
-use bearer_guard::mock::MockIssuer;
+use bearer_guard_mock::MockIssuer;
 
 struct Args {
     env_file: PathBuf,

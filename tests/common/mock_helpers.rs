@@ -1,35 +1,28 @@
-//! Helpers for `tests/mock_issuer.rs`: bounded HTTP clients, verifytoken calls, JWKS
-//! decoding, a raw one-connection HTTP server.
+//! Helpers for the mock issuer tests: its clients, verifytoken calls, JWKS decoding.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::io::ErrorKind;
 use std::time::Duration;
 
-use bearer_guard::mock::MockIssuer;
 use bearer_guard::token_client::fetch_token;
+use bearer_guard_mock::MockIssuer;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::StatusCode;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub(crate) const ID: &str = "demo-client";
 pub(crate) const SECRET: &str = "demo-secret";
 
+/// The shared test client (`common::client`): bounded, never through a proxy.
 pub(crate) fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .no_proxy()
-        .build()
-        .expect("reqwest client")
+    crate::common::client()
 }
 
 /// A client that never reuses connections (for tests that take the listener down).
 pub(crate) fn fresh_http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
+    crate::common::client_builder()
         .pool_max_idle_per_host(0)
-        .no_proxy()
         .build()
         .expect("reqwest client")
 }
@@ -136,43 +129,4 @@ pub(crate) async fn assert_refused(issuer: &MockIssuer) {
     .expect("connect attempt is bounded");
     let error = attempt.expect_err("the port must be closed");
     assert_eq!(error.kind(), ErrorKind::ConnectionRefused);
-}
-
-/// A one-connection HTTP server that sends `response` verbatim after reading the request
-/// head, and hands the head back. Every loop in it is bounded.
-pub(crate) async fn raw_server(response: Vec<u8>) -> (String, tokio::task::JoinHandle<String>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!(
-        "http://{}/v1/getOauthToken.php",
-        listener.local_addr().expect("addr")
-    );
-    let task = tokio::spawn(async move {
-        let Ok(Ok((mut stream, _))) =
-            tokio::time::timeout(Duration::from_secs(5), listener.accept()).await
-        else {
-            return String::new();
-        };
-        let mut head = Vec::new();
-        let mut buf = [0u8; 1024];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => head.extend_from_slice(&buf[..n]),
-            }
-        }
-        // The client may hang up early on a too-large answer.
-        let _ = stream.write_all(&response).await;
-        let _ = stream.shutdown().await;
-        String::from_utf8_lossy(&head).into_owned()
-    });
-    (url, task)
-}
-
-pub(crate) fn http_answer(extra_headers: &str, body: &[u8]) -> Vec<u8> {
-    let mut answer =
-        format!("HTTP/1.1 200 OK\r\nConnection: close\r\n{extra_headers}\r\n").into_bytes();
-    answer.extend_from_slice(body);
-    answer
 }

@@ -2,6 +2,8 @@
 //! test controls and counts, routers, and a real server on 127.0.0.1.
 #![allow(dead_code)]
 
+pub mod raw_http;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -69,7 +71,8 @@ impl ScriptedVerifier {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks `m`, recovering from poisoning (a panicking test thread must not hide the others' data).
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -195,10 +198,17 @@ pub async fn serve(app: Router) -> SocketAddr {
     addr
 }
 
-/// A reqwest client with a bounded timeout, for talking to servers on 127.0.0.1.
-pub fn client() -> reqwest::Client {
+/// The one test HTTP client's settings: a bounded timeout, and never a proxy from the
+/// environment (`HTTPS_PROXY` on a CI machine must not turn a 127.0.0.1 test into a remote one).
+pub fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
+        .no_proxy()
+}
+
+/// The test HTTP client (see [`client_builder`]), for talking to servers on 127.0.0.1.
+pub fn client() -> reqwest::Client {
+    client_builder()
         .build()
-        .unwrap_or_default()
+        .unwrap_or_else(|e| panic!("reqwest client: {e}"))
 }

@@ -58,7 +58,19 @@ fn url_decode(part: &str) -> Result<String, CredentialError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::token_client::basic_credentials;
+
+    /// crm-now's client encoding, written out here because this crate depends on nothing from
+    /// bearer-guard: `Basic base64(urlencode(id) ":" urlencode(secret))`. The guard's own
+    /// `basic_credentials` is checked against this decoder in bearer-guard's tests (a token
+    /// fetched with awkward credentials from a running mock).
+    fn basic_credentials(id: &str, secret: &str) -> String {
+        let id: String = form_urlencoded::byte_serialize(id.as_bytes()).collect();
+        let secret: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+        )
+    }
 
     fn header(text: &str) -> HeaderValue {
         HeaderValue::from_str(text).unwrap()

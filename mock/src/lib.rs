@@ -1,4 +1,14 @@
-//! An embedded stand-in for crm-now xRM's central OAuth2 endpoint (cargo feature `mock`).
+//! An embedded stand-in for crm-now xRM's central OAuth2 endpoint, for tests and demos.
+//!
+//! This crate is to [bearer-guard](https://crates.io/crates/bearer-guard) what `tower-test` is
+//! to `tower`: a test tool kept apart from the library. It depends on nothing from
+//! bearer-guard, so the guard's tests check the guard against an independent issuer; any
+//! bearer-token client or guard can be tested against it. Add it as a dev-dependency:
+//!
+//! ```toml
+//! [dev-dependencies]
+//! bearer-guard-mock = "0.1"
+//! ```
 //!
 //! [`MockIssuer`] is a real HTTP server on `127.0.0.1` (a random port unless
 //! [`MockIssuerBuilder::port`] says otherwise), started inside the calling tokio runtime.
@@ -20,12 +30,12 @@
 //! [`Fault`]), [`MockIssuer::revoke`], [`MockIssuer::rotate_key`] and count requests with
 //! [`MockIssuer::calls`]. Request bodies are capped at [`BODY_LIMIT`] bytes.
 //!
-//! # Example
+//! # Example: a token and the issuer's URLs
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use bearer_guard::mock::{MintOptions, MockIssuer};
+//! use bearer_guard_mock::{MintOptions, MockIssuer};
 //!
 //! let issuer = MockIssuer::builder()
 //!     .client("demo-client", "demo-secret")
@@ -38,6 +48,44 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Example: in your own test
+//!
+//! Start one issuer per test (each listens on its own port), point the code under test at its
+//! URLs, then steer it and count what it saw:
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use bearer_guard_mock::{Endpoint, Fault, MintOptions, MockIssuer};
+//!
+//! // In tests/my_service.rs, annotated #[tokio::test]:
+//! async fn my_service_copes_with_the_issuer() -> Result<(), Box<dyn std::error::Error>> {
+//!     let issuer = MockIssuer::builder()
+//!         .client("my-client", "my-secret")
+//!         .token_lifetime(Duration::from_secs(60))
+//!         .start()
+//!         .await?;
+//!     let token = issuer.mint(MintOptions::default().subject("alice").scope("read"))?;
+//!     // Build the service under test with `issuer.verify_url()` (crm-now verifytoken),
+//!     // `issuer.jwks_url()` or `issuer.discovery_url()` (local JWT), send it
+//!     // `Authorization: Bearer {token}`, and assert on its answers. Then:
+//!     issuer.revoke(&token); // verifytoken now answers `"result": false` for it
+//!     assert!(!issuer.is_valid(&token));
+//!     issuer.set_fault(Fault::Slow(Duration::from_secs(2))).await?; // a slow verifytoken
+//!     issuer.set_fault(Fault::Down).await?; // the port refuses connections
+//!     assert_eq!(issuer.calls(Endpoint::Verify), 0); // how often the service asked
+//!     issuer.shutdown().await;
+//!     Ok(())
+//! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! #     my_service_copes_with_the_issuer().await
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod builder;
 mod credentials;

@@ -10,11 +10,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::credentials::decode_basic;
-use super::faults::{self, Target};
-use super::listener::ConnInfo;
-use super::state::{Endpoint, MintOptions, Shared};
-use super::{BODY_LIMIT, DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH};
+use crate::credentials::decode_basic;
+use crate::faults::{self, Target};
+use crate::listener::ConnInfo;
+use crate::state::{Endpoint, MintOptions, Shared};
+use crate::{BODY_LIMIT, DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH};
 
 /// Most multipart fields read while looking for `verifytoken`.
 const MAX_FORM_FIELDS: usize = 32;

@@ -1,6 +1,6 @@
-//! The listening socket: starting, stopping (for [`Fault::Down`](super::Fault::Down)) and
+//! The listening socket: starting, stopping (for [`Fault::Down`](crate::Fault::Down)) and
 //! rebinding the same port, plus per-connection kill switches for
-//! [`Fault::ResetConnection`](super::Fault::ResetConnection).
+//! [`Fault::ResetConnection`](crate::Fault::ResetConnection).
 
 use std::io;
 use std::net::SocketAddr;
@@ -17,9 +17,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::faults::Fault;
-use super::server::router;
-use super::state::Shared;
+use crate::faults::Fault;
+use crate::server::router;
+use crate::state::Shared;
 
 /// How long a stop waits for the listener to close before aborting the serving task.
 const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -74,7 +74,7 @@ pub(crate) fn spawn(shared: &Arc<Shared>, slot: &mut ServerSlot, listener: TcpLi
 }
 
 /// Makes the listener match the faults: stopped while either fault is
-/// [`Fault::Down`](super::Fault::Down), listening otherwise. Reads the faults under the slot
+/// [`Fault::Down`](crate::Fault::Down), listening otherwise. Reads the faults under the slot
 /// lock, so concurrent calls settle on the latest faults.
 pub(crate) async fn reconcile(shared: &Arc<Shared>) -> io::Result<()> {
     let mut slot = shared.server.lock().await;

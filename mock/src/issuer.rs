@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::builder::MockIssuerBuilder;
-use super::faults::Fault;
-use super::keys::{MockError, SigningKey};
-use super::listener;
-use super::state::{Client, Endpoint, MintOptions, Shared};
+use crate::builder::MockIssuerBuilder;
+use crate::faults::Fault;
+use crate::keys::{MockError, SigningKey};
+use crate::listener;
+use crate::state::{Client, Endpoint, MintOptions, Shared};
 
 /// An embedded crm-now OAuth2 issuer on 127.0.0.1; see the [module docs](super).
 ///

@@ -7,11 +7,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use super::listener::ConnInfo;
-use super::state::Control;
+use crate::listener::ConnInfo;
+use crate::state::Control;
 
-/// How an endpoint misbehaves. Set with [`MockIssuer::set_fault`](super::MockIssuer::set_fault)
-/// (the verifytoken endpoint) or [`MockIssuer::set_jwks_fault`](super::MockIssuer::set_jwks_fault)
+/// How an endpoint misbehaves. Set with [`MockIssuer::set_fault`](crate::MockIssuer::set_fault)
+/// (the verifytoken endpoint) or [`MockIssuer::set_jwks_fault`](crate::MockIssuer::set_jwks_fault)
 /// (the JWKS endpoint). Token requests and discovery are never faulted, except by `Down`.
 ///
 /// No fault makes the verify endpoint answer a boolean `"result": true` for an invalid token,
@@ -53,7 +53,7 @@ pub enum Fault {
 }
 
 /// Size of the [`Fault::Oversized`] padding: well past the 64 KiB answer cap of the
-/// crate's clients (and [`BODY_LIMIT`](super::BODY_LIMIT)).
+/// crate's clients (and [`BODY_LIMIT`](crate::BODY_LIMIT)).
 pub(crate) const OVERSIZED_PAD: usize = 100 * 1024;
 
 /// Which endpoint a fault is applied to.

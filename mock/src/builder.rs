@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use super::faults::Fault;
-use super::issuer::MockIssuer;
-use super::keys::SigningKey;
-use super::listener;
-use super::state::{Client, Config, Shared, State};
-use super::{DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH};
+use crate::faults::Fault;
+use crate::issuer::MockIssuer;
+use crate::keys::SigningKey;
+use crate::listener;
+use crate::state::{Client, Config, Shared, State};
+use crate::{DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH};
 
 /// Default `aud` claim.
 const DEFAULT_AUDIENCE: &str = "bearer-guard-demo";

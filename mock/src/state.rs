@@ -13,11 +13,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
-use super::faults::Fault;
-use super::keys::{MockError, SigningKey, random_id};
-use super::listener::ServerSlot;
+use crate::faults::Fault;
+use crate::keys::{MockError, SigningKey, random_id};
+use crate::listener::ServerSlot;
 
-/// An endpoint of the mock issuer, for [`MockIssuer::calls`](super::MockIssuer::calls).
+/// An endpoint of the mock issuer, for [`MockIssuer::calls`](crate::MockIssuer::calls).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Endpoint {
     /// `POST /v1/getOauthToken.php` without a `verifytoken` field (token requests,
@@ -42,14 +42,14 @@ impl Endpoint {
     }
 }
 
-/// What to put in a token minted with [`MockIssuer::mint`](super::MockIssuer::mint).
+/// What to put in a token minted with [`MockIssuer::mint`](crate::MockIssuer::mint).
 ///
 /// Every field is optional; unset fields take the issuer's settings (subject: the
 /// configured subject or `"mock-user"`; scope: the default scope; lifetime: the current
 /// token lifetime; audience: the issuer's audience).
 ///
 /// ```
-/// use bearer_guard::mock::MintOptions;
+/// use bearer_guard_mock::MintOptions;
 /// use std::time::Duration;
 ///
 /// let options = MintOptions::default()
@@ -228,7 +228,7 @@ impl Shared {
     /// Whether `token` is one this issuer signed with a still-published key, not expired,
     /// not revoked.
     pub(crate) fn is_valid(&self, token: &str) -> bool {
-        let Some(kid) = super::keys::rs256_kid(token) else {
+        let Some(kid) = crate::keys::rs256_kid(token) else {
             return false;
         };
         let candidates: Vec<Arc<SigningKey>> = {
