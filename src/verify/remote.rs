@@ -172,7 +172,12 @@ pub(crate) fn read_answer(status: StatusCode, body: &[u8]) -> Answer {
     if !(status.is_success() || status.is_client_error()) {
         return Answer::Unusable("status is neither 2xx nor 4xx");
     }
-    let result = match serde_json::from_slice::<ResultMember>(body) {
+    // JSON text is UTF-8 (RFC 8259 §8.1), and serde skips unread members without checking
+    // their bytes: check the whole body first, so that invalid JSON is never read as a verdict.
+    let Ok(body) = std::str::from_utf8(body) else {
+        return Answer::Unusable("body is not UTF-8");
+    };
+    let result = match serde_json::from_str::<ResultMember>(body) {
         Ok(ResultMember::Once(result)) => Some(result),
         Ok(ResultMember::Absent) => None,
         Ok(ResultMember::Repeated) => return Answer::Unusable("result appears more than once"),
@@ -413,6 +418,14 @@ mod tests {
             verdict(200, r#"{"result": false, "res\u0075lt": true}"#),
             "unavailable"
         );
+        // Invalid UTF-8 in a member nobody reads is still not JSON (fuzz find).
+        let mut bytes = br#"{"result": false, "message": "token in"#.to_vec();
+        bytes.extend_from_slice(&[0xd5, 0xd5, 0xd5]);
+        bytes.extend_from_slice(br#"valid"}"#);
+        assert!(matches!(
+            read_answer(StatusCode::OK, &bytes),
+            Answer::Unusable(_)
+        ));
         // Other members may repeat and nest; only `result` decides.
         assert_eq!(
             verdict(200, r#"{"m": 1, "m": [{"result": false}], "result": true}"#),
