@@ -77,7 +77,7 @@ mod extractor;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-mod layer;
+pub mod guard;
 mod log_limit;
 #[cfg(feature = "mock")]
 pub mod mock;
@@ -91,16 +91,12 @@ pub mod verify;
 
 pub use config::{GuardConfig, Mode};
 pub use error::{AuthError, ConfigError};
-pub use layer::{
-    BearerGuard, BearerGuardLayer, BearerGuardLayerBuilder, DEFAULT_CACHE_CAPACITY,
-    DEFAULT_MAX_IN_FLIGHT, DEFAULT_NEGATIVE_CACHE_CAPACITY, DEFAULT_NEGATIVE_TTL,
-    DEFAULT_POSITIVE_TTL, DEFAULT_VERIFY_TIMEOUT, ResponseFuture,
-};
-pub use principal::{OwnerKind, Principal, ResourceOwner};
+pub use guard::{BearerGuard, BearerGuardLayer, BearerGuardLayerBuilder};
+pub use principal::{OwnerKind, Principal, ResourceOwner, VerifierKind};
 pub use scope::{RequireScopeLayer, ScopeRequirement};
 pub use token::BearerToken;
 pub use verify::{AutoVerifier, JwtAlgorithm, JwtVerifier, JwtVerifierBuilder, StaticKey};
-pub use verify::{RemoteVerifier, Verdict, Verifier, VerifierKind};
+pub use verify::{RemoteVerifier, Verdict, Verifier};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

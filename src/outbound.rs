@@ -144,6 +144,17 @@ pub enum BodyError {
     Transport(#[source] reqwest::Error),
 }
 
+impl BodyError {
+    /// The same error, without the URL of a transport error inside it (a query may hold a
+    /// secret).
+    pub(crate) fn without_url(self) -> Self {
+        match self {
+            BodyError::Transport(error) => BodyError::Transport(error.without_url()),
+            other => other,
+        }
+    }
+}
+
 /// Reads a response body, giving up as soon as it grows past `limit` bytes (a declared
 /// `Content-Length` over the limit is refused before reading anything).
 ///

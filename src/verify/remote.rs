@@ -22,10 +22,10 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, timeout_at};
 
-use super::{BoxFuture, Verdict, Verifier, VerifierKind};
+use super::{BoxFuture, Verdict, Verifier};
 use crate::error::ConfigError;
 use crate::outbound::{self, BodyError, DEFAULT_MAX_RESPONSE_BYTES, read_body_capped};
-use crate::principal::{Claims, Principal};
+use crate::principal::{Claims, Principal, VerifierKind};
 use crate::token::BearerToken;
 
 /// crm-now's production endpoint, from its partner documentation.

@@ -81,8 +81,15 @@ pub struct JwtVerifierBuilder {
     max_keys_without_kid: usize,
 }
 
+impl JwtVerifier {
+    /// Starts a builder. See [`JwtVerifierBuilder`] for every setting and its default.
+    pub fn builder() -> JwtVerifierBuilder {
+        JwtVerifierBuilder::new()
+    }
+}
+
 impl JwtVerifierBuilder {
-    pub(crate) fn new() -> Self {
+    fn new() -> Self {
         JwtVerifierBuilder {
             jwks_url: None,
             jwks_issuer: None,
