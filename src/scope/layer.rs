@@ -7,6 +7,7 @@ use tower::Layer;
 use super::ScopeRequirement;
 use super::service::RequireScope;
 use crate::error::{ConfigError, DEFAULT_REALM};
+use crate::rejection::DefaultRejection;
 
 /// Layer that requires scopes on the routes it wraps. Put it inside (after) the
 /// [`BearerGuardLayer`](crate::BearerGuardLayer): it reads the `Principal` the guard stored.
@@ -23,11 +24,15 @@ use crate::error::{ConfigError, DEFAULT_REALM};
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Clone, Debug)]
+///
+/// `R` builds the response of a rejection: [`DefaultRejection`] unless set with
+/// [`rejection`](Self::rejection).
+#[derive(Clone)]
 #[must_use]
-pub struct RequireScopeLayer {
+pub struct RequireScopeLayer<R = DefaultRejection> {
     pub(super) requirement: ScopeRequirement,
     pub(super) realm: Arc<str>,
+    pub(super) rejection: R,
 }
 
 impl RequireScopeLayer {
@@ -60,6 +65,22 @@ impl RequireScopeLayer {
         RequireScopeLayer {
             requirement,
             realm: Arc::from(DEFAULT_REALM),
+            rejection: DefaultRejection,
+        }
+    }
+}
+
+impl<R> RequireScopeLayer<R> {
+    /// How a rejection (403, or 500 without a guard) is answered: any
+    /// [`RejectionResponse`](crate::RejectionResponse), such as a closure
+    /// `|error: &AuthError, challenge: &Challenge| -> Response<B>`. The
+    /// [`AuthError`](crate::AuthError) is put into the response's extensions whatever builds
+    /// it. Default: [`DefaultRejection`].
+    pub fn rejection<R2>(self, rejection: R2) -> RequireScopeLayer<R2> {
+        RequireScopeLayer {
+            requirement: self.requirement,
+            realm: self.realm,
+            rejection,
         }
     }
 
@@ -70,8 +91,17 @@ impl RequireScopeLayer {
     }
 }
 
-impl<S> Layer<S> for RequireScopeLayer {
-    type Service = RequireScope<S>;
+impl<R> std::fmt::Debug for RequireScopeLayer<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequireScopeLayer")
+            .field("requirement", &self.requirement)
+            .field("realm", &self.realm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, R: Clone> Layer<S> for RequireScopeLayer<R> {
+    type Service = RequireScope<S, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
         RequireScope {

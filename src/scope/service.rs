@@ -10,6 +10,7 @@ use super::future::ResponseFuture;
 use super::layer::RequireScopeLayer;
 use crate::error::{AuthError, DEFAULT_RETRY_AFTER_SECS};
 use crate::principal::Principal;
+use crate::rejection::{DefaultRejection, RejectionResponse, reject};
 
 impl ScopeRequirement {
     /// Checks `principal`.
@@ -25,16 +26,18 @@ impl ScopeRequirement {
     }
 }
 
-/// Service made by [`RequireScopeLayer`].
+/// Service made by [`RequireScopeLayer`]. A rejection carries the
+/// [`AuthError`] in its extensions.
 #[derive(Clone, Debug)]
-pub struct RequireScope<S> {
+pub struct RequireScope<S, R = DefaultRejection> {
     pub(super) inner: S,
-    pub(super) layer: RequireScopeLayer,
+    pub(super) layer: RequireScopeLayer<R>,
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScope<S>
+impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScope<S, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    R: RejectionResponse<ResBody>,
     ResBody: From<String>,
 {
     type Response = Response<ResBody>;
@@ -52,9 +55,12 @@ where
         };
         match verdict {
             Ok(()) => ResponseFuture::inner(self.inner.call(request)),
-            Err(error) => ResponseFuture::refused(
-                error.to_response(&self.layer.realm, DEFAULT_RETRY_AFTER_SECS),
-            ),
+            Err(error) => ResponseFuture::refused(reject(
+                &self.layer.rejection,
+                error,
+                &self.layer.realm,
+                DEFAULT_RETRY_AFTER_SECS,
+            )),
         }
     }
 }
