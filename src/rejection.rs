@@ -26,6 +26,8 @@
 //!     }
 //! }
 //!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), bearer_guard::ConfigError> {
 //! let problem = |error: &AuthError, challenge: &Challenge| {
 //!     let mut response = Response::new(Body::from(format!(r#"{{"title":"{error}"}}"#)));
 //!     *response.status_mut() = error.status();
@@ -36,8 +38,6 @@
 //!     }
 //!     response
 //! };
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), bearer_guard::ConfigError> {
 //! let guard = BearerGuardLayer::builder(NoOne).rejection(problem).build()?;
 //! let app = Router::new().route("/", get(|| async { "hello" })).layer(guard);
 //!
