@@ -266,9 +266,10 @@ pub enum ConfigError {
         /// What is wrong with it.
         problem: Cow<'static, str>,
     },
-    /// The HTTP client could not be built.
-    #[error("http client: {0}")]
-    HttpClient(#[source] reqwest::Error),
+    /// The HTTP client could not be built (the TLS backend did not start). The cause is the
+    /// [`source`](std::error::Error::source).
+    #[error("the HTTP client could not be built")]
+    HttpClient(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     /// The system's random generator failed, so no secret cache key could be drawn. The guard
     /// is not built: it never falls back to an unkeyed fingerprint.
     #[error("the system random generator failed: no secret cache key")]

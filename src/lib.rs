@@ -81,7 +81,7 @@ pub mod guard;
 mod log_limit;
 #[cfg(feature = "mock")]
 pub mod mock;
-pub mod outbound;
+mod outbound;
 pub mod presets;
 pub mod principal;
 pub mod rejection;

@@ -131,9 +131,10 @@ pub enum TokenFetchError {
     /// The endpoint answered with a non-success status (401: wrong credentials or encoding).
     #[error("token endpoint answered HTTP {0}")]
     Http(StatusCode),
-    /// The request did not get an answer (connection, timeout, TLS, invalid URL).
+    /// The request did not get an answer (connection, timeout, TLS, invalid URL). The cause
+    /// (an HTTP client error) is the [`source`](std::error::Error::source).
     #[error("token request failed")]
-    Transport(#[source] reqwest::Error),
+    Transport(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     /// The answer was larger than [`MAX_TOKEN_RESPONSE_BYTES`].
     #[error("token answer larger than {limit} bytes")]
     TooLarge {
@@ -176,7 +177,7 @@ pub async fn fetch_token(
     let response = token_request(client, token_url, client_id, client_secret)
         .send()
         .await
-        .map_err(TokenFetchError::Transport)?;
+        .map_err(|error| TokenFetchError::Transport(Box::new(error)))?;
 
     let status = response.status();
     if !status.is_success() {
@@ -186,7 +187,7 @@ pub async fn fetch_token(
         .await
         .map_err(|error| match error {
             BodyError::TooLarge { limit } => TokenFetchError::TooLarge { limit },
-            BodyError::Transport(error) => TokenFetchError::Transport(error),
+            BodyError::Transport(error) => TokenFetchError::Transport(Box::new(error)),
         })?;
     let received_at = Instant::now();
     parse(&body, received_at)

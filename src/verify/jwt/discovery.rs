@@ -3,7 +3,7 @@
 //! The document's `issuer` must equal the configured issuer exactly (OpenID Connect Discovery
 //! §4.3); otherwise no key is taken from it and tokens get 503 (fail closed) until it does.
 //! The `jwks_uri` passes the same transport policy as every configured URL
-//! ([`checked_url`](crate::outbound::checked_url)).
+//! (`outbound::checked_url`).
 
 use reqwest::Url;
 use serde::Deserialize;
