@@ -66,6 +66,18 @@
 //!
 //! Handlers take the [`Principal`] as an axum extractor; on a route the guard does not cover,
 //! that extractor answers 500 (a wiring bug), not 401.
+//!
+//! Every rejection is built by a [`RejectionResponse`] ([`DefaultRejection`] unless the layer
+//! is given another) and carries its [`AuthError`] in the response's extensions.
+//!
+//! ## What the public API may mention
+//!
+//! Besides this crate's own types and `std`, a public signature (function, field, variant,
+//! trait bound) names only types of `http`, `tower`, `axum` and `serde_json` (with the `serde`
+//! traits `serde_json` is built on), and `reqwest::Client` where a client is injected. The
+//! crates doing the work inside — jsonwebtoken, moka, aws-lc-rs, url, reqwest's errors — never
+//! appear in it, so upgrading them is not a breaking change. An error from one of them is
+//! reachable only as a [`source`](std::error::Error::source).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cache;
