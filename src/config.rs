@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{ConfigError, DEFAULT_REALM};
-use crate::layer::{BearerGuardLayer, DEFAULT_NEGATIVE_TTL, DEFAULT_POSITIVE_TTL};
+use crate::guard::{BearerGuardLayer, DEFAULT_NEGATIVE_TTL, DEFAULT_POSITIVE_TTL};
 use crate::outbound;
 use crate::verify::{AutoVerifier, FormEncoding, JwtVerifier, RemoteVerifier, Verifier};
 

@@ -1,4 +1,5 @@
-//! Errors: [`AuthError`] for requests (mapped to HTTP answers in one place, [`AuthError::to_response`]),
+//! Errors: [`AuthError`] for requests (mapped to HTTP answers in one table; the answer itself is built by a
+//! [`RejectionResponse`](crate::rejection::RejectionResponse), [`AuthError::to_response`] by default),
 //! [`ConfigError`] for building a guard.
 //!
 //! | [`AuthError`] | status | `WWW-Authenticate` |
@@ -24,9 +25,6 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use axum::body::Body;
-use axum::response::{IntoResponse, Response};
-use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
 
 use crate::scope::ScopeRequirement;
@@ -71,174 +69,157 @@ pub enum AuthError {
 }
 
 /// One row of the rejection table: how an [`AuthError`] looks on the wire.
-struct Answer {
-    status: StatusCode,
-    /// `Some` adds a `WWW-Authenticate: Bearer realm=…` challenge.
-    challenge: Option<Challenge>,
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Row<'a> {
+    pub(crate) status: StatusCode,
+    /// Whether a `WWW-Authenticate: Bearer realm=…` challenge is sent.
+    pub(crate) challenge: bool,
+    /// RFC 6750 §3.1 error code of the challenge (`error="…"`, with `error_description`);
+    /// `None` for a challenge without one.
+    pub(crate) code: Option<&'static str>,
     /// The JSON body's `error`.
-    error: &'static str,
-    description: Cow<'static, str>,
-}
-
-struct Challenge {
-    /// RFC 6750 §3.1 error code; `None` for a request with no credentials at all.
-    error: Option<&'static str>,
-    scope: Option<String>,
+    pub(crate) body_error: &'static str,
+    /// The JSON body's `error_description`, and the challenge's when it has a `code`.
+    pub(crate) description: Cow<'static, str>,
+    /// The challenge's `scope="…"`.
+    pub(crate) scope: Option<&'a ScopeRequirement>,
+    /// Whether `Retry-After` is sent.
+    pub(crate) retry_after: bool,
 }
 
 impl AuthError {
-    /// The single table from rejection kind to HTTP answer. No wildcard arm: a new variant
-    /// must be placed here on purpose.
-    fn answer(&self) -> Answer {
+    /// The single table from rejection kind to HTTP answer: every column of a row comes from
+    /// its one arm. No wildcard arm: a new variant must be placed here on purpose.
+    pub(crate) fn row(&self) -> Row<'_> {
         use AuthError::*;
-        let (status, code, description): (StatusCode, Option<&'static str>, Cow<'static, str>) =
-            match self {
-                MissingCredentials => (
-                    StatusCode::UNAUTHORIZED,
-                    None,
-                    "bearer token required".into(),
-                ),
-                MultipleAuthorizationHeaders => (
-                    StatusCode::BAD_REQUEST,
-                    Some("invalid_request"),
-                    "more than one Authorization header".into(),
-                ),
-                EmptyToken => (
-                    StatusCode::BAD_REQUEST,
-                    Some("invalid_request"),
-                    "no token after Bearer".into(),
-                ),
-                MalformedCredentials => (
-                    StatusCode::BAD_REQUEST,
-                    Some("invalid_request"),
-                    "Bearer must be followed by one or more spaces and a token".into(),
-                ),
-                MalformedToken => (
-                    StatusCode::UNAUTHORIZED,
-                    Some("invalid_token"),
-                    "the token has characters not allowed in a bearer token".into(),
-                ),
-                TokenTooLong { limit } => (
-                    StatusCode::UNAUTHORIZED,
-                    Some("invalid_token"),
-                    format!("the token is longer than {limit} bytes").into(),
-                ),
-                InvalidToken => (
-                    StatusCode::UNAUTHORIZED,
-                    Some("invalid_token"),
-                    "the access token is invalid or expired".into(),
-                ),
-                InsufficientScope(_) => (
-                    StatusCode::FORBIDDEN,
-                    Some("insufficient_scope"),
-                    "the access token lacks a required scope".into(),
-                ),
-                VerifierUnavailable => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    None,
-                    "token verification is temporarily unavailable".into(),
-                ),
-                GuardMissing => (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    None,
-                    "route is not covered by the bearer guard".into(),
-                ),
-            };
-        let challenge = match self {
-            GuardMissing => None,
-            InsufficientScope(required) => Some(Challenge {
-                error: code,
-                scope: Some(required.scope_list()),
-            }),
-            _ => Some(Challenge {
-                error: code,
-                scope: None,
-            }),
-        };
-        let error = code.unwrap_or(match self {
-            MissingCredentials => "unauthorized",
-            VerifierUnavailable => "temporarily_unavailable",
-            _ => "server_error",
-        });
-        Answer {
+        const INVALID_REQUEST: Option<&str> = Some("invalid_request");
+        const INVALID_TOKEN: Option<&str> = Some("invalid_token");
+        let row = |status, challenge, code: Option<&'static str>, body_error, description| Row {
             status,
             challenge,
-            error,
+            code,
+            body_error,
             description,
+            scope: None,
+            retry_after: false,
+        };
+        match self {
+            MissingCredentials => row(
+                StatusCode::UNAUTHORIZED,
+                true,
+                None,
+                "unauthorized",
+                "bearer token required".into(),
+            ),
+            MultipleAuthorizationHeaders => row(
+                StatusCode::BAD_REQUEST,
+                true,
+                INVALID_REQUEST,
+                "invalid_request",
+                "more than one Authorization header".into(),
+            ),
+            EmptyToken => row(
+                StatusCode::BAD_REQUEST,
+                true,
+                INVALID_REQUEST,
+                "invalid_request",
+                "no token after Bearer".into(),
+            ),
+            MalformedCredentials => row(
+                StatusCode::BAD_REQUEST,
+                true,
+                INVALID_REQUEST,
+                "invalid_request",
+                "Bearer must be followed by one or more spaces and a token".into(),
+            ),
+            MalformedToken => row(
+                StatusCode::UNAUTHORIZED,
+                true,
+                INVALID_TOKEN,
+                "invalid_token",
+                "the token has characters not allowed in a bearer token".into(),
+            ),
+            TokenTooLong { limit } => row(
+                StatusCode::UNAUTHORIZED,
+                true,
+                INVALID_TOKEN,
+                "invalid_token",
+                format!("the token is longer than {limit} bytes").into(),
+            ),
+            InvalidToken => row(
+                StatusCode::UNAUTHORIZED,
+                true,
+                INVALID_TOKEN,
+                "invalid_token",
+                "the access token is invalid or expired".into(),
+            ),
+            InsufficientScope(required) => Row {
+                scope: Some(required),
+                ..row(
+                    StatusCode::FORBIDDEN,
+                    true,
+                    Some("insufficient_scope"),
+                    "insufficient_scope",
+                    "the access token lacks a required scope".into(),
+                )
+            },
+            VerifierUnavailable => Row {
+                retry_after: true,
+                ..row(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    true,
+                    None,
+                    "temporarily_unavailable",
+                    "token verification is temporarily unavailable".into(),
+                )
+            },
+            GuardMissing => row(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                false,
+                None,
+                "server_error",
+                "route is not covered by the bearer guard".into(),
+            ),
         }
     }
 
     /// The HTTP status of this rejection.
     pub fn status(&self) -> StatusCode {
-        self.answer().status
+        self.row().status
     }
 
     /// The `WWW-Authenticate` value for this rejection under `realm`, if it has one.
     pub fn www_authenticate(&self, realm: &str) -> Option<HeaderValue> {
-        let answer = self.answer();
-        answer
-            .challenge
-            .as_ref()
-            .and_then(|c| challenge_value(realm, c, &answer.description))
+        let row = self.row();
+        row.www_authenticate(realm)
     }
+}
 
-    /// Builds the full answer: status, `WWW-Authenticate`, `Retry-After` for 503, and the JSON
-    /// body `{"error": …, "error_description": …}`.
-    pub fn to_response<B: From<String>>(
-        &self,
-        realm: &str,
-        retry_after_secs: u64,
-    ) -> http::Response<B> {
-        let answer = self.answer();
-        let body = serde_json::json!({
-            "error": answer.error,
-            "error_description": answer.description,
-        })
-        .to_string();
-        let mut response = http::Response::new(B::from(body));
-        *response.status_mut() = answer.status;
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(value) = answer
-            .challenge
-            .as_ref()
-            .and_then(|challenge| challenge_value(realm, challenge, &answer.description))
-        {
-            headers.insert(WWW_AUTHENTICATE, value);
+impl Row<'_> {
+    pub(crate) fn www_authenticate(&self, realm: &str) -> Option<HeaderValue> {
+        if !self.challenge {
+            return None;
         }
-        if answer.status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        let mut value = String::from("Bearer realm=");
+        push_quoted(&mut value, realm);
+        if let Some(error) = self.code {
+            let _ = write!(value, ", error=\"{error}\", error_description=");
+            push_quoted(&mut value, &self.description);
         }
-        response
+        if let Some(scope) = self.scope {
+            value.push_str(", scope=");
+            push_quoted(&mut value, &scope.scope_list());
+        }
+        HeaderValue::from_str(&value).ok()
     }
 }
 
 /// The realm used when an answer is built without a guard's configuration (extractor
-/// rejections, [`IntoResponse`]).
+/// rejections, [`IntoResponse`](axum::response::IntoResponse)).
 pub const DEFAULT_REALM: &str = "api";
 
 /// The `Retry-After` seconds used by default for 503 answers.
 pub const DEFAULT_RETRY_AFTER_SECS: u64 = 5;
-
-impl IntoResponse for AuthError {
-    fn into_response(self) -> Response {
-        self.to_response::<Body>(DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS)
-    }
-}
-
-fn challenge_value(realm: &str, challenge: &Challenge, description: &str) -> Option<HeaderValue> {
-    let mut value = String::from("Bearer realm=");
-    push_quoted(&mut value, realm);
-    if let Some(error) = challenge.error {
-        let _ = write!(value, ", error=\"{error}\", error_description=");
-        push_quoted(&mut value, description);
-    }
-    if let Some(scope) = &challenge.scope {
-        value.push_str(", scope=");
-        push_quoted(&mut value, scope);
-    }
-    HeaderValue::from_str(&value).ok()
-}
 
 /// Appends `text` as an RFC 9110 quoted-string: `"` and `\` are escaped, and characters that
 /// a header cannot carry (controls, non-ASCII) are dropped rather than sent.
@@ -285,9 +266,10 @@ pub enum ConfigError {
         /// What is wrong with it.
         problem: Cow<'static, str>,
     },
-    /// The HTTP client could not be built.
-    #[error("http client: {0}")]
-    HttpClient(#[source] reqwest::Error),
+    /// The HTTP client could not be built (the TLS backend did not start). The cause is the
+    /// [`source`](std::error::Error::source).
+    #[error("the HTTP client could not be built")]
+    HttpClient(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     /// The system's random generator failed, so no secret cache key could be drawn. The guard
     /// is not built: it never falls back to an unkeyed fingerprint.
     #[error("the system random generator failed: no secret cache key")]
@@ -303,6 +285,170 @@ impl ConfigError {
         ConfigError::Invalid {
             name: name.into(),
             problem: problem.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant, once. The `match` has no wildcard arm: a new variant does not compile
+    /// until it is listed here too.
+    fn every_variant() -> Vec<AuthError> {
+        let scope = ScopeRequirement::all(["read", "write"]).unwrap_or_else(|e| panic!("{e}"));
+        let all = vec![
+            AuthError::MissingCredentials,
+            AuthError::MultipleAuthorizationHeaders,
+            AuthError::EmptyToken,
+            AuthError::MalformedCredentials,
+            AuthError::MalformedToken,
+            AuthError::TokenTooLong { limit: 8192 },
+            AuthError::InvalidToken,
+            AuthError::InsufficientScope(scope),
+            AuthError::VerifierUnavailable,
+            AuthError::GuardMissing,
+        ];
+        for error in &all {
+            match error {
+                AuthError::MissingCredentials
+                | AuthError::MultipleAuthorizationHeaders
+                | AuthError::EmptyToken
+                | AuthError::MalformedCredentials
+                | AuthError::MalformedToken
+                | AuthError::TokenTooLong { .. }
+                | AuthError::InvalidToken
+                | AuthError::InsufficientScope(_)
+                | AuthError::VerifierUnavailable
+                | AuthError::GuardMissing => {}
+            }
+        }
+        all
+    }
+
+    /// (status, challenge sent, challenge error code, body error, Retry-After, whole
+    /// WWW-Authenticate under realm "api")
+    type Expected = (
+        u16,
+        bool,
+        Option<&'static str>,
+        &'static str,
+        bool,
+        Option<&'static str>,
+    );
+
+    #[test]
+    fn every_rejection_has_its_row() {
+        let expected: [Expected; 10] = [
+            (
+                401,
+                true,
+                None,
+                "unauthorized",
+                false,
+                Some(r#"Bearer realm="api""#),
+            ),
+            (
+                400,
+                true,
+                Some("invalid_request"),
+                "invalid_request",
+                false,
+                Some(
+                    r#"Bearer realm="api", error="invalid_request", error_description="more than one Authorization header""#,
+                ),
+            ),
+            (
+                400,
+                true,
+                Some("invalid_request"),
+                "invalid_request",
+                false,
+                Some(
+                    r#"Bearer realm="api", error="invalid_request", error_description="no token after Bearer""#,
+                ),
+            ),
+            (
+                400,
+                true,
+                Some("invalid_request"),
+                "invalid_request",
+                false,
+                Some(
+                    r#"Bearer realm="api", error="invalid_request", error_description="Bearer must be followed by one or more spaces and a token""#,
+                ),
+            ),
+            (
+                401,
+                true,
+                Some("invalid_token"),
+                "invalid_token",
+                false,
+                Some(
+                    r#"Bearer realm="api", error="invalid_token", error_description="the token has characters not allowed in a bearer token""#,
+                ),
+            ),
+            (
+                401,
+                true,
+                Some("invalid_token"),
+                "invalid_token",
+                false,
+                Some(
+                    r#"Bearer realm="api", error="invalid_token", error_description="the token is longer than 8192 bytes""#,
+                ),
+            ),
+            (
+                401,
+                true,
+                Some("invalid_token"),
+                "invalid_token",
+                false,
+                Some(
+                    r#"Bearer realm="api", error="invalid_token", error_description="the access token is invalid or expired""#,
+                ),
+            ),
+            (
+                403,
+                true,
+                Some("insufficient_scope"),
+                "insufficient_scope",
+                false,
+                Some(
+                    r#"Bearer realm="api", error="insufficient_scope", error_description="the access token lacks a required scope", scope="read write""#,
+                ),
+            ),
+            (
+                503,
+                true,
+                None,
+                "temporarily_unavailable",
+                true,
+                Some(r#"Bearer realm="api""#),
+            ),
+            (500, false, None, "server_error", false, None),
+        ];
+        let all = every_variant();
+        assert_eq!(all.len(), expected.len());
+        for (error, (status, challenge, code, body_error, retry_after, header)) in
+            all.iter().zip(expected)
+        {
+            let row = error.row();
+            assert_eq!(row.status.as_u16(), status, "{error:?}");
+            assert_eq!(error.status().as_u16(), status, "{error:?}");
+            assert_eq!(row.challenge, challenge, "{error:?}");
+            assert_eq!(row.code, code, "{error:?}");
+            assert_eq!(row.body_error, body_error, "{error:?}");
+            assert_eq!(row.retry_after, retry_after, "{error:?}");
+            assert_eq!(
+                error
+                    .www_authenticate("api")
+                    .as_ref()
+                    .and_then(|v| v.to_str().ok()),
+                header,
+                "{error:?}"
+            );
+            assert!(!row.description.is_empty(), "{error:?}");
         }
     }
 }

@@ -9,7 +9,7 @@ use http::StatusCode;
 
 use crate::verify::JwtAlgorithm;
 use crate::verify::jwt::{JwksDocument, key_from_jwk};
-use crate::verify::remote::{Answer, read_answer};
+use crate::verify::remote::{Reply, read_answer};
 
 /// The remote verifier's answer parser (`verifytoken`): `"valid"`, `"invalid"` or
 /// `"unavailable"` for an answer with `status` and `body`. A status that HTTP cannot carry
@@ -19,9 +19,9 @@ pub fn remote_answer(status: u16, body: &[u8]) -> &'static str {
         return "unavailable";
     };
     match read_answer(status, body) {
-        Answer::Valid => "valid",
-        Answer::Invalid => "invalid",
-        Answer::Unusable(_) => "unavailable",
+        Reply::Valid => "valid",
+        Reply::Invalid => "invalid",
+        Reply::Unusable(_) => "unavailable",
     }
 }
 

@@ -66,8 +66,19 @@
 //!
 //! Handlers take the [`Principal`] as an axum extractor; on a route the guard does not cover,
 //! that extractor answers 500 (a wiring bug), not 401.
-#![forbid(unsafe_code)]
-#![deny(missing_docs)]
+//!
+//! Every rejection is built by a [`RejectionResponse`] ([`DefaultRejection`] unless the layer
+//! is given another) and carries its [`AuthError`] in the response's extensions.
+//!
+//! ## What the public API may mention
+//!
+//! Besides this crate's own types and `std`, a public signature (function, field, variant,
+//! trait bound) names only types of `http`, `tower`, `axum` and `serde_json` (with the `serde`
+//! traits `serde_json` is built on), and `reqwest::Client` where a client is injected. The
+//! crates doing the work inside — jsonwebtoken, moka, aws-lc-rs, url, reqwest's errors — never
+//! appear in it, so upgrading them is not a breaking change. An error from one of them is
+//! reachable only as a [`source`](std::error::Error::source).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cache;
 pub mod config;
@@ -75,13 +86,15 @@ pub mod error;
 pub mod extract;
 mod extractor;
 #[cfg(feature = "fuzzing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fuzzing")))]
 #[doc(hidden)]
 pub mod fuzzing;
-mod layer;
+pub mod guard;
 mod log_limit;
-pub mod outbound;
+mod outbound;
 pub mod presets;
 pub mod principal;
+pub mod rejection;
 pub mod scope;
 mod token;
 pub mod token_client;
@@ -89,16 +102,13 @@ pub mod verify;
 
 pub use config::{GuardConfig, Mode};
 pub use error::{AuthError, ConfigError};
-pub use layer::{
-    BearerGuard, BearerGuardLayer, BearerGuardLayerBuilder, DEFAULT_CACHE_CAPACITY,
-    DEFAULT_MAX_IN_FLIGHT, DEFAULT_NEGATIVE_CACHE_CAPACITY, DEFAULT_NEGATIVE_TTL,
-    DEFAULT_POSITIVE_TTL, DEFAULT_VERIFY_TIMEOUT, ResponseFuture,
-};
-pub use principal::{OwnerKind, Principal, ResourceOwner};
+pub use guard::{BearerGuard, BearerGuardLayer, BearerGuardLayerBuilder};
+pub use principal::{OwnerKind, Principal, ResourceOwner, VerifierKind};
+pub use rejection::{Challenge, DefaultRejection, RejectionResponse};
 pub use scope::{RequireScopeLayer, ScopeRequirement};
 pub use token::BearerToken;
 pub use verify::{AutoVerifier, JwtAlgorithm, JwtVerifier, JwtVerifierBuilder, StaticKey};
-pub use verify::{RemoteVerifier, Verdict, Verifier, VerifierKind};
+pub use verify::{RemoteVerifier, Verdict, Verifier};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -1,5 +1,6 @@
 //! Outbound HTTP shared by every verifier: the one `reqwest::Client`, the URL policy, and a
-//! body reader with a size cap.
+//! body reader with a size cap. Crate-private: a verifier's builder takes a `reqwest::Client`
+//! of the caller's own (`http_client`) when these defaults do not fit.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -10,11 +11,11 @@ use reqwest::Url;
 use crate::error::ConfigError;
 
 /// Default time to open a connection to a verification backend: 2 s.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default time for one whole backend call (connect, send, read the answer): 5 s.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default cap on a backend answer's body: 64 KiB.
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024;
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// Builds the HTTP client bearer-guard uses when none is injected: rustls, connection pooling,
 /// connect timeout [`DEFAULT_CONNECT_TIMEOUT`], total timeout [`DEFAULT_REQUEST_TIMEOUT`],
@@ -26,7 +27,7 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024;
 ///
 /// # Errors
 /// [`ConfigError::HttpClient`] when the TLS backend cannot start.
-pub fn default_http_client() -> Result<reqwest::Client, ConfigError> {
+pub(crate) fn default_http_client() -> Result<reqwest::Client, ConfigError> {
     http_client(DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT)
 }
 
@@ -34,10 +35,13 @@ pub fn default_http_client() -> Result<reqwest::Client, ConfigError> {
 ///
 /// # Errors
 /// [`ConfigError::HttpClient`] when the TLS backend cannot start.
-pub fn http_client(connect: Duration, total: Duration) -> Result<reqwest::Client, ConfigError> {
+pub(crate) fn http_client(
+    connect: Duration,
+    total: Duration,
+) -> Result<reqwest::Client, ConfigError> {
     client_builder(connect, total)
         .build()
-        .map_err(ConfigError::HttpClient)
+        .map_err(|error| ConfigError::HttpClient(Box::new(error)))
 }
 
 /// As [`default_http_client`], but `https://` requests go through the forward proxy at
@@ -49,7 +53,7 @@ pub fn http_client(connect: Duration, total: Duration) -> Result<reqwest::Client
 /// # Errors
 /// [`ConfigError::Invalid`] naming `name` for a proxy URL that does not parse or is not
 /// http(s); [`ConfigError::HttpClient`] when the TLS backend cannot start.
-pub fn http_client_via_https_proxy(
+pub(crate) fn http_client_via_https_proxy(
     name: impl Into<Cow<'static, str>>,
     proxy: &str,
 ) -> Result<reqwest::Client, ConfigError> {
@@ -67,7 +71,7 @@ pub fn http_client_via_https_proxy(
     client_builder(DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT)
         .proxy(proxy)
         .build()
-        .map_err(ConfigError::HttpClient)
+        .map_err(|error| ConfigError::HttpClient(Box::new(error)))
 }
 
 /// The settings every client of ours has: timeouts, no redirects, and no proxy from the
@@ -88,7 +92,7 @@ fn client_builder(connect: Duration, total: Duration) -> reqwest::ClientBuilder 
 ///
 /// # Errors
 /// [`ConfigError::Invalid`] for an unparsable URL, [`ConfigError::InsecureUrl`] for a refused one.
-pub fn checked_url(
+pub(crate) fn checked_url(
     name: impl Into<Cow<'static, str>>,
     url: &str,
     allow_plain_http: bool,
@@ -131,17 +135,29 @@ fn is_loopback(url: &Url) -> bool {
 
 /// Why an answer's body could not be read.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum BodyError {
-    /// The body is larger than the cap.
+pub(crate) enum BodyError {
+    /// The body is larger than the cap (in bytes).
     #[error("answer body larger than {limit} bytes")]
-    TooLarge {
-        /// The cap in bytes.
-        limit: usize,
-    },
+    TooLarge { limit: usize },
     /// The connection failed or timed out while reading.
     #[error("reading the answer failed")]
     Transport(#[source] reqwest::Error),
+}
+
+impl BodyError {
+    /// The same error, without the URL of a transport error inside it (a query may hold a
+    /// secret).
+    pub(crate) fn without_url(self) -> Self {
+        match self {
+            BodyError::Transport(error) => BodyError::Transport(error.without_url()),
+            other => other,
+        }
+    }
+
+    /// Whether reading timed out.
+    pub(crate) fn is_timeout(&self) -> bool {
+        matches!(self, BodyError::Transport(error) if error.is_timeout())
+    }
 }
 
 /// Reads a response body, giving up as soon as it grows past `limit` bytes (a declared
@@ -149,7 +165,7 @@ pub enum BodyError {
 ///
 /// # Errors
 /// [`BodyError::TooLarge`] past the cap; [`BodyError::Transport`] when reading fails.
-pub async fn read_body_capped(
+pub(crate) async fn read_body_capped(
     mut response: reqwest::Response,
     limit: usize,
 ) -> Result<Vec<u8>, BodyError> {

@@ -1,18 +1,22 @@
-//! Ready-made verifiers for the CRMs bearer-guard was built for.
+//! Ready-made verifiers for the CRMs bearer-guard was built for. Each preset returns a
+//! builder with the CRM's settings; finish it with `build()` (after adding your own settings,
+//! such as the `audience` of SuiteCRM and 1CRM tokens).
 //!
 //! # crm-now xRM
 //!
 //! [`crm_now`] checks tokens against crm-now's central `verifytoken` endpoint
 //! ([`CRM_NOW_VERIFY_URL`]). When you know a JWKS URL for the issuer of your partners' tokens,
-//! pass it: JWTs whose key is in that set are then checked locally (no round trip), and every
+//! add it ([`CrmNowBuilder::jwks_url`]): JWTs whose key is in that set are then checked locally (no round trip), and every
 //! other token still goes to the endpoint — the `auto` rule of [`AutoVerifier`], under which a
 //! yes from the endpoint for a JWT must also pass the local claim rules (here: `exp`/`nbf`; no
 //! issuer or audience is configured by the preset).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), bearer_guard::ConfigError> {
-//! let remote_only = bearer_guard::presets::crm_now(None)?;
-//! let with_local_jwts = bearer_guard::presets::crm_now(Some("https://issuer.example/jwks.json"))?;
+//! let remote_only = bearer_guard::presets::crm_now().build()?;
+//! let with_local_jwts = bearer_guard::presets::crm_now()
+//!     .jwks_url("https://issuer.example/jwks.json")
+//!     .build()?;
 //! let guard = bearer_guard::BearerGuardLayer::builder_shared(with_local_jwts).build()?;
 //! # drop((remote_only, guard));
 //! # Ok(()) }
@@ -68,22 +72,43 @@ use crate::verify::jwt::{JwtAlgorithm, JwtVerifier, JwtVerifierBuilder, StaticKe
 use crate::verify::remote::CRM_NOW_VERIFY_URL;
 use crate::verify::{AutoVerifier, RemoteVerifier, Verifier};
 
-/// crm-now: its central `verifytoken` endpoint with the [`RemoteVerifier`] defaults (form
-/// encoding, 5 s timeout, 64 concurrent calls, 64 KiB answers), and — when `jwks_url` is given
-/// — local checks for JWTs whose key that JWKS publishes ([`AutoVerifier`]).
-///
-/// With a JWKS URL this must be called inside a tokio runtime (the key set is fetched and
-/// refreshed in the background).
-///
-/// # Errors
-/// [`ConfigError`] for a refused JWKS URL or an HTTP client that cannot start.
-pub fn crm_now(jwks_url: Option<&str>) -> Result<Arc<dyn Verifier>, ConfigError> {
-    let remote = RemoteVerifier::builder().url(CRM_NOW_VERIFY_URL).build()?;
-    match jwks_url {
-        None => Ok(Arc::new(remote)),
-        Some(url) => {
-            let jwt = JwtVerifier::builder().jwks_url(url).build()?;
-            Ok(Arc::new(AutoVerifier::new(jwt, Arc::new(remote))))
+/// crm-now: a builder for its central `verifytoken` endpoint with the [`RemoteVerifier`]
+/// defaults (form encoding, 5 s timeout, 64 concurrent calls, 64 KiB answers), to which
+/// [`jwks_url`](CrmNowBuilder::jwks_url) adds local checks for JWTs whose key that JWKS
+/// publishes ([`AutoVerifier`]).
+pub fn crm_now() -> CrmNowBuilder {
+    CrmNowBuilder { jwks_url: None }
+}
+
+/// Builds the crm-now verifier: see [`crm_now`].
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct CrmNowBuilder {
+    jwks_url: Option<String>,
+}
+
+impl CrmNowBuilder {
+    /// A JWKS URL of the issuer of your partners' tokens: JWTs whose key it publishes are
+    /// checked locally (no round trip), every other token still goes to the endpoint. Default:
+    /// none (every token goes to the endpoint).
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.jwks_url = Some(url.into());
+        self
+    }
+
+    /// Builds the verifier. With a JWKS URL this must be called inside a tokio runtime (the
+    /// key set is fetched and refreshed in the background).
+    ///
+    /// # Errors
+    /// [`ConfigError`] for a refused JWKS URL or an HTTP client that cannot start.
+    pub fn build(self) -> Result<Arc<dyn Verifier>, ConfigError> {
+        let remote = RemoteVerifier::builder().url(CRM_NOW_VERIFY_URL).build()?;
+        match self.jwks_url {
+            None => Ok(Arc::new(remote)),
+            Some(url) => {
+                let jwt = JwtVerifier::builder().jwks_url(url).build()?;
+                Ok(Arc::new(AutoVerifier::new(jwt, Arc::new(remote))))
+            }
         }
     }
 }

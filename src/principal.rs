@@ -7,8 +7,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::verify::VerifierKind;
-
 /// The claims of a token as a JSON object.
 pub type Claims = Map<String, Value>;
 
@@ -112,14 +110,20 @@ impl Principal {
 
 impl fmt::Debug for Principal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.debug("Principal", f)
+    }
+}
+
+impl PrincipalInner {
+    fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Claims may hold personal data; show their names only.
-        f.debug_struct("Principal")
-            .field("subject", &self.0.subject)
-            .field("scopes", &self.0.scopes)
-            .field("owner", &self.0.owner)
-            .field("expires_at", &self.0.expires_at)
-            .field("source", &self.0.source)
-            .field("claims", &self.0.claims.keys().collect::<Vec<_>>())
+        f.debug_struct(name)
+            .field("subject", &self.subject)
+            .field("scopes", &self.scopes)
+            .field("owner", &self.owner)
+            .field("expires_at", &self.expires_at)
+            .field("source", &self.source)
+            .field("claims", &self.claims.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -128,6 +132,12 @@ impl fmt::Debug for Principal {
 #[must_use]
 pub struct PrincipalBuilder {
     inner: PrincipalInner,
+}
+
+impl fmt::Debug for PrincipalBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.debug("PrincipalBuilder", f)
+    }
 }
 
 impl PrincipalBuilder {
@@ -247,6 +257,35 @@ pub(crate) fn unix_time_from_json(value: &Value) -> Option<SystemTime> {
         return None; // beyond year 9999: not a real expiry
     }
     UNIX_EPOCH.checked_add(Duration::from_secs_f64(seconds))
+}
+
+/// Which kind of verifier accepted a token; shown as [`Principal::source`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum VerifierKind {
+    /// A remote endpoint said yes (crm-now `verifytoken`).
+    Remote,
+    /// A local JWT signature check said yes.
+    Jwt,
+    /// A verifier of the user's own, under a name of its choosing.
+    Custom(&'static str),
+}
+
+impl VerifierKind {
+    /// The name used in logs and in the demo's `/whoami`: `remote`, `jwt`, or the custom name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            VerifierKind::Remote => "remote",
+            VerifierKind::Jwt => "jwt",
+            VerifierKind::Custom(name) => name,
+        }
+    }
+}
+
+impl fmt::Display for VerifierKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[cfg(test)]

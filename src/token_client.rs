@@ -18,6 +18,8 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_LENGTH};
 use serde::Deserialize;
 
+use crate::outbound::{BodyError, read_body_capped};
+
 /// Largest token answer read (64 KiB); a larger one is [`TokenFetchError::TooLarge`].
 pub const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
 
@@ -129,9 +131,10 @@ pub enum TokenFetchError {
     /// The endpoint answered with a non-success status (401: wrong credentials or encoding).
     #[error("token endpoint answered HTTP {0}")]
     Http(StatusCode),
-    /// The request did not get an answer (connection, timeout, TLS, invalid URL).
+    /// The request did not get an answer (connection, timeout, TLS, invalid URL). The cause
+    /// (an HTTP client error) is the [`source`](std::error::Error::source).
     #[error("token request failed")]
-    Transport(#[source] reqwest::Error),
+    Transport(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     /// The answer was larger than [`MAX_TOKEN_RESPONSE_BYTES`].
     #[error("token answer larger than {limit} bytes")]
     TooLarge {
@@ -171,30 +174,21 @@ pub async fn fetch_token(
     client_id: &str,
     client_secret: &str,
 ) -> Result<TokenResponse, TokenFetchError> {
-    let mut response = token_request(client, token_url, client_id, client_secret)
+    let response = token_request(client, token_url, client_id, client_secret)
         .send()
         .await
-        .map_err(TokenFetchError::Transport)?;
+        .map_err(|error| TokenFetchError::Transport(Box::new(error)))?;
 
     let status = response.status();
     if !status.is_success() {
         return Err(TokenFetchError::Http(status));
     }
-    let limit = MAX_TOKEN_RESPONSE_BYTES;
-    if response
-        .content_length()
-        .is_some_and(|len| len > limit as u64)
-    {
-        return Err(TokenFetchError::TooLarge { limit });
-    }
-    let mut body = Vec::new();
-    // Bounded: every chunk grows `body`, and growing past `limit` ends the loop.
-    while let Some(chunk) = response.chunk().await.map_err(TokenFetchError::Transport)? {
-        if body.len() + chunk.len() > limit {
-            return Err(TokenFetchError::TooLarge { limit });
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = read_body_capped(response, MAX_TOKEN_RESPONSE_BYTES)
+        .await
+        .map_err(|error| match error {
+            BodyError::TooLarge { limit } => TokenFetchError::TooLarge { limit },
+            BodyError::Transport(error) => TokenFetchError::Transport(Box::new(error)),
+        })?;
     let received_at = Instant::now();
     parse(&body, received_at)
 }

@@ -186,7 +186,9 @@ async fn crm_now_preset_with_a_jwks_checks_the_issuers_jwts_locally() {
     let issuer = issuer().await;
     // The remote half points at crm-now's production endpoint; a JWT whose key is in the
     // JWKS must never go there (this test would answer 503 if it tried: no network here).
-    let verifier = bearer_guard::presets::crm_now(Some(issuer.jwks_url()))
+    let verifier = bearer_guard::presets::crm_now()
+        .jwks_url(issuer.jwks_url())
+        .build()
         .unwrap_or_else(|e| panic!("preset: {e}"));
     let guarded = app(bearer_guard::BearerGuardLayer::builder_shared(verifier)
         .build()

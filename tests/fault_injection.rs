@@ -316,7 +316,13 @@ async fn a_flapping_jwks_keeps_known_keys_working_and_forgeries_out() {
     let http_timeout = Duration::from_millis(500);
     let cooldown = Duration::from_millis(100);
     let refresh = Duration::from_millis(50);
-    let jwks_client = bearer_guard::outbound::http_client(http_timeout, http_timeout)
+    // What the crate's default client is, with short timeouts.
+    let jwks_client = reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(http_timeout)
+        .timeout(http_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
         .unwrap_or_else(|e| panic!("client: {e}"));
     let verifier = JwtVerifier::builder()
         .jwks_url(issuer.jwks_url())

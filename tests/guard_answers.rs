@@ -434,9 +434,9 @@ fn public_types_are_send_and_sync() {
     send_sync::<bearer_guard::Principal>();
     send_sync::<bearer_guard::AuthError>();
     send_sync::<bearer_guard::RemoteVerifier>();
-    send::<bearer_guard::ResponseFuture<axum::routing::Route, Body>>();
+    send::<bearer_guard::guard::future::ResponseFuture<axum::routing::Route, Body>>();
     send::<
-        bearer_guard::scope::ResponseFuture<
+        bearer_guard::scope::future::ResponseFuture<
             std::future::Ready<Result<http::Response<Body>, std::convert::Infallible>>,
             Body,
         >,

@@ -8,9 +8,9 @@
 //! `⌈n/16⌉ / 2^128` (below 2^-119 for 8 KiB tokens). The key and the tags never leave the
 //! process, so an outsider cannot aim a collision; and the token itself is never kept.
 //!
-//! **Why not SHA-256.** Measured on a ~1 KB token (see BENCHMARKS.md): SHA-256 642 ns, the
-//! GMAC tag 204 ns, on a route whose unguarded cost is about 1 µs. The fingerprint runs on
-//! every request; SHA-256 alone would cost more than the whole 1.5× budget for a cache hit.
+//! **Why not SHA-256.** On a ~1 KB token SHA-256 costs about three times the GMAC tag, and
+//! the fingerprint runs on every request: SHA-256 alone would cost more than the whole 1.5×
+//! budget for a cache hit (figures: see BENCHMARKS.md, "Figures behind the code's choices").
 //!
 //! The fixed nonce is deliberate: nonce uniqueness protects GCM's confidentiality and the
 //! unforgeability of *published* tags. Here nothing is encrypted and no tag is ever published;

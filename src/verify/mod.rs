@@ -122,32 +122,3 @@ impl fmt::Display for InvalidReason {
         f.write_str(&self.0)
     }
 }
-
-/// Which kind of verifier accepted a token; shown as [`Principal::source`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum VerifierKind {
-    /// A remote endpoint said yes (crm-now `verifytoken`).
-    Remote,
-    /// A local JWT signature check said yes.
-    Jwt,
-    /// A verifier of the user's own, under a name of its choosing.
-    Custom(&'static str),
-}
-
-impl VerifierKind {
-    /// The name used in logs and in the demo's `/whoami`: `remote`, `jwt`, or the custom name.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            VerifierKind::Remote => "remote",
-            VerifierKind::Jwt => "jwt",
-            VerifierKind::Custom(name) => name,
-        }
-    }
-}
-
-impl fmt::Display for VerifierKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}

@@ -22,10 +22,10 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, timeout_at};
 
-use super::{BoxFuture, Verdict, Verifier, VerifierKind};
+use super::{BoxFuture, Verdict, Verifier};
 use crate::error::ConfigError;
 use crate::outbound::{self, BodyError, DEFAULT_MAX_RESPONSE_BYTES, read_body_capped};
-use crate::principal::{Claims, Principal};
+use crate::principal::{Claims, Principal, VerifierKind};
 use crate::token::BearerToken;
 
 /// crm-now's production endpoint, from its partner documentation.
@@ -74,8 +74,8 @@ impl RemoteVerifier {
     }
 
     /// The endpoint this verifier calls.
-    pub fn url(&self) -> &Url {
-        &self.url
+    pub fn url(&self) -> &str {
+        self.url.as_str()
     }
 
     async fn call(&self, token: &BearerToken) -> Verdict {
@@ -98,21 +98,26 @@ impl RemoteVerifier {
                 .header(reqwest::header::ACCEPT, "application/json")
                 .send()
                 .await
-                .map_err(|e| RemoteError::Transport(e.without_url()))?;
+                .map_err(|e| RemoteErrorKind::Transport(e.without_url()))?;
             let status = response.status();
             let body = read_body_capped(response, self.max_response_bytes)
                 .await
-                .map_err(RemoteError::Body)?;
-            Ok::<_, RemoteError>((status, body))
+                .map_err(|e| RemoteErrorKind::Body(e.without_url()))?;
+            Ok::<_, RemoteErrorKind>((status, body))
         };
         match timeout_at(deadline, exchange).await {
-            Err(_) => Verdict::unavailable(RemoteError::Timeout(self.timeout)),
-            Ok(Err(error)) => Verdict::unavailable(error),
+            Err(_) => {
+                Verdict::unavailable(RemoteError::from(RemoteErrorKind::Timeout(self.timeout)))
+            }
+            Ok(Err(kind)) => Verdict::unavailable(RemoteError::from(kind)),
             Ok(Ok((status, body))) => match read_answer(status, &body) {
-                Answer::Valid => Verdict::Valid(principal_for(token)),
-                Answer::Invalid => Verdict::invalid("verifytoken answered result: false"),
-                Answer::Unusable(problem) => {
-                    Verdict::unavailable(RemoteError::Answer { status, problem })
+                Reply::Valid => Verdict::Valid(principal_for(token)),
+                Reply::Invalid => Verdict::invalid("verifytoken answered result: false"),
+                Reply::Unusable(problem) => {
+                    Verdict::unavailable(RemoteError::from(RemoteErrorKind::Reply {
+                        status,
+                        problem,
+                    }))
                 }
             },
         }
@@ -138,29 +143,110 @@ impl fmt::Debug for RemoteVerifier {
 
 /// Why a remote verification could not decide. Kept for logs; never sent to a client, and
 /// never carries the token or the upstream's body.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RemoteError {
+///
+/// Opaque, in reqwest's style: ask it [`is_timeout`](Self::is_timeout),
+/// [`is_connect`](Self::is_connect), [`status`](Self::status); the underlying cause, when
+/// there is one, is its [`source`](std::error::Error::source) (not repeated in `Display`).
+pub struct RemoteError {
+    kind: RemoteErrorKind,
+}
+
+enum RemoteErrorKind {
     /// Connecting or talking to the endpoint failed (refused, DNS, TLS, reset).
-    #[error("verify endpoint unreachable")]
-    Transport(#[source] reqwest::Error),
+    Transport(reqwest::Error),
     /// The answer's body could not be read or was too large.
-    #[error("verify endpoint answer unreadable")]
-    Body(#[source] BodyError),
+    Body(BodyError),
     /// No complete answer within the timeout.
-    #[error("verify endpoint did not answer within {0:?}")]
     Timeout(Duration),
     /// The answer was read but is not a usable verdict.
-    #[error("verify endpoint answered {status}: {problem}")]
-    Answer {
-        /// The HTTP status of the answer.
+    Reply {
         status: StatusCode,
-        /// What was wrong with it.
         problem: &'static str,
     },
 }
 
-pub(crate) enum Answer {
+impl RemoteError {
+    /// Whether the endpoint did not answer in time (the verifier's timeout, or the HTTP
+    /// client's).
+    pub fn is_timeout(&self) -> bool {
+        match &self.kind {
+            RemoteErrorKind::Timeout(_) => true,
+            RemoteErrorKind::Transport(error) => error.is_timeout(),
+            RemoteErrorKind::Body(error) => error.is_timeout(),
+            RemoteErrorKind::Reply { .. } => false,
+        }
+    }
+
+    /// Whether the connection to the endpoint could not be opened (refused, DNS, TLS).
+    pub fn is_connect(&self) -> bool {
+        match &self.kind {
+            RemoteErrorKind::Transport(error) => error.is_connect(),
+            RemoteErrorKind::Body(_)
+            | RemoteErrorKind::Timeout(_)
+            | RemoteErrorKind::Reply { .. } => false,
+        }
+    }
+
+    /// The HTTP status of an answer that was read but is not a usable verdict (a 5xx, a 3xx,
+    /// a body that is not the expected JSON); `None` when no answer was read.
+    pub fn status(&self) -> Option<http::StatusCode> {
+        match &self.kind {
+            RemoteErrorKind::Reply { status, .. } => Some(*status),
+            RemoteErrorKind::Transport(_)
+            | RemoteErrorKind::Body(_)
+            | RemoteErrorKind::Timeout(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            RemoteErrorKind::Transport(_) => f.write_str("verify endpoint unreachable"),
+            RemoteErrorKind::Body(_) => f.write_str("verify endpoint answer unreadable"),
+            RemoteErrorKind::Timeout(after) => {
+                write!(f, "verify endpoint did not answer within {after:?}")
+            }
+            RemoteErrorKind::Reply { status, problem } => {
+                write!(f, "verify endpoint answered {status}: {problem}")
+            }
+        }
+    }
+}
+
+impl fmt::Debug for RemoteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("RemoteError");
+        match &self.kind {
+            RemoteErrorKind::Transport(error) => debug.field("transport", error),
+            RemoteErrorKind::Body(error) => debug.field("body", error),
+            RemoteErrorKind::Timeout(after) => debug.field("timeout", after),
+            RemoteErrorKind::Reply { status, problem } => {
+                debug.field("status", status).field("problem", problem)
+            }
+        };
+        debug.finish()
+    }
+}
+
+impl std::error::Error for RemoteError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            RemoteErrorKind::Transport(error) => Some(error),
+            RemoteErrorKind::Body(error) => Some(error),
+            RemoteErrorKind::Timeout(_) | RemoteErrorKind::Reply { .. } => None,
+        }
+    }
+}
+
+impl From<RemoteErrorKind> for RemoteError {
+    fn from(kind: RemoteErrorKind) -> Self {
+        RemoteError { kind }
+    }
+}
+
+/// What the endpoint's answer says.
+pub(crate) enum Reply {
     Valid,
     Invalid,
     Unusable(&'static str),
@@ -168,27 +254,27 @@ pub(crate) enum Answer {
 
 /// Reads the endpoint's answer. Only a 2xx JSON object with exactly one `result` member, the
 /// boolean `true`, is valid.
-pub(crate) fn read_answer(status: StatusCode, body: &[u8]) -> Answer {
+pub(crate) fn read_answer(status: StatusCode, body: &[u8]) -> Reply {
     if !(status.is_success() || status.is_client_error()) {
-        return Answer::Unusable("status is neither 2xx nor 4xx");
+        return Reply::Unusable("status is neither 2xx nor 4xx");
     }
     // JSON text is UTF-8 (RFC 8259 §8.1), and serde skips unread members without checking
     // their bytes: check the whole body first, so that invalid JSON is never read as a verdict.
     let Ok(body) = std::str::from_utf8(body) else {
-        return Answer::Unusable("body is not UTF-8");
+        return Reply::Unusable("body is not UTF-8");
     };
     let result = match serde_json::from_str::<ResultMember>(body) {
         Ok(ResultMember::Once(result)) => Some(result),
         Ok(ResultMember::Absent) => None,
-        Ok(ResultMember::Repeated) => return Answer::Unusable("result appears more than once"),
-        Err(_) => return Answer::Unusable("body is not a JSON object"),
+        Ok(ResultMember::Repeated) => return Reply::Unusable("result appears more than once"),
+        Err(_) => return Reply::Unusable("body is not a JSON object"),
     };
     match result {
-        Some(Value::Bool(true)) if status.is_success() => Answer::Valid,
-        Some(Value::Bool(true)) => Answer::Unusable("result true with a 4xx status"),
-        Some(Value::Bool(false)) => Answer::Invalid,
-        Some(_) => Answer::Unusable("result is not a boolean"),
-        None => Answer::Unusable("no result field"),
+        Some(Value::Bool(true)) if status.is_success() => Reply::Valid,
+        Some(Value::Bool(true)) => Reply::Unusable("result true with a 4xx status"),
+        Some(Value::Bool(false)) => Reply::Invalid,
+        Some(_) => Reply::Unusable("result is not a boolean"),
+        None => Reply::Unusable("no result field"),
     }
 }
 
@@ -254,6 +340,7 @@ fn unverified_claims(token: &str) -> Option<Claims> {
 }
 
 /// Builds a [`RemoteVerifier`]. Every setter states its default.
+#[derive(Debug)]
 #[must_use]
 pub struct RemoteVerifierBuilder {
     url: String,
@@ -274,8 +361,10 @@ impl RemoteVerifierBuilder {
         self
     }
 
-    /// The HTTP client to share (its own timeouts apply too). Default: one built with
-    /// [`connect_timeout`](Self::connect_timeout), no redirects, rustls.
+    /// The HTTP client to share (its own timeouts and proxy settings apply too). Default: a
+    /// client of bearer-guard's own with [`connect_timeout`](Self::connect_timeout) and
+    /// [`timeout`](Self::timeout), rustls, no redirects, and no proxy (the `*_PROXY`
+    /// environment variables are ignored; inject a client to use one).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self
@@ -306,7 +395,7 @@ impl RemoteVerifierBuilder {
         self
     }
 
-    /// Largest answer body read. Default: 64 KiB.
+    /// Largest answer body read. Default: 64 KiB (at most 16 MiB).
     pub fn max_response_bytes(mut self, bytes: usize) -> Self {
         self.max_response_bytes = bytes;
         self
@@ -371,9 +460,9 @@ mod tests {
     fn verdict(status: u16, body: &str) -> &'static str {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::IM_A_TEAPOT);
         match read_answer(status, body.as_bytes()) {
-            Answer::Valid => "valid",
-            Answer::Invalid => "invalid",
-            Answer::Unusable(_) => "unavailable",
+            Reply::Valid => "valid",
+            Reply::Invalid => "invalid",
+            Reply::Unusable(_) => "unavailable",
         }
     }
 
@@ -424,7 +513,7 @@ mod tests {
         bytes.extend_from_slice(br#"valid"}"#);
         assert!(matches!(
             read_answer(StatusCode::OK, &bytes),
-            Answer::Unusable(_)
+            Reply::Unusable(_)
         ));
         // Other members may repeat and nest; only `result` decides.
         assert_eq!(

@@ -2,6 +2,8 @@
 //! `GUARD_*` variables and nothing else from the test's environment, read until it prints
 //! `listening on`. The child is killed when its handle is dropped.
 #![allow(dead_code)]
+// `pub` items here are shared by several test crates, each seeing only some of them.
+#![allow(unreachable_pub)]
 
 use std::path::PathBuf;
 use std::process::Stdio;

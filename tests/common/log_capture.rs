@@ -1,6 +1,8 @@
 //! Every log line of the test binary, at TRACE, into one buffer the tests search. A binary
 //! that includes this module installs the global subscriber once (its tests share it).
 #![allow(dead_code)]
+// `pub` items here are shared by several test crates, each seeing only some of them.
+#![allow(unreachable_pub)]
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};

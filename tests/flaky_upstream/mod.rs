@@ -8,6 +8,8 @@
 //!
 //! Every loop is bounded: the accept loop by a connection count, each connection by a deadline.
 #![allow(dead_code)]
+// `pub` items here are shared by several test crates, each seeing only some of them.
+#![allow(unreachable_pub)]
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

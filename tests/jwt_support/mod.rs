@@ -2,6 +2,8 @@
 //! discovery server on 127.0.0.1 (fetch counters, failure switch, stop/restart, key rotation),
 //! and a guarded axum router.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+// `pub` items here are shared by several test crates, each seeing only some of them.
+#![allow(unreachable_pub)]
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -81,8 +81,15 @@ pub struct JwtVerifierBuilder {
     max_keys_without_kid: usize,
 }
 
+impl JwtVerifier {
+    /// Starts a builder. See [`JwtVerifierBuilder`] for every setting and its default.
+    pub fn builder() -> JwtVerifierBuilder {
+        JwtVerifierBuilder::new()
+    }
+}
+
 impl JwtVerifierBuilder {
-    pub(crate) fn new() -> Self {
+    fn new() -> Self {
         JwtVerifierBuilder {
             jwks_url: None,
             jwks_issuer: None,
@@ -225,9 +232,10 @@ impl JwtVerifierBuilder {
         self
     }
 
-    /// The HTTP client for JWKS and discovery. Default:
-    /// [`default_http_client`](crate::outbound::default_http_client) (timeouts, no redirects),
-    /// built only when a JWKS source is configured.
+    /// The HTTP client for JWKS and discovery (its own timeouts and proxy settings apply).
+    /// Default: a client of bearer-guard's own, built only when a JWKS source is configured:
+    /// rustls, 2 s to connect, 5 s per call, no redirects, and no proxy (the `*_PROXY`
+    /// environment variables are ignored; inject a client to use one).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self

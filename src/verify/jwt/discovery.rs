@@ -3,14 +3,13 @@
 //! The document's `issuer` must equal the configured issuer exactly (OpenID Connect Discovery
 //! §4.3); otherwise no key is taken from it and tokens get 503 (fail closed) until it does.
 //! The `jwks_uri` passes the same transport policy as every configured URL
-//! ([`checked_url`](crate::outbound::checked_url)).
+//! (`outbound::checked_url`).
 
 use reqwest::Url;
-use reqwest::header::ACCEPT;
 use serde::Deserialize;
 
-use super::jwks::FetchError;
-use crate::outbound::{checked_url, read_body_capped};
+use super::fetch::{FetchError, get_json};
+use crate::outbound::checked_url;
 
 /// The path appended to the issuer.
 pub(crate) const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
@@ -34,19 +33,8 @@ pub(crate) async fn jwks_uri(
     max_bytes: usize,
     allow_plain_http: bool,
 ) -> Result<Url, FetchError> {
-    let response = client
-        .get(document.clone())
-        .header(ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(FetchError::transport)?;
-    if !response.status().is_success() {
-        return Err(FetchError::Status(response.status().as_u16()));
-    }
-    let body = read_body_capped(response, max_bytes)
-        .await
-        .map_err(FetchError::body)?;
-    let document: Document = serde_json::from_slice(&body).map_err(FetchError::Json)?;
+    let (document, _): (Document, _) =
+        get_json(client, document.clone(), "application/json", max_bytes).await?;
     match document.issuer.as_deref() {
         Some(found) if found == issuer => {}
         found => {

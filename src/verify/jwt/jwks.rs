@@ -26,52 +26,13 @@ use std::time::{Duration, Instant};
 
 use http::HeaderMap;
 use reqwest::Url;
-use reqwest::header::{ACCEPT, CACHE_CONTROL};
+use reqwest::header::CACHE_CONTROL;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
 use super::discovery;
+use super::fetch::{FetchError, get_json};
 use super::keys::{JwksDocument, KeySet, VerifyingKey, key_from_jwk};
-use crate::error::ConfigError;
-use crate::outbound::{BodyError, read_body_capped};
-
-/// Why a JWKS (or discovery) fetch failed. Logged; never sent to a client.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum FetchError {
-    #[error("request failed")]
-    Transport(#[source] reqwest::Error),
-    #[error("answered HTTP {0}")]
-    Status(u16),
-    #[error("reading the answer failed")]
-    Body(#[source] BodyError),
-    #[error("answer is not the expected JSON")]
-    Json(#[source] serde_json::Error),
-    #[error("JWKS has no usable signing key")]
-    NoUsableKeys,
-    #[error("discovery document names issuer `{found}`, expected `{expected}`")]
-    IssuerMismatch { expected: String, found: String },
-    #[error("discovery document has no jwks_uri")]
-    NoJwksUri,
-    #[error("discovery jwks_uri refused")]
-    BadJwksUri(#[source] ConfigError),
-}
-
-impl FetchError {
-    /// A transport error, without its URL (the query may hold a secret).
-    pub(crate) fn transport(error: reqwest::Error) -> Self {
-        FetchError::Transport(error.without_url())
-    }
-
-    /// A body read error, without the URL of a transport error inside it.
-    pub(crate) fn body(error: BodyError) -> Self {
-        match error {
-            BodyError::Transport(error) => {
-                FetchError::Body(BodyError::Transport(error.without_url()))
-            }
-            other => FetchError::Body(other),
-        }
-    }
-}
 
 /// Where JWKS keys come from.
 #[derive(Clone)]
@@ -352,21 +313,14 @@ impl RemoteState {
     async fn fetch(&self) -> Result<(Vec<VerifyingKey>, Option<Duration>), FetchError> {
         let remote = &self.remote;
         let url = self.jwks_url().await?;
-        let response = remote
-            .client
-            .get(url)
-            .header(ACCEPT, "application/jwk-set+json, application/json")
-            .send()
-            .await
-            .map_err(FetchError::transport)?;
-        if !response.status().is_success() {
-            return Err(FetchError::Status(response.status().as_u16()));
-        }
-        let max_age = cache_max_age(response.headers());
-        let body = read_body_capped(response, remote.settings.max_bytes)
-            .await
-            .map_err(FetchError::body)?;
-        let document: JwksDocument = serde_json::from_slice(&body).map_err(FetchError::Json)?;
+        let (document, headers): (JwksDocument, _) = get_json(
+            &remote.client,
+            url,
+            "application/jwk-set+json, application/json",
+            remote.settings.max_bytes,
+        )
+        .await?;
+        let max_age = cache_max_age(&headers);
         let mut keys = Vec::with_capacity(document.keys.len());
         let bound: Option<Arc<str>> = remote.source.bound_issuer().map(Arc::from);
         for value in document.keys {

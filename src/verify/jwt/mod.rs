@@ -103,6 +103,7 @@
 mod algorithm;
 mod builder;
 mod discovery;
+mod fetch;
 mod header;
 mod jwks;
 mod keys;

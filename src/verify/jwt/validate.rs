@@ -29,9 +29,10 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::header::UncheckedJwt;
+use crate::principal::VerifierKind;
 use crate::principal::{Claims, Principal};
 use crate::scope::ScopeRequirement;
-use crate::verify::{Verdict, VerifierKind};
+use crate::verify::Verdict;
 
 /// A check of the user's own on a token's claims: `Err(reason)` makes the token invalid (the
 /// reason goes to logs, never to the client).

@@ -26,7 +26,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::algorithm::JwtAlgorithm;
-use super::builder::JwtVerifierBuilder;
 use super::header::{TokenHeader, UncheckedJwt, claims_of, segments, unchecked_jwt};
 use super::jwks::{KeyStore, RefreshTask};
 use super::keys::{KeyChoice, VerifyingKey};
@@ -74,11 +73,6 @@ pub(crate) enum AutoRoute {
 }
 
 impl JwtVerifier {
-    /// Starts a builder. See [`JwtVerifierBuilder`] for every setting and its default.
-    pub fn builder() -> JwtVerifierBuilder {
-        JwtVerifierBuilder::new()
-    }
-
     pub(crate) fn from_inner(inner: Inner) -> Self {
         JwtVerifier {
             inner: Arc::new(inner),

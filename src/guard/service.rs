@@ -8,6 +8,7 @@ use tower::Service;
 
 use super::core::{GuardCore, Lookup};
 use super::future::ResponseFuture;
+use crate::rejection::{DefaultRejection, RejectionResponse, reject};
 use crate::token::BearerToken;
 
 /// Middleware that lets a request through only with a valid bearer token. Made by
@@ -15,28 +16,36 @@ use crate::token::BearerToken;
 ///
 /// Every rejection is an `Ok` response (401, 400, 403, 503), never an `Err`, so no
 /// `HandleErrorLayer` is needed. On success the request carries a
-/// [`Principal`](crate::Principal) in its extensions.
-pub struct BearerGuard<S> {
+/// [`Principal`](crate::Principal) in its extensions; a rejection carries the
+/// [`AuthError`](crate::AuthError) in its extensions. `R` builds rejections
+/// ([`RejectionResponse`]).
+pub struct BearerGuard<S, R = DefaultRejection> {
     inner: S,
     core: Arc<GuardCore>,
+    rejection: R,
 }
 
-impl<S> BearerGuard<S> {
-    pub(crate) fn new(inner: S, core: Arc<GuardCore>) -> Self {
-        BearerGuard { inner, core }
-    }
-}
-
-impl<S: Clone> Clone for BearerGuard<S> {
-    fn clone(&self) -> Self {
+impl<S, R> BearerGuard<S, R> {
+    pub(crate) fn new(inner: S, core: Arc<GuardCore>, rejection: R) -> Self {
         BearerGuard {
-            inner: self.inner.clone(),
-            core: Arc::clone(&self.core),
+            inner,
+            core,
+            rejection,
         }
     }
 }
 
-impl<S: std::fmt::Debug> std::fmt::Debug for BearerGuard<S> {
+impl<S: Clone, R: Clone> Clone for BearerGuard<S, R> {
+    fn clone(&self) -> Self {
+        BearerGuard {
+            inner: self.inner.clone(),
+            core: Arc::clone(&self.core),
+            rejection: self.rejection.clone(),
+        }
+    }
+}
+
+impl<S: std::fmt::Debug, R> std::fmt::Debug for BearerGuard<S, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BearerGuard")
             .field("inner", &self.inner)
@@ -44,14 +53,15 @@ impl<S: std::fmt::Debug> std::fmt::Debug for BearerGuard<S> {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for BearerGuard<S>
+impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for BearerGuard<S, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    R: RejectionResponse<ResBody> + Clone,
     ResBody: From<String>,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<S, ReqBody>;
+    type Future = ResponseFuture<S, ReqBody, R>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -66,9 +76,12 @@ where
             }
             Lookup::Deny(error) => {
                 let settings = &self.core.settings;
-                return ResponseFuture::answer(
-                    error.to_response(&settings.realm, settings.retry_after_secs),
-                );
+                return ResponseFuture::rejected(reject(
+                    &self.rejection,
+                    error,
+                    &settings.realm,
+                    settings.retry_after_secs,
+                ));
             }
             Lookup::Miss(key, token) => (key, BearerToken::new(token)),
         };
@@ -77,6 +90,12 @@ where
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
         let verification = Box::pin(Arc::clone(&self.core).resolve(key, token));
-        ResponseFuture::verifying(verification, request, ready, Arc::clone(&self.core))
+        ResponseFuture::verifying(
+            verification,
+            request,
+            ready,
+            Arc::clone(&self.core),
+            self.rejection.clone(),
+        )
     }
 }

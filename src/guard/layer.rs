@@ -10,6 +10,7 @@ use super::service::BearerGuard;
 use crate::cache::{CacheSettings, InFlight, TokenKeyer, VerdictCache};
 use crate::error::{ConfigError, DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS};
 use crate::extract::DEFAULT_MAX_TOKEN_LEN;
+use crate::rejection::DefaultRejection;
 use crate::scope::RequireScopeLayer;
 use crate::verify::Verifier;
 
@@ -38,10 +39,14 @@ pub(crate) const MAX_TOKEN_LEN_LIMIT: usize = 64 * 1024;
 ///
 /// Cheap to clone (one `Arc`); all clones share one verdict cache. See the
 /// [crate docs](crate) for the request flow and an example.
+///
+/// `R` builds the response of a rejection: [`DefaultRejection`] unless set with the builder's
+/// [`rejection`](BearerGuardLayerBuilder::rejection).
 #[derive(Clone)]
 #[must_use]
-pub struct BearerGuardLayer {
+pub struct BearerGuardLayer<R = DefaultRejection> {
     core: Arc<GuardCore>,
+    rejection: R,
 }
 
 impl BearerGuardLayer {
@@ -67,34 +72,44 @@ impl BearerGuardLayer {
     pub fn builder_shared(verifier: Arc<dyn Verifier>) -> BearerGuardLayerBuilder {
         BearerGuardLayerBuilder::new(verifier)
     }
+}
 
-    /// A [`RequireScopeLayer`] needing any of `scopes`, with this guard's realm.
+impl<R: Clone> BearerGuardLayer<R> {
+    /// A [`RequireScopeLayer`] needing any of `scopes`, with this guard's realm and rejection
+    /// response.
     ///
     /// # Errors
     /// As [`ScopeRequirement::any`](crate::ScopeRequirement::any): no scopes, or a scope that
     /// is not an RFC 6749 `scope-token`.
-    pub fn require_any<I, S>(&self, scopes: I) -> Result<RequireScopeLayer, ConfigError>
+    pub fn require_any<I, S>(&self, scopes: I) -> Result<RequireScopeLayer<R>, ConfigError>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        RequireScopeLayer::any(scopes)
-            .map(|layer| layer.realm(Arc::clone(&self.core.settings.realm)))
+        RequireScopeLayer::any(scopes).map(|layer| self.scope_layer(layer))
     }
 
-    /// A [`RequireScopeLayer`] needing all of `scopes`, with this guard's realm.
+    /// A [`RequireScopeLayer`] needing all of `scopes`, with this guard's realm and rejection
+    /// response.
     ///
     /// # Errors
     /// As [`require_any`](Self::require_any).
-    pub fn require_all<I, S>(&self, scopes: I) -> Result<RequireScopeLayer, ConfigError>
+    pub fn require_all<I, S>(&self, scopes: I) -> Result<RequireScopeLayer<R>, ConfigError>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        RequireScopeLayer::all(scopes)
-            .map(|layer| layer.realm(Arc::clone(&self.core.settings.realm)))
+        RequireScopeLayer::all(scopes).map(|layer| self.scope_layer(layer))
     }
 
+    fn scope_layer(&self, layer: RequireScopeLayer) -> RequireScopeLayer<R> {
+        layer
+            .realm(Arc::clone(&self.core.settings.realm))
+            .rejection(self.rejection.clone())
+    }
+}
+
+impl<R> BearerGuardLayer<R> {
     /// Cached entries `(valid, invalid)`, after pending cache maintenance. For tests and
     /// metrics, not for the request path. `(0, 0)` when the cache is off.
     pub fn cache_entry_counts(&self) -> (u64, u64) {
@@ -105,15 +120,15 @@ impl BearerGuardLayer {
     }
 }
 
-impl<S> Layer<S> for BearerGuardLayer {
-    type Service = BearerGuard<S>;
+impl<S, R: Clone> Layer<S> for BearerGuardLayer<R> {
+    type Service = BearerGuard<S, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        BearerGuard::new(inner, Arc::clone(&self.core))
+        BearerGuard::new(inner, Arc::clone(&self.core), self.rejection.clone())
     }
 }
 
-impl std::fmt::Debug for BearerGuardLayer {
+impl<R> std::fmt::Debug for BearerGuardLayer<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BearerGuardLayer")
             .field("settings", &self.core.settings)
@@ -124,7 +139,8 @@ impl std::fmt::Debug for BearerGuardLayer {
 
 /// Builds a [`BearerGuardLayer`]. Every setter states its default.
 #[must_use]
-pub struct BearerGuardLayerBuilder {
+pub struct BearerGuardLayerBuilder<R = DefaultRejection> {
+    rejection: R,
     verifier: Arc<dyn Verifier>,
     realm: String,
     max_token_len: usize,
@@ -137,6 +153,7 @@ pub struct BearerGuardLayerBuilder {
 impl BearerGuardLayerBuilder {
     fn new(verifier: Arc<dyn Verifier>) -> Self {
         BearerGuardLayerBuilder {
+            rejection: DefaultRejection,
             verifier,
             realm: DEFAULT_REALM.to_owned(),
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
@@ -149,6 +166,39 @@ impl BearerGuardLayerBuilder {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             verify_timeout: DEFAULT_VERIFY_TIMEOUT,
             retry_after: Duration::from_secs(DEFAULT_RETRY_AFTER_SECS),
+        }
+    }
+}
+
+impl<R> std::fmt::Debug for BearerGuardLayerBuilder<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BearerGuardLayerBuilder")
+            .field("realm", &self.realm)
+            .field("max_token_len", &self.max_token_len)
+            .field("cache", &self.cache)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("verify_timeout", &self.verify_timeout)
+            .field("retry_after", &self.retry_after)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R> BearerGuardLayerBuilder<R> {
+    /// How a rejection is answered: any [`RejectionResponse`](crate::RejectionResponse), such
+    /// as a closure `|error: &AuthError, challenge: &Challenge| -> Response<B>`. Called only
+    /// for rejections; the [`AuthError`](crate::AuthError) is put into the response's
+    /// extensions whatever builds it. Default: [`DefaultRejection`] (the JSON answers of the
+    /// [table](crate::error)).
+    pub fn rejection<R2>(self, rejection: R2) -> BearerGuardLayerBuilder<R2> {
+        BearerGuardLayerBuilder {
+            rejection,
+            verifier: self.verifier,
+            realm: self.realm,
+            max_token_len: self.max_token_len,
+            cache: self.cache,
+            max_in_flight: self.max_in_flight,
+            verify_timeout: self.verify_timeout,
+            retry_after: self.retry_after,
         }
     }
 
@@ -219,7 +269,7 @@ impl BearerGuardLayerBuilder {
     ///   0 or over 10 minutes; a positive or negative TTL over 7 days; a `Retry-After` over
     ///   1 hour.
     /// * [`ConfigError::NoRandomKey`] when the system's random generator fails.
-    pub fn build(self) -> Result<BearerGuardLayer, ConfigError> {
+    pub fn build(self) -> Result<BearerGuardLayer<R>, ConfigError> {
         if self.realm.is_empty() || !self.realm.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {
             return Err(ConfigError::invalid(
                 "realm",
@@ -264,10 +314,11 @@ impl BearerGuardLayerBuilder {
 
     /// Builds without checking the settings; only for settings known to be valid (the
     /// defaults, or after [`build`](Self::build)'s checks).
-    fn assemble(self) -> Result<BearerGuardLayer, ConfigError> {
+    fn assemble(self) -> Result<BearerGuardLayer<R>, ConfigError> {
         let keyer = TokenKeyer::new().map_err(|_| ConfigError::NoRandomKey)?;
         let cache = (self.cache.capacity > 0).then(|| VerdictCache::new(self.cache));
         Ok(BearerGuardLayer {
+            rejection: self.rejection,
             core: Arc::new(GuardCore {
                 verifier: self.verifier,
                 cache,

@@ -1,4 +1,4 @@
-//! Response futures of [`BearerGuard`](crate::BearerGuard).
+//! The response future of [`BearerGuard`](crate::BearerGuard).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,23 +12,24 @@ use tower::Service;
 use super::core::GuardCore;
 use crate::cache::Outcome;
 use crate::error::AuthError;
+use crate::rejection::{DefaultRejection, RejectionResponse, reject};
 
 type Verification = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
 pin_project! {
     /// Response future of [`BearerGuard`](crate::BearerGuard).
-    pub struct ResponseFuture<S, ReqBody>
+    pub struct ResponseFuture<S, ReqBody, R = DefaultRejection>
     where
         S: Service<Request<ReqBody>>,
     {
         #[pin]
-        state: State<S, ReqBody>,
+        state: State<S, ReqBody, R>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<S, ReqBody>
+    enum State<S, ReqBody, R>
     where
         S: Service<Request<ReqBody>>,
     {
@@ -37,21 +38,22 @@ pin_project! {
         // The token is being verified; the request and the ready service wait for the answer.
         // Boxed: the miss path allocates anyway, and a small future is cheaper to move on the
         // hit path.
-        Verifying { pending: Option<Box<Pending<S, ReqBody>>> },
+        Verifying { pending: Option<Box<Pending<S, ReqBody, R>>> },
         // The answer is a rejection, already built (boxed for the same reason).
-        Answer { response: Option<Box<S::Response>> },
+        Rejected { response: Option<Box<S::Response>> },
     }
 }
 
 /// A request waiting for its token's verification.
-struct Pending<S, ReqBody> {
+struct Pending<S, ReqBody, R> {
     verification: Verification,
     request: Request<ReqBody>,
     service: S,
     core: Arc<GuardCore>,
+    rejection: R,
 }
 
-impl<S, ReqBody> ResponseFuture<S, ReqBody>
+impl<S, ReqBody, R> ResponseFuture<S, ReqBody, R>
 where
     S: Service<Request<ReqBody>>,
 {
@@ -61,9 +63,9 @@ where
         }
     }
 
-    pub(crate) fn answer(response: S::Response) -> Self {
+    pub(crate) fn rejected(response: S::Response) -> Self {
         ResponseFuture {
-            state: State::Answer {
+            state: State::Rejected {
                 response: Some(Box::new(response)),
             },
         }
@@ -74,6 +76,7 @@ where
         request: Request<ReqBody>,
         service: S,
         core: Arc<GuardCore>,
+        rejection: R,
     ) -> Self {
         ResponseFuture {
             state: State::Verifying {
@@ -82,15 +85,17 @@ where
                     request,
                     service,
                     core,
+                    rejection,
                 })),
             },
         }
     }
 }
 
-impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
+impl<S, ReqBody, R, ResBody> Future for ResponseFuture<S, ReqBody, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    R: RejectionResponse<ResBody>,
     ResBody: From<String>,
 {
     type Output = Result<Response<ResBody>, S::Error>;
@@ -99,7 +104,7 @@ where
         loop {
             let next = match self.as_mut().project().state.project() {
                 StateProj::Inner { future } => return future.poll(cx),
-                StateProj::Answer { response } => {
+                StateProj::Rejected { response } => {
                     return Poll::Ready(Ok(match response.take() {
                         Some(response) => *response,
                         // Polled again after completion: answer 503 rather than panic.
@@ -120,10 +125,11 @@ where
                         mut request,
                         mut service,
                         core,
+                        rejection,
                         ..
                     } = *waiting;
                     let settings = &core.settings;
-                    let rejection = match outcome {
+                    let error = match outcome {
                         Outcome::Valid(principal) => {
                             request.extensions_mut().insert(principal);
                             let future = service.call(request);
@@ -133,14 +139,33 @@ where
                         Outcome::Invalid => AuthError::InvalidToken,
                         Outcome::Unavailable => AuthError::VerifierUnavailable,
                     };
-                    State::Answer {
-                        response: Some(Box::new(
-                            rejection.to_response(&settings.realm, settings.retry_after_secs),
-                        )),
+                    State::Rejected {
+                        response: Some(Box::new(reject(
+                            &rejection,
+                            error,
+                            &settings.realm,
+                            settings.retry_after_secs,
+                        ))),
                     }
                 }
             };
             self.as_mut().project().state.set(next);
         }
+    }
+}
+
+impl<S, ReqBody, R> std::fmt::Debug for ResponseFuture<S, ReqBody, R>
+where
+    S: Service<Request<ReqBody>>,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.state {
+            State::Inner { .. } => "inner",
+            State::Verifying { .. } => "verifying",
+            State::Rejected { .. } => "rejected",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .finish()
     }
 }
