@@ -1,12 +1,11 @@
 //! The demo as a newcomer runs it: the built `guarded_api` example, started with no
 //! variables, prints `listening on` and curl lines that work when pasted into a shell.
 
-#[path = "common/demo_process.rs"]
-mod demo_process;
+mod common;
 
 use std::time::Duration;
 
-use demo_process::{example_binary, start};
+use common::demo_process::{example_binary, start};
 use tokio::process::Command;
 use tokio::time::timeout;
 
@@ -52,10 +51,10 @@ async fn an_unreachable_verify_url_gives_503_on_protected_routes_and_200_on_heal
         false,
     )
     .await;
-    let client = reqwest::Client::builder()
+    let client = common::client_builder()
         .timeout(Duration::from_secs(20))
         .build()
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("reqwest client: {e}"));
     let status = |path: &'static str, auth: bool| {
         let mut request = client.get(format!("{addr}{path}"));
         if auth {

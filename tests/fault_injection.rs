@@ -13,7 +13,6 @@
 //! Both guards run with the verdict cache off, so every request reaches the verifier.
 
 mod common;
-mod flaky_upstream;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,8 +24,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bearer_guard::{BearerGuardLayer, JwtVerifier, RemoteVerifier};
 use bearer_guard_mock::{Endpoint, Fault, MintOptions, MockIssuer};
+use common::flaky_upstream::{FlakyUpstream, XorShift};
+use common::raw_http::counting_raw_server;
 use common::{app, client, serve};
-use flaky_upstream::{FlakyUpstream, XorShift};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use tokio::sync::Semaphore;
 
@@ -317,8 +317,7 @@ async fn a_flapping_jwks_keeps_known_keys_working_and_forgeries_out() {
     let cooldown = Duration::from_millis(100);
     let refresh = Duration::from_millis(50);
     // What the crate's default client is, with short timeouts.
-    let jwks_client = reqwest::Client::builder()
-        .no_proxy()
+    let jwks_client = common::client_builder()
         .connect_timeout(http_timeout)
         .timeout(http_timeout)
         .redirect(reqwest::redirect::Policy::none())
@@ -490,51 +489,17 @@ async fn a_flapping_jwks_keeps_known_keys_working_and_forgeries_out() {
     }
 }
 
-/// A one-shot raw HTTP server: reads one request head, answers `response`, and counts the
-/// connections it got (at most `max` accepted, each within 5 s).
-async fn one_shot(response: String, max: usize) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let addr = listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("local addr: {e}"));
-    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = Arc::clone(&hits);
-    tokio::spawn(async move {
-        for _ in 0..max {
-            let Ok(Ok((mut stream, _))) =
-                tokio::time::timeout(Duration::from_secs(5), listener.accept()).await
-            else {
-                return;
-            };
-            counter.fetch_add(1, Ordering::SeqCst);
-            let mut head = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
-                match stream.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
-            let _ = stream.write_all(response.as_bytes()).await;
-            let _ = stream.shutdown().await;
-        }
-    });
-    (format!("http://{addr}/v1/getOauthToken.php"), hits)
-}
-
 #[tokio::test]
 async fn a_redirecting_upstream_is_503_and_the_token_is_not_carried_elsewhere() {
     // Where a redirect would take the token: an endpoint that says yes to anything.
     let yes = r#"{"result": true}"#;
-    let (elsewhere, elsewhere_hits) = one_shot(
+    let (elsewhere, elsewhere_hits) = counting_raw_server(
         format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
              Connection: close\r\n\r\n{yes}",
             yes.len()
-        ),
+        )
+        .into_bytes(),
         4,
     )
     .await;
@@ -544,11 +509,12 @@ async fn a_redirecting_upstream_is_503_and_the_token_is_not_carried_elsewhere() 
         "307 Temporary Redirect",
         "308 Permanent Redirect",
     ] {
-        let (upstream, upstream_hits) = one_shot(
+        let (upstream, upstream_hits) = counting_raw_server(
             format!(
                 "HTTP/1.1 {status}\r\nLocation: {elsewhere}\r\nContent-Length: 0\r\n\
                  Connection: close\r\n\r\n"
-            ),
+            )
+            .into_bytes(),
             1,
         )
         .await;

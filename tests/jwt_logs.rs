@@ -5,26 +5,19 @@
 //! tests/secret_hygiene.rs does) and searches it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod jwt_support;
-#[path = "common/log_capture.rs"]
-mod log_capture;
+mod common;
 
 use std::time::Duration;
 
 use bearer_guard::verify::{Verdict, Verifier};
 use bearer_guard::{BearerToken, JwtVerifier};
-use jwt_support::{JwksServer, TestKey, claims, eventually};
-use log_capture::{Capture, capture};
+use common::jwt_support::{JwksServer, TestKey, claims, eventually};
+use common::log_capture::{Capture, capture};
+use common::raw_http::closed_port;
 use serde_json::json;
 
 const SECRET: &str = "SECRETVALUE";
 const WAIT: Duration = Duration::from_secs(10);
-
-/// A loopback port nothing listens on (bound, then released).
-async fn closed_port() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap().port()
-}
 
 async fn count(log: &Capture, needle: &str) -> usize {
     log.text().matches(needle).count()

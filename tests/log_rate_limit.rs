@@ -4,8 +4,6 @@
 //! This binary installs a global tracing subscriber at TRACE into a buffer and counts lines.
 
 mod common;
-#[path = "common/log_capture.rs"]
-mod log_capture;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +13,7 @@ use common::{Answer, ScriptedVerifier, app, status_of};
 
 #[tokio::test]
 async fn an_upstream_outage_warns_once_not_once_per_request() {
-    let log = log_capture::capture();
+    let log = common::log_capture::capture();
     let verifier = ScriptedVerifier::new();
     let app = app(BearerGuardLayer::new(Arc::clone(&verifier)));
     for i in 0..200 {
@@ -36,7 +34,7 @@ async fn an_upstream_outage_warns_once_not_once_per_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_in_flight_table_warns_once_not_once_per_request() {
-    let log = log_capture::capture();
+    let log = common::log_capture::capture();
     let verifier = ScriptedVerifier::new();
     verifier.set_delay(Duration::from_secs(2));
     let guard = BearerGuardLayer::builder(Arc::clone(&verifier))

@@ -7,9 +7,7 @@
 //! the demo sent the verify call (with the token, in cleartext) and the JWKS fetch to it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "common/demo_process.rs"]
-mod demo_process;
-mod jwt_support;
+mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,7 +19,7 @@ use axum::extract::State;
 use axum::http::{Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bearer_guard_mock::MockIssuer;
-use jwt_support::{JwksServer, TestKey, claims};
+use common::jwt_support::{JwksServer, TestKey, claims};
 use serde_json::json;
 
 /// What the proxy saw: every request line's method and target.
@@ -68,11 +66,7 @@ impl Proxy {
                 },
             )
             .with_state(Arc::clone(&log));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let url = format!("http://{}", common::serve(app).await);
         Proxy { url, log }
     }
 
@@ -98,8 +92,7 @@ impl Proxy {
 }
 
 async fn status_with_token(addr: &str, path: &str, token: &str) -> u16 {
-    let client = reqwest::Client::builder()
-        .no_proxy()
+    let client = common::client_builder()
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap();
@@ -114,7 +107,7 @@ async fn status_with_token(addr: &str, path: &str, token: &str) -> u16 {
 
 async fn start_demo(vars: Vec<(&'static str, String)>) -> (tokio::process::Child, String) {
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (child, addr, _) = demo_process::start(&vars, false).await;
+    let (child, addr, _) = common::demo_process::start(&vars, false).await;
     (child, addr)
 }
 
@@ -187,7 +180,7 @@ async fn guard_https_proxy_tunnels_https_calls_only() {
 
 #[tokio::test]
 async fn a_bad_guard_https_proxy_stops_the_demo_naming_the_variable_not_the_credentials() {
-    let demo = demo_process::example_binary().await;
+    let demo = common::demo_process::example_binary().await;
     let output = tokio::time::timeout(
         Duration::from_secs(60),
         tokio::process::Command::new(demo)

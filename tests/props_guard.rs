@@ -9,7 +9,9 @@
 //!
 //! Extraction grammar properties live in `tests/extraction_props.rs`.
 
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+mod common;
+
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
@@ -17,6 +19,7 @@ use axum::body::Body;
 use axum::routing::get;
 use bearer_guard::verify::{BoxFuture, Verdict, Verifier};
 use bearer_guard::{BearerGuardLayer, BearerToken, Principal, VerifierKind};
+use common::lock;
 use http::Request;
 use http_body_util::BodyExt;
 use proptest::prelude::*;
@@ -48,10 +51,6 @@ struct Given {
 struct Scripted {
     script: Vec<(Outcome, u64)>,
     given: Mutex<Vec<Given>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Verifier for Scripted {

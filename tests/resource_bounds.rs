@@ -4,30 +4,31 @@
 //!   of unique tokens cannot pile up verifications — past the cap, requests are answered 503 at
 //!   once, only `max_in_flight` calls reach the upstream, and the slots come back afterwards;
 //! * the remote answer cap on a **chunked** answer (no `Content-Length` to refuse up front);
-//! * the JWT header segment cap (4 KiB), on a correctly signed token that would pass without it.
+//! * the JWT header segment cap (4 KiB), on a correctly signed token that would pass without it;
+//! * a waiter's wait when its leaders are cancelled: bounded by the verify timeout, and by
+//!   3 takeovers (`JOIN_ATTEMPTS`) before it answers 503.
 //!
 //! Already covered elsewhere: token length cap (guard_answers.rs), cache and negative cache
 //! caps (guard_cache.rs, remote_crm_now.rs), `max_concurrent_calls` (remote_crm_now.rs), JWKS
-//! size cap and refetch cool-down (jwt_jwks.rs), `max_keys_without_kid` (jwt_verifier.rs).
+//! size cap and refetch cool-down (jwks_keys.rs, jwks_lifecycle.rs), `max_keys_without_kid`
+//! (jwt_algorithms.rs).
 
 mod common;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bearer_guard::verify::Verdict;
+use bearer_guard::verify::{BoxFuture, Verdict};
 use bearer_guard::{
     BearerGuardLayer, BearerToken, JwtAlgorithm, JwtVerifier, RemoteVerifier, Verifier,
 };
 use bearer_guard_mock::{Endpoint, Fault, MintOptions, MockIssuer};
-use common::{app, get_with, send};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
+use common::raw_http::{chunked, http_answer, raw_server};
+use common::{app, bearer, get_with, lock, send};
+use tokio::task::JoinHandle;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_unique_tokens_against_a_slow_upstream_is_capped_at_max_in_flight() {
@@ -100,46 +101,14 @@ async fn a_flood_of_unique_tokens_against_a_slow_upstream_is_capped_at_max_in_fl
     );
 }
 
-/// A one-connection server that answers `200`, chunked, with `body` (after reading the
-/// request head), and stops.
+/// A one-connection server that answers `200`, chunked in 4 KiB pieces, with `body` (after
+/// reading the request head), and stops.
 async fn chunked_server(body: Vec<u8>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let url = format!(
-        "http://{}/verify",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    let answer = http_answer(
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n",
+        &chunked(body.chunks(4 * 1024)),
     );
-    tokio::spawn(async move {
-        let Ok(Ok((mut stream, _))) =
-            tokio::time::timeout(Duration::from_secs(5), listener.accept()).await
-        else {
-            return;
-        };
-        let mut head = Vec::new();
-        let mut buf = [0u8; 1024];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => head.extend_from_slice(&buf[..n]),
-            }
-        }
-        let answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
-                       Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
-        let _ = stream.write_all(answer).await;
-        for chunk in body.chunks(4 * 1024) {
-            let size = format!("{:x}\r\n", chunk.len());
-            if stream.write_all(size.as_bytes()).await.is_err()
-                || stream.write_all(chunk).await.is_err()
-                || stream.write_all(b"\r\n").await.is_err()
-            {
-                return;
-            }
-        }
-        let _ = stream.write_all(b"0\r\n\r\n").await;
-        let _ = stream.shutdown().await;
-    });
-    url
+    raw_server(answer).await.0
 }
 
 #[tokio::test]
@@ -248,4 +217,83 @@ async fn a_waiter_answers_within_the_verify_timeout_when_its_leader_is_cancelled
         waited <= verify_timeout + Duration::from_millis(100),
         "waited {waited:?}"
     );
+}
+
+/// A verifier that never answers within the verify timeout and records which task called it,
+/// so that the test can cancel exactly the request that leads the verification.
+#[derive(Default)]
+struct RecordingVerifier {
+    callers: std::sync::Mutex<Vec<tokio::task::Id>>,
+}
+
+impl Verifier for RecordingVerifier {
+    fn verify<'a>(&'a self, _token: &'a BearerToken) -> BoxFuture<'a, Verdict> {
+        Box::pin(async move {
+            if let Some(id) = tokio::task::try_id() {
+                lock(&self.callers).push(id);
+            }
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Verdict::unavailable("never answers in time")
+        })
+    }
+}
+
+/// A request joins a verification whose leader goes away at most 3 times (`JOIN_ATTEMPTS` in
+/// src/guard/core.rs), then answers 503 itself instead of leading a fourth attempt. Five
+/// requests for one token: each time one leads, the test cancels it 50 ms in; after the third
+/// cancelled leader the two requests left answer 503 at once, and the verifier was called
+/// exactly 3 times. Virtual time (`start_paused`), so well inside the 10 s verify timeout that
+/// also bounds the whole wait.
+#[tokio::test(start_paused = true)]
+async fn a_waiter_whose_leaders_are_cancelled_answers_503_after_3_attempts() {
+    let verify_timeout = Duration::from_secs(10);
+    let verifier = Arc::new(RecordingVerifier::default());
+    let guard = BearerGuardLayer::builder(Arc::clone(&verifier))
+        .verify_timeout(verify_timeout)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let app = app(guard);
+    let started = tokio::time::Instant::now();
+    let mut requests: HashMap<tokio::task::Id, JoinHandle<(u16, Duration)>> = (0..5)
+        .map(|_| {
+            let app = app.clone();
+            let request = tokio::spawn(async move {
+                let response = send(&app, get_with("/me", &[&bearer("contested")])).await;
+                (response.status().as_u16(), started.elapsed())
+            });
+            (request.id(), request)
+        })
+        .collect();
+    // Cancel whichever request leads, 50 ms after the previous cancellation, while one leads.
+    let mut cancelled = 0;
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let callers = lock(&verifier.callers).clone();
+        let Some(leader) = callers.get(cancelled) else {
+            break; // nobody leads any more
+        };
+        requests
+            .remove(leader)
+            .unwrap_or_else(|| panic!("the leader is one of the five requests"))
+            .abort();
+        cancelled += 1;
+    }
+    assert_eq!(
+        lock(&verifier.callers).len(),
+        3,
+        "verifier calls for the contested token"
+    );
+    assert_eq!(cancelled, 3);
+    assert_eq!(requests.len(), 2, "two requests never led");
+    for (_, request) in requests {
+        let (status, answered_at) = request
+            .await
+            .unwrap_or_else(|e| panic!("request task: {e}"));
+        assert_eq!(status, 503);
+        // Answered when the third leader went (150 ms), not at the verify timeout.
+        assert!(
+            answered_at <= Duration::from_millis(200),
+            "answered at {answered_at:?}"
+        );
+    }
 }

@@ -7,8 +7,6 @@
 //! everything captured for the secrets those flows handled.
 
 mod common;
-#[path = "common/log_capture.rs"]
-mod log_capture;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,8 +22,8 @@ use bearer_guard::{
     RemoteVerifier, StaticKey, Verifier, VerifierKind,
 };
 use bearer_guard_mock::{Fault, MintOptions, MockIssuer};
-use common::{app, body_text, get_with, send};
-use log_capture::capture;
+use common::log_capture::capture;
+use common::{app, bearer, body_text, get_with, send};
 
 const CLIENT_ID: &str = "hygiene-partner";
 /// A client secret with characters that urlencoding and base64 change.
@@ -68,10 +66,6 @@ impl Secrets {
             assert!(!text.contains(value.as_str()), "{name} appears in {place}");
         }
     }
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
 }
 
 /// Sends `token` to `/me` and checks that neither the body nor any header echoes it.

@@ -5,9 +5,11 @@
 #![allow(unreachable_pub)]
 
 use std::io::Write;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tracing_subscriber::fmt::MakeWriter;
+
+use super::lock;
 
 /// The shared buffer every log line goes to.
 #[derive(Clone, Default)]
@@ -26,10 +28,6 @@ impl Capture {
             .filter(|line| line.contains(needle))
             .count()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Write for Capture {

@@ -1,5 +1,7 @@
 //! Helpers for the mock issuer tests: its clients, verifytoken calls, JWKS decoding.
-#![allow(clippy::expect_used, clippy::unwrap_used)]
+#![allow(clippy::expect_used, clippy::unwrap_used, dead_code)]
+// `pub` items here are shared by several test crates, each seeing only some of them.
+#![allow(unreachable_pub)]
 
 use std::io::ErrorKind;
 use std::time::Duration;
@@ -16,12 +18,12 @@ pub(crate) const SECRET: &str = "demo-secret";
 
 /// The shared test client (`common::client`): bounded, never through a proxy.
 pub(crate) fn http() -> reqwest::Client {
-    crate::common::client()
+    super::client()
 }
 
 /// A client that never reuses connections (for tests that take the listener down).
 pub(crate) fn fresh_http() -> reqwest::Client {
-    crate::common::client_builder()
+    super::client_builder()
         .pool_max_idle_per_host(0)
         .build()
         .expect("reqwest client")

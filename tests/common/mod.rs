@@ -1,9 +1,16 @@
 //! Shared helpers for the guard's integration tests: an in-test verifier whose answers the
-//! test controls and counts, routers, and a real server on 127.0.0.1.
+//! test controls and counts, routers, and a real server on 127.0.0.1; and, as submodules,
+//! every other shared helper (each test binary includes this module with `mod common;` and
+//! uses only what it needs).
 #![allow(dead_code)]
 // `pub` items here are shared by several test crates, each seeing only some of them.
 #![allow(unreachable_pub)]
 
+pub mod demo_process;
+pub mod flaky_upstream;
+pub mod jwt_support;
+pub mod log_capture;
+pub mod mock_helpers;
 pub mod raw_http;
 
 use std::collections::HashMap;

@@ -276,6 +276,8 @@ struct ServerState {
     failing: AtomicBool,
     cache_control: Mutex<Option<String>>,
     discovery_issuer: Mutex<Option<String>>,
+    discovery_jwks_uri: Mutex<Option<String>>,
+    discovery_padding: AtomicUsize,
     last_user_agent: Mutex<Option<String>>,
 }
 
@@ -301,6 +303,8 @@ impl JwksServer {
             failing: AtomicBool::new(false),
             cache_control: Mutex::new(None),
             discovery_issuer: Mutex::new(None),
+            discovery_jwks_uri: Mutex::new(None),
+            discovery_padding: AtomicUsize::new(0),
             last_user_agent: Mutex::new(None),
         });
         let server = JwksServer {
@@ -361,6 +365,16 @@ impl JwksServer {
     /// The `issuer` the discovery document names (default: the base URL).
     pub fn set_discovery_issuer(&self, issuer: &str) {
         *self.state.discovery_issuer.lock().unwrap() = Some(issuer.to_owned());
+    }
+
+    /// The `jwks_uri` the discovery document names (default: this server's JWKS URL).
+    pub fn set_discovery_jwks_uri(&self, uri: &str) {
+        *self.state.discovery_jwks_uri.lock().unwrap() = Some(uri.to_owned());
+    }
+
+    /// Pads the discovery document with an extra member of `bytes` characters (0: none).
+    pub fn set_discovery_padding(&self, bytes: usize) {
+        self.state.discovery_padding.store(bytes, Ordering::SeqCst);
     }
 
     /// The `User-Agent` of the last JWKS request.
@@ -433,18 +447,28 @@ async fn discovery(State(state): State<Arc<ServerState>>) -> Response {
         .unwrap()
         .clone()
         .unwrap_or_else(|| state.base.clone());
+    let jwks_uri = state
+        .discovery_jwks_uri
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or_else(|| format!("{}/jwks.json", state.base));
+    let mut document = json!({
+        "issuer": issuer,
+        "jwks_uri": jwks_uri,
+        "token_endpoint": format!("{}/token", state.base),
+    });
+    let padding = state.discovery_padding.load(Ordering::SeqCst);
+    if padding > 0 {
+        document["padding"] = Value::String("x".repeat(padding));
+    }
     (
         StatusCode::OK,
         [
             (header::CONTENT_TYPE, "application/json"),
             (header::CONNECTION, "close"),
         ],
-        json!({
-            "issuer": issuer,
-            "jwks_uri": format!("{}/jwks.json", state.base),
-            "token_endpoint": format!("{}/token", state.base),
-        })
-        .to_string(),
+        document.to_string(),
     )
         .into_response()
 }
@@ -516,4 +540,89 @@ where
 pub fn fixture(name: &str) -> String {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(path).unwrap().trim().to_owned()
+}
+
+// Verdict helpers and the static-key verifier shared by the jwt_* and jwks_* test files.
+
+/// The issuer and audience of [`verifier_for`] and [`good_claims`].
+pub const ISS: &str = "https://issuer.test";
+pub const AUD: &str = "orders-api";
+
+/// How long the JWKS tests wait for a background fetch.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub async fn verdict(verifier: &impl Verifier, token: &str) -> bearer_guard::Verdict {
+    verifier
+        .verify(&bearer_guard::BearerToken::new(token))
+        .await
+}
+
+pub fn is_valid(v: &bearer_guard::Verdict) -> bool {
+    matches!(v, bearer_guard::Verdict::Valid(_))
+}
+
+pub fn invalid_reason(v: &bearer_guard::Verdict) -> Option<String> {
+    match v {
+        bearer_guard::Verdict::Invalid(reason) => Some(reason.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+/// `valid`, `invalid: <reason>` or `unavailable`.
+pub fn reason(v: &bearer_guard::Verdict) -> String {
+    match v {
+        bearer_guard::Verdict::Valid(_) => "valid".into(),
+        bearer_guard::Verdict::Invalid(reason) => format!("invalid: {reason}"),
+        bearer_guard::Verdict::Unavailable(_) => "unavailable".into(),
+        _ => "other".into(),
+    }
+}
+
+/// A verifier with one static key for `key`'s family, issuer and audience configured.
+pub fn verifier_for(key: &TestKey) -> bearer_guard::JwtVerifier {
+    use bearer_guard::{JwtAlgorithm, JwtVerifier, StaticKey};
+    let mut static_key = if key.secret.is_empty() {
+        StaticKey::public_pem(&key.public_pem)
+    } else {
+        let alg = JwtAlgorithm::from_name(&format!("{:?}", key.alg)).unwrap();
+        StaticKey::hmac_secret(&key.secret, alg)
+    };
+    if let Some(kid) = &key.kid {
+        static_key = static_key.kid(kid.clone());
+    }
+    JwtVerifier::builder()
+        .static_key(static_key)
+        .issuer(ISS)
+        .audience(AUD)
+        .build()
+        .unwrap()
+}
+
+pub fn good_claims() -> Value {
+    claims(json!({"iss": ISS, "aud": AUD, "scope": "orders:read"}))
+}
+
+/// A JWT verifier builder fetching `server`'s JWKS.
+pub fn jwks_verifier(server: &JwksServer) -> bearer_guard::JwtVerifierBuilder {
+    bearer_guard::JwtVerifier::builder().jwks_url(server.jwks_url())
+}
+
+/// A league/oauth2-server token as 1CRM issues it: RS256, no kid, `jti` in the header,
+/// `scopes` array, `sub: "Users:1"`, `aud` = client id, no `iss`.
+pub fn league_token(key: &TestKey, sub: &str, scopes: &[&str]) -> String {
+    let jti = random_id();
+    let mut header = Header::new(Algorithm::RS256);
+    header.extras.insert("jti", &jti);
+    key.sign_with_header(
+        header,
+        &json!({
+            "aud": "12ecb25c-35fb-d29e-bb66-5a903a048b06",
+            "jti": jti,
+            "iat": now(),
+            "nbf": now(),
+            "exp": now() + 3600,
+            "sub": sub,
+            "scopes": scopes,
+        }),
+    )
 }

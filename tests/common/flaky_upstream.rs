@@ -327,14 +327,9 @@ async fn chunked(stream: &mut TcpStream, body: &str) -> std::io::Result<()> {
     let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
                 Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
     stream.write_all(head.as_bytes()).await?;
-    for chunk in body.as_bytes().chunks(8 * 1024) {
-        stream
-            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
-            .await?;
-        stream.write_all(chunk).await?;
-        stream.write_all(b"\r\n").await?;
-    }
-    stream.write_all(b"0\r\n\r\n").await?;
+    stream
+        .write_all(&super::raw_http::chunked(body.as_bytes().chunks(8 * 1024)))
+        .await?;
     stream.shutdown().await
 }
 
