@@ -1,0 +1,23 @@
+#!/usr/bin/env python3
+"""Checks that every `file::test` reference in SECURITY.md names a `fn test` in that file:
+tests/<file>.rs unless the reference starts with a src/ path (src/x.rs::tests::name)."""
+import re, sys, os
+root = sys.argv[1] if len(sys.argv) > 1 else '.'
+text = open(os.path.join(root, 'SECURITY.md')).read()
+refs = re.findall(r'(?<![\w/.])((?:src/[\w/]+\.rs)|[a-z_][a-z0-9_]*)::((?:[a-z_][a-z0-9_]*::)*[a-z_][a-z0-9_]*)', text)
+bad = 0; ok = 0; seen = set()
+for file, path in refs:
+    if (file, path) in seen or file == "file": continue
+    seen.add((file, path))
+    name = path.split('::')[-1]
+    f = file if file.startswith('src/') else f'tests/{file}.rs'
+    full = os.path.join(root, f)
+    if not os.path.exists(full):
+        print(f'UNRESOLVED {file}::{path}: no file {f}'); bad += 1; continue
+    src = open(full).read()
+    mods = path.split('::')[:-1]
+    if not re.search(r'\bfn ' + re.escape(name) + r'\b', src) or any(not re.search(r'\bmod ' + m + r'\b', src) for m in mods):
+        print(f'UNRESOLVED {file}::{path}: no fn {name} in {f}'); bad += 1; continue
+    ok += 1
+print(f'{ok} references resolve, {bad} do not')
+sys.exit(1 if bad else 0)
