@@ -365,3 +365,41 @@ async fn the_hook_sees_one_decision_per_request_and_the_subject_only_when_asked(
         vec![Some("Users:1".to_owned()), Some("Users:1".to_owned())]
     );
 }
+
+#[tokio::test]
+async fn auto_is_ready_once_its_jwks_loads_and_is_labelled_auto() {
+    let key = TestKey::rsa("k1");
+    let server = JwksServer::start(vec![key.jwk()]).await;
+    server.stop().await;
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let layer = metrics::with_local_recorder(&recorder, || {
+        let jwt = JwtVerifier::builder()
+            .jwks_url(server.jwks_url())
+            .unknown_kid_cooldown(Duration::from_millis(100))
+            .build()
+            .unwrap();
+        let remote = ScriptedVerifier::new();
+        remote.set("opaque", Answer::valid(&["read"]));
+        BearerGuardLayer::new(bearer_guard::AutoVerifier::new(jwt, remote))
+    });
+    assert!(!layer.is_ready());
+    server.restart().await;
+    tokio::time::timeout(WAIT, layer.ready())
+        .await
+        .expect("auto did not become ready after the JWKS came up");
+    assert!(layer.is_ready());
+    let app = Router::new()
+        .route("/me", axum::routing::get(|| async { "ok" }))
+        .layer(layer);
+    assert_eq!(status(&app, "opaque").await, 200);
+    assert_eq!(status(&app, &key.sign(&claims(json!({})))).await, 200);
+    let m = read(&snapshotter);
+    assert_eq!(
+        get(
+            &m,
+            "bearer_guard_verifications_total{verdict=\"valid\",verifier=\"auto\"}"
+        ),
+        2.0
+    );
+}
