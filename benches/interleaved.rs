@@ -105,6 +105,16 @@ fn per_request(runtime: &tokio::runtime::Runtime, rounds: usize) {
             "jwt-authorizer / bearer-guard JWT cache on: median {median:.1}×, lowest {low:.1}×, highest {high:.1}×"
         );
     }
+    if let (Some(on), Some(off)) = (
+        position("bearer_guard_cache_hit_prometheus"),
+        position("bearer_guard_cache_hit"),
+    ) {
+        let (median, low, high) = ratio(&per_round, on, off);
+        println!();
+        println!(
+            "cache hit, metrics on (Prometheus) / metrics off: median {median:.3}×, lowest {low:.3}×, highest {high:.3}×"
+        );
+    }
     println!();
     drop(issuer);
 }

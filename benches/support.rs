@@ -402,10 +402,12 @@ pub fn multi_thread(workers: usize, name: &str) -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// The six variants of the per-request benches (`per_request`, `interleaved`, `load_server`), in
-/// order: unguarded, tower-http static bearer, bearer-guard cache hit (remote verdict),
-/// bearer-guard JWT RS256 cache on and off, jwt-authorizer RS256. All accept `token`, a token
-/// of `issuer`; the cached variants use a 1 h positive TTL so a long run never sees a miss.
+/// The seven variants of the per-request benches (`per_request`, `interleaved`, `load_server`
+/// (the first six)), in order: unguarded, tower-http static bearer, bearer-guard cache hit
+/// (remote verdict), bearer-guard JWT RS256 cache on and off, jwt-authorizer RS256, and the
+/// cache hit again with a Prometheus recorder bound to the guard's metric handles. All accept
+/// `token`, a token of `issuer`; the cached variants use a 1 h positive TTL so a long run
+/// never sees a miss.
 pub fn per_request_variants(
     runtime: &tokio::runtime::Runtime,
     issuer: &MockIssuer,
@@ -414,6 +416,10 @@ pub fn per_request_variants(
     use bearer_guard::{BearerGuardLayer, RemoteVerifier};
     let long_ttl = std::time::Duration::from_secs(3600);
     let remote = RemoteVerifier::builder()
+        .url(issuer.verify_url())
+        .build()
+        .expect("remote verifier");
+    let remote_again = RemoteVerifier::builder()
         .url(issuer.verify_url())
         .build()
         .expect("remote verifier");
@@ -450,7 +456,25 @@ pub fn per_request_variants(
             route().layer(layer(BearerGuardLayer::builder(jwt).cache_capacity(0))),
         ),
         ("jwt_authorizer_rs256", jwt_authorizer),
+        (
+            "bearer_guard_cache_hit_prometheus",
+            route().layer(with_prometheus(|| {
+                layer(BearerGuardLayer::builder(remote_again).positive_ttl(long_ttl))
+            })),
+        ),
     ]
+}
+
+/// Runs `build` with a Prometheus recorder as the thread's recorder, so the guard built there
+/// binds its metric handles to it (the hit path then does its real atomic adds). The recorder
+/// is kept for the life of the process, as an application's would be; it is not installed
+/// globally, so the other variants stay without metrics.
+fn with_prometheus<T>(build: impl FnOnce() -> T) -> T {
+    static RECORDER: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusRecorder> =
+        std::sync::OnceLock::new();
+    let recorder = RECORDER
+        .get_or_init(|| metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder());
+    metrics::with_local_recorder(recorder, build)
 }
 
 /// One algorithm's token and the three things that check it, each already seen to accept it:

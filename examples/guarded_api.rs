@@ -4,10 +4,15 @@
 //! on 127.0.0.1 (a random port), guards the API with it, and prints curl lines that fetch a
 //! token and call the API. See README.md and `bearer_guard::config` for the variables.
 //!
-//! Routes: `GET /health` (open), `GET /whoami` (any valid token), `GET /records` (scope
-//! `read`), `POST /records` (scope `write`, 201).
+//! Routes: `GET /health` (open, liveness: always 200), `GET /ready` (open: 200 once every key
+//! source has loaded, else 503), `GET /metrics` (open: Prometheus text format), `GET /whoami`
+//! (any valid token), `GET /records` (scope `read`), `POST /records` (scope `write`, 201).
+//!
+//! The Prometheus recorder is installed first, before the guard (and its verifier) is built:
+//! the guard registers its metric handles when it is built, with the recorder installed then.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -15,6 +20,7 @@ use axum::{Json, Router};
 use bearer_guard::token_client::basic_credentials;
 use bearer_guard::{BearerGuardLayer, GuardConfig, Principal};
 use bearer_guard_mock::MockIssuer;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -45,7 +51,32 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// Buckets of `bearer_guard_verification_duration_seconds`: 1 ms to 10 s.
+const DURATION_BUCKETS: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Installs the Prometheus recorder (no listener of its own: `/metrics` is a route here) and
+/// runs its upkeep every 5 s.
+fn install_metrics() -> Result<PrometheusHandle, String> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets(&DURATION_BUCKETS)
+        .and_then(PrometheusBuilder::install_recorder)
+        .map_err(|e| format!("metrics recorder: {e}"))?;
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Ok(handle)
+}
+
 async fn run() -> Result<(), String> {
+    // First, before any guard or verifier exists: handles bind to the recorder at build.
+    let metrics = install_metrics()?;
     // No verification source configured: start the embedded crm-now issuer and use its
     // verifytoken endpoint (and, for GUARD_MODE=jwt or auto, its JWKS).
     let no_source = ["GUARD_VERIFY_URL", "GUARD_JWKS_URL", "GUARD_JWT_PUBLIC_KEY"]
@@ -70,7 +101,7 @@ async fn run() -> Result<(), String> {
     })
     .map_err(|e| e.to_string())?;
     let guard = config.layer().map_err(|e| e.to_string())?;
-    let app = app(guard).map_err(|e| e.to_string())?;
+    let app = app(guard, metrics).map_err(|e| e.to_string())?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("GUARD_LISTEN: cannot bind {}: {e}", config.listen))?;
@@ -105,7 +136,11 @@ async fn run() -> Result<(), String> {
     Ok(())
 }
 
-fn app(guard: BearerGuardLayer) -> Result<Router, bearer_guard::ConfigError> {
+fn app(
+    guard: BearerGuardLayer,
+    metrics: PrometheusHandle,
+) -> Result<Router, bearer_guard::ConfigError> {
+    let readiness = guard.clone();
     let read = Router::new()
         .route("/records", get(list_records))
         .route_layer(guard.require_any(["read"])?);
@@ -119,6 +154,37 @@ fn app(guard: BearerGuardLayer) -> Result<Router, bearer_guard::ConfigError> {
         .route_layer(guard);
     Ok(Router::new()
         .route("/health", get(|| async { "ok" }))
+        .route(
+            "/ready",
+            get(move || {
+                let ready = readiness.is_ready();
+                async move {
+                    if ready {
+                        (StatusCode::OK, "ready")
+                    } else {
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "not ready: key sources loading",
+                        )
+                    }
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(move || {
+                let text = metrics.render();
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                        )],
+                        text,
+                    )
+                }
+            }),
+        )
         .merge(guarded))
 }
 

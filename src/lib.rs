@@ -96,13 +96,14 @@ pub mod presets;
 pub mod principal;
 pub mod rejection;
 pub mod scope;
+mod telemetry;
 mod token;
 pub mod token_client;
 pub mod verify;
 
 pub use config::{GuardConfig, Mode};
 pub use error::{AuthError, ConfigError};
-pub use guard::{BearerGuard, BearerGuardLayer, BearerGuardLayerBuilder};
+pub use guard::{BearerGuard, BearerGuardLayer, BearerGuardLayerBuilder, Decision};
 pub use principal::{OwnerKind, Principal, ResourceOwner, VerifierKind};
 pub use rejection::{Challenge, DefaultRejection, RejectionResponse};
 pub use scope::{RequireScopeLayer, ScopeRequirement};

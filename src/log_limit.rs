@@ -14,13 +14,25 @@ use std::time::{Duration, Instant};
 /// At most one line per this interval for each rate-limited warning.
 pub(crate) const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
-/// One rate-limited warning. Lock-free: two atomics.
-#[derive(Debug, Default)]
+/// One rate-limited warning. Lock-free: two atomics (and the metric's handle).
+#[derive(Debug)]
 pub(crate) struct RateLimitedLog {
     /// Milliseconds (on [`now_ms`]'s clock) before which lines are held back.
     next_ms: AtomicU64,
     /// Lines held back since the last one that went out.
     suppressed: AtomicU64,
+    /// `bearer_guard_log_lines_suppressed_total`, registered when the log is made (at build).
+    suppressed_total: metrics::Counter,
+}
+
+impl Default for RateLimitedLog {
+    fn default() -> Self {
+        RateLimitedLog {
+            next_ms: AtomicU64::new(0),
+            suppressed: AtomicU64::new(0),
+            suppressed_total: crate::telemetry::log_lines_suppressed_counter(),
+        }
+    }
 }
 
 impl RateLimitedLog {
@@ -47,6 +59,7 @@ impl RateLimitedLog {
             emit(self.suppressed.swap(0, Ordering::Relaxed));
         } else {
             self.suppressed.fetch_add(1, Ordering::Relaxed);
+            self.suppressed_total.increment(1);
         }
     }
 }

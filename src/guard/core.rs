@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 use tracing::{Instrument, Level, field};
 
 use super::catch_panic::{CatchPanic, Panicked};
+use super::decision::{CacheLookup, Decision, DecisionHook};
 use crate::cache::{Cached, InFlight, Join, Outcome, TokenKey, TokenKeyer, VerdictCache, wait_for};
 use crate::error::AuthError;
 use crate::extract;
 use crate::log_limit::RateLimitedLog;
-use crate::principal::Principal;
+use crate::principal::{Principal, VerifierKind};
+use crate::telemetry::{DecisionOutcome, GuardMetrics};
 use crate::token::BearerToken;
 use crate::verify::{Verdict, Verifier};
 
@@ -32,6 +34,12 @@ pub(crate) struct GuardCore {
     pub(crate) inflight: InFlight,
     pub(crate) settings: Settings,
     pub(crate) logs: GuardLogs,
+    /// The verifier's name in metrics and decisions, read once at build.
+    pub(crate) kind: VerifierKind,
+    pub(crate) metrics: GuardMetrics,
+    pub(crate) on_decision: Option<DecisionHook>,
+    /// Whether a [`Decision`] carries the subject.
+    pub(crate) decision_subject: bool,
 }
 
 /// The result of the synchronous part of a request: answered from the cache, or not.
@@ -47,36 +55,112 @@ impl GuardCore {
     pub(crate) fn lookup<'a>(&self, headers: &'a http::HeaderMap) -> Lookup<'a> {
         let raw = match extract::raw_bearer_token(headers, self.settings.max_token_len) {
             Ok(raw) => raw,
-            Err(error) => return Self::deny_early(error),
+            Err(error) => return self.deny_early(error),
         };
         let Some(key) = self.keyer.key_of(raw) else {
-            return Self::deny_early(AuthError::VerifierUnavailable);
+            return self.deny_early(AuthError::VerifierUnavailable);
         };
         // The hit path: only validated tokens are ever cached, so a hit skips the character
-        // check.
+        // check. Metrics: two atomic adds through handles registered at build; no clock read.
         if let Some(principal) = self.cache.as_ref().and_then(|cache| cache.get_valid(&key)) {
             tracing::trace!(cache = "hit", outcome = "valid", "bearer-guard");
+            self.metrics.local_hit.increment(1);
+            self.metrics.request(DecisionOutcome::Allowed);
+            if let Some(hook) = &self.on_decision {
+                self.call_hook(
+                    hook,
+                    DecisionOutcome::Allowed,
+                    CacheLookup::LocalHit,
+                    None,
+                    Some(&principal),
+                );
+            }
             return Lookup::Allow(principal);
         }
         let token = match extract::validate_token(raw) {
             Ok(token) => token,
-            Err(error) => return Self::deny_early(error),
+            Err(error) => return self.deny_early(error),
         };
-        if self
-            .cache
-            .as_ref()
-            .is_some_and(|cache| cache.is_invalid(&key))
-        {
-            tracing::trace!(cache = "hit", outcome = "invalid", "bearer-guard");
-            return Lookup::Deny(AuthError::InvalidToken);
+        if let Some(cache) = &self.cache {
+            if cache.is_invalid(&key) {
+                tracing::trace!(cache = "hit", outcome = "invalid", "bearer-guard");
+                self.metrics.local_hit.increment(1);
+                self.decided(
+                    DecisionOutcome::InvalidToken,
+                    CacheLookup::LocalHit,
+                    None,
+                    None,
+                );
+                return Lookup::Deny(AuthError::InvalidToken);
+            }
+            self.metrics.local_miss.increment(1);
         }
         Lookup::Miss(key, token)
     }
 
     #[cold]
-    fn deny_early<'a>(error: AuthError) -> Lookup<'a> {
+    fn deny_early<'a>(&self, error: AuthError) -> Lookup<'a> {
         tracing::debug!(rejection = %error, "bearer-guard: request rejected before verification");
+        if let Some(outcome) = DecisionOutcome::of_rejection(&error) {
+            self.decided(outcome, CacheLookup::Skipped, None, None);
+        }
         Lookup::Deny(error)
+    }
+
+    /// Counts a decided request and tells the hook, if any.
+    fn decided(
+        &self,
+        outcome: DecisionOutcome,
+        cache: CacheLookup,
+        duration: Option<Duration>,
+        principal: Option<&Principal>,
+    ) {
+        self.metrics.request(outcome);
+        if let Some(hook) = &self.on_decision {
+            self.call_hook(hook, outcome, cache, duration, principal);
+        }
+    }
+
+    fn call_hook(
+        &self,
+        hook: &DecisionHook,
+        outcome: DecisionOutcome,
+        cache: CacheLookup,
+        duration: Option<Duration>,
+        principal: Option<&Principal>,
+    ) {
+        let verifier = (cache != CacheLookup::Skipped || duration.is_some()).then_some(self.kind);
+        let subject = if self.decision_subject {
+            principal.and_then(Principal::subject)
+        } else {
+            None
+        };
+        hook(&Decision {
+            outcome,
+            verifier,
+            cache,
+            duration,
+            subject,
+        });
+    }
+
+    /// The miss path of one request: [`resolve`](Self::resolve), then count the decision and
+    /// tell the hook, with the time from the miss to the verdict.
+    pub(crate) async fn decide(self: Arc<Self>, key: TokenKey, token: BearerToken) -> Outcome {
+        let started = Instant::now();
+        let outcome = self.resolve(key, token).await;
+        let (decision, principal) = match &outcome {
+            Outcome::Valid(principal) => (DecisionOutcome::Allowed, Some(principal)),
+            Outcome::Invalid => (DecisionOutcome::InvalidToken, None),
+            Outcome::Unavailable => (DecisionOutcome::Unavailable, None),
+        };
+        let cache = if self.cache.is_some() {
+            CacheLookup::Miss
+        } else {
+            CacheLookup::Skipped
+        };
+        self.decided(decision, cache, Some(started.elapsed()), principal);
+        outcome
     }
 
     /// The cache missed: join the verification in flight for this token, or lead one.
@@ -91,7 +175,7 @@ impl GuardCore {
     /// no later to publish its answer), and a waiter that takes over gets only what is left of
     /// it, so leaders cancelled one after another cannot stretch a request's wait past the
     /// verify timeout.
-    pub(crate) async fn resolve(self: Arc<Self>, key: TokenKey, token: BearerToken) -> Outcome {
+    async fn resolve(&self, key: TokenKey, token: BearerToken) -> Outcome {
         let deadline = tokio::time::Instant::now() + self.settings.verify_timeout;
         for _ in 0..JOIN_ATTEMPTS {
             let join = self.inflight.join(key, || {
@@ -133,7 +217,7 @@ impl GuardCore {
                 }
                 Join::Lead(sender) => {
                     // Removes the in-flight entry however this ends: answer, panic or drop.
-                    let _finish = FinishOnDrop { core: &self, key };
+                    let _finish = FinishOnDrop { core: self, key };
                     let outcome = self.verify_and_store(key, &token, deadline).await;
                     sender.send_replace(Some(outcome.clone()));
                     return outcome;
@@ -161,6 +245,9 @@ impl GuardCore {
             duration_us = field::Empty,
         );
         let started = Instant::now();
+        self.metrics.inflight.increment(1.0);
+        // Lowers the gauge however this ends: answer, panic or drop.
+        let _inflight = InflightOnDrop(&self.metrics);
         // `verify` itself may panic before its future exists (work done before `Box::pin`).
         let verdict = match catch_unwind(AssertUnwindSafe(|| self.verifier.verify(token))) {
             Err(_) => Verdict::unavailable("the verifier panicked"),
@@ -177,8 +264,11 @@ impl GuardCore {
                 }
             }
         };
+        let elapsed = started.elapsed();
         span.record("outcome", verdict.outcome());
-        span.record("duration_us", started.elapsed().as_micros() as u64);
+        span.record("duration_us", elapsed.as_micros() as u64);
+        self.metrics.verification(verdict.index());
+        self.metrics.duration.record(elapsed.as_secs_f64());
         let _entered = span.enter();
         match verdict {
             Verdict::Valid(principal) => {
@@ -220,6 +310,15 @@ pub(crate) struct GuardLogs {
     pub(crate) unavailable: RateLimitedLog,
     pub(crate) in_flight_full: RateLimitedLog,
     pub(crate) wait_timed_out: RateLimitedLog,
+}
+
+/// Lowers `bearer_guard_inflight_verifications` when a verification ends, however it ends.
+struct InflightOnDrop<'a>(&'a GuardMetrics);
+
+impl Drop for InflightOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.inflight.decrement(1.0);
+    }
 }
 
 /// Removes the in-flight entry when the verification ends, also when it panics or is dropped.

@@ -6,12 +6,14 @@ use std::time::Duration;
 use tower::Layer;
 
 use super::core::{GuardCore, GuardLogs, Settings};
+use super::decision::{Decision, DecisionHook};
 use super::service::BearerGuard;
 use crate::cache::{CacheSettings, InFlight, TokenKeyer, VerdictCache};
 use crate::error::{ConfigError, DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS};
 use crate::extract::DEFAULT_MAX_TOKEN_LEN;
 use crate::rejection::DefaultRejection;
 use crate::scope::RequireScopeLayer;
+use crate::telemetry::GuardMetrics;
 use crate::verify::Verifier;
 
 /// Default number of cached valid verdicts: 100,000.
@@ -110,6 +112,21 @@ impl<R: Clone> BearerGuardLayer<R> {
 }
 
 impl<R> BearerGuardLayer<R> {
+    /// Whether every key source of the verifier has loaded at least once
+    /// ([`Verifier::is_ready`]): `true` at once for a remote verifier or static keys, after the
+    /// first successful JWKS (or discovery) fetch for a JWT or `auto` verifier. For a readiness
+    /// probe (`/ready`); liveness (`/health`) should not depend on it.
+    pub fn is_ready(&self) -> bool {
+        self.core.verifier.is_ready()
+    }
+
+    /// Resolves once [`is_ready`](Self::is_ready) is `true`. It never resolves while a key
+    /// source stays down: bound it with a timeout (`tokio::time::timeout`).
+    pub fn ready(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let core = Arc::clone(&self.core);
+        async move { core.verifier.ready().await }
+    }
+
     /// Cached entries `(valid, invalid)`, after pending cache maintenance. For tests and
     /// metrics, not for the request path. `(0, 0)` when the cache is off.
     pub fn cache_entry_counts(&self) -> (u64, u64) {
@@ -148,6 +165,8 @@ pub struct BearerGuardLayerBuilder<R = DefaultRejection> {
     max_in_flight: usize,
     verify_timeout: Duration,
     retry_after: Duration,
+    on_decision: Option<DecisionHook>,
+    decision_subject: bool,
 }
 
 impl BearerGuardLayerBuilder {
@@ -166,6 +185,8 @@ impl BearerGuardLayerBuilder {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             verify_timeout: DEFAULT_VERIFY_TIMEOUT,
             retry_after: Duration::from_secs(DEFAULT_RETRY_AFTER_SECS),
+            on_decision: None,
+            decision_subject: false,
         }
     }
 }
@@ -179,6 +200,8 @@ impl<R> std::fmt::Debug for BearerGuardLayerBuilder<R> {
             .field("max_in_flight", &self.max_in_flight)
             .field("verify_timeout", &self.verify_timeout)
             .field("retry_after", &self.retry_after)
+            .field("on_decision", &self.on_decision.is_some())
+            .field("decision_subject", &self.decision_subject)
             .finish_non_exhaustive()
     }
 }
@@ -199,6 +222,8 @@ impl<R> BearerGuardLayerBuilder<R> {
             max_in_flight: self.max_in_flight,
             verify_timeout: self.verify_timeout,
             retry_after: self.retry_after,
+            on_decision: self.on_decision,
+            decision_subject: self.decision_subject,
         }
     }
 
@@ -255,13 +280,32 @@ impl<R> BearerGuardLayerBuilder<R> {
         self
     }
 
+    /// A hook called once per request the guard decides (allowed, or turned away with
+    /// `missing_token`, `invalid_request`, `invalid_token`, `unavailable`), with a
+    /// [`Decision`]: outcome, verifier, cache, duration — never the token, and the subject only
+    /// with [`decision_subject`](Self::decision_subject). It runs on the request path
+    /// (also on cache hits): keep it quick and non-blocking. Default: none (the cost is one
+    /// `Option` check).
+    pub fn on_decision(mut self, hook: impl Fn(&Decision<'_>) + Send + Sync + 'static) -> Self {
+        self.on_decision = Some(Arc::new(hook));
+        self
+    }
+
+    /// Whether a [`Decision`] carries the principal's subject (for allowed requests). Opt in
+    /// only if the hook's destination may hold user identifiers. Default: `false`.
+    pub fn decision_subject(mut self, include: bool) -> Self {
+        self.decision_subject = include;
+        self
+    }
+
     /// The `Retry-After` of 503 answers, in whole seconds. Default: 5 s.
     pub fn retry_after(mut self, after: Duration) -> Self {
         self.retry_after = after;
         self
     }
 
-    /// Builds the layer.
+    /// Builds the layer. Registers the guard's metric handles with the recorder installed
+    /// now (see the crate docs, "Metrics"): install the recorder before this call.
     ///
     /// # Errors
     /// * [`ConfigError::Invalid`] naming the setting: a realm with characters a header cannot
@@ -317,6 +361,7 @@ impl<R> BearerGuardLayerBuilder<R> {
     fn assemble(self) -> Result<BearerGuardLayer<R>, ConfigError> {
         let keyer = TokenKeyer::new().map_err(|_| ConfigError::NoRandomKey)?;
         let cache = (self.cache.capacity > 0).then(|| VerdictCache::new(self.cache));
+        let kind = self.verifier.kind();
         Ok(BearerGuardLayer {
             rejection: self.rejection,
             core: Arc::new(GuardCore {
@@ -331,6 +376,10 @@ impl<R> BearerGuardLayerBuilder<R> {
                     verify_timeout: self.verify_timeout,
                 },
                 logs: GuardLogs::default(),
+                kind,
+                metrics: GuardMetrics::register(kind),
+                on_decision: self.on_decision,
+                decision_subject: self.decision_subject,
             }),
         })
     }

@@ -6,16 +6,19 @@
 //! | `service.rs` | [`BearerGuard`], the service around a route |
 //! | `future.rs` | its [`ResponseFuture`](future::ResponseFuture) |
 //! | `core.rs` | the request path: extraction, cache, one verification per token |
+//! | `decision.rs` | [`Decision`]: what the verdict hook is told |
 //! | `catch_panic.rs` | a panicking verifier becomes a 503 |
 //!
 //! See the [crate docs](crate) for the request flow and an example.
 
 mod catch_panic;
 mod core;
+mod decision;
 pub mod future;
 mod layer;
 mod service;
 
+pub use decision::{CacheLookup, Decision, DecisionOutcome};
 pub use layer::{
     BearerGuardLayer, BearerGuardLayerBuilder, DEFAULT_CACHE_CAPACITY, DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_NEGATIVE_CACHE_CAPACITY, DEFAULT_NEGATIVE_TTL, DEFAULT_POSITIVE_TTL,

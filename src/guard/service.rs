@@ -89,7 +89,7 @@ where
         // verify, then call it.
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
-        let verification = Box::pin(Arc::clone(&self.core).resolve(key, token));
+        let verification = Box::pin(Arc::clone(&self.core).decide(key, token));
         ResponseFuture::verifying(
             verification,
             request,

@@ -33,6 +33,9 @@ pub struct RequireScopeLayer<R = DefaultRejection> {
     pub(super) requirement: ScopeRequirement,
     pub(super) realm: Arc<str>,
     pub(super) rejection: R,
+    /// `bearer_guard_requests_total{outcome="insufficient_scope"}`, registered in
+    /// [`new`](RequireScopeLayer::new) with the recorder installed then.
+    pub(super) insufficient: metrics::Counter,
 }
 
 impl RequireScopeLayer {
@@ -60,12 +63,14 @@ impl RequireScopeLayer {
         ScopeRequirement::all(scopes).map(Self::new)
     }
 
-    /// Requires `requirement`.
+    /// Requires `requirement`. Registers its `insufficient_scope` counter with the metrics
+    /// recorder installed now: install the recorder first.
     pub fn new(requirement: ScopeRequirement) -> Self {
         RequireScopeLayer {
             requirement,
             realm: Arc::from(DEFAULT_REALM),
             rejection: DefaultRejection,
+            insufficient: crate::telemetry::insufficient_scope_counter(),
         }
     }
 }
@@ -81,6 +86,7 @@ impl<R> RequireScopeLayer<R> {
             requirement: self.requirement,
             realm: self.realm,
             rejection,
+            insufficient: self.insufficient,
         }
     }
 

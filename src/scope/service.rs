@@ -55,12 +55,17 @@ where
         };
         match verdict {
             Ok(()) => ResponseFuture::inner(self.inner.call(request)),
-            Err(error) => ResponseFuture::refused(reject(
-                &self.layer.rejection,
-                error,
-                &self.layer.realm,
-                DEFAULT_RETRY_AFTER_SECS,
-            )),
+            Err(error) => {
+                if matches!(error, AuthError::InsufficientScope(_)) {
+                    self.layer.insufficient.increment(1);
+                }
+                ResponseFuture::refused(reject(
+                    &self.layer.rejection,
+                    error,
+                    &self.layer.realm,
+                    DEFAULT_RETRY_AFTER_SECS,
+                ))
+            }
         }
     }
 }

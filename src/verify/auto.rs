@@ -110,6 +110,24 @@ impl Verifier for AutoVerifier {
             }
         })
     }
+
+    /// `auto`, whichever side decided: the label is fixed when the guard is built. (A valid
+    /// token's [`Principal::source`](crate::Principal::source) says which side it was.)
+    fn kind(&self) -> crate::VerifierKind {
+        crate::VerifierKind::Custom("auto")
+    }
+
+    /// Both sides are ready: the local keys have loaded and the remote verifier is ready.
+    fn is_ready(&self) -> bool {
+        self.jwt.is_ready() && self.remote.is_ready()
+    }
+
+    fn ready(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.jwt.ready().await;
+            self.remote.ready().await;
+        })
+    }
 }
 
 impl fmt::Debug for AutoVerifier {

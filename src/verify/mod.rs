@@ -17,7 +17,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::principal::Principal;
+use crate::principal::{Principal, VerifierKind};
 use crate::token::BearerToken;
 
 pub mod auto;
@@ -63,11 +63,44 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 pub trait Verifier: Send + Sync + 'static {
     /// Checks `token` and says what it is. Must not panic on any input.
     fn verify<'a>(&'a self, token: &'a BearerToken) -> BoxFuture<'a, Verdict>;
+
+    /// This verifier's name in metrics: the `verifier` label of
+    /// `bearer_guard_verifications_total` and `bearer_guard_verification_duration_seconds`,
+    /// whatever the verdict. Read once, when the guard is built. Default:
+    /// `VerifierKind::Custom("custom")`; override it with the kind your principals carry.
+    fn kind(&self) -> VerifierKind {
+        VerifierKind::Custom("custom")
+    }
+
+    /// Whether every key source this verifier needs has loaded at least once (a readiness
+    /// probe; see [`BearerGuardLayer::is_ready`](crate::BearerGuardLayer::is_ready)).
+    /// Default: `true` (nothing to load).
+    fn is_ready(&self) -> bool {
+        true
+    }
+
+    /// Resolves once [`is_ready`](Self::is_ready) is `true`; it never resolves for a source
+    /// that never loads (bound it with a timeout). Default: at once.
+    fn ready(&self) -> BoxFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 impl<V: Verifier + ?Sized> Verifier for Arc<V> {
     fn verify<'a>(&'a self, token: &'a BearerToken) -> BoxFuture<'a, Verdict> {
         (**self).verify(token)
+    }
+
+    fn kind(&self) -> VerifierKind {
+        (**self).kind()
+    }
+
+    fn is_ready(&self) -> bool {
+        (**self).is_ready()
+    }
+
+    fn ready(&self) -> BoxFuture<'_, ()> {
+        (**self).ready()
     }
 }
 
@@ -94,6 +127,15 @@ impl Verdict {
     /// An [`Verdict::Unavailable`] verdict with its cause.
     pub fn unavailable(cause: impl Into<BoxError>) -> Self {
         Verdict::Unavailable(cause.into())
+    }
+
+    /// Index of the verdict in `telemetry::VERDICTS`.
+    pub(crate) fn index(&self) -> usize {
+        match self {
+            Verdict::Valid(_) => 0,
+            Verdict::Invalid(_) => 1,
+            Verdict::Unavailable(_) => 2,
+        }
     }
 
     /// The verdict's name for logs: `valid`, `invalid` or `unavailable`.

@@ -128,6 +128,11 @@ impl Verifier for RemoteVerifier {
     fn verify<'a>(&'a self, token: &'a BearerToken) -> BoxFuture<'a, Verdict> {
         Box::pin(self.call(token))
     }
+
+    /// `remote`.
+    fn kind(&self) -> crate::VerifierKind {
+        crate::VerifierKind::Remote
+    }
 }
 
 impl fmt::Debug for RemoteVerifier {

@@ -116,6 +116,10 @@ struct Gate {
 
 struct RemoteState {
     remote: Remote,
+    /// `bearer_guard_jwks_fetches_total{result="ok"}` and `{result="error"}`, registered when
+    /// the verifier is built.
+    fetched_ok: metrics::Counter,
+    fetched_error: metrics::Counter,
     /// The `jwks_uri` found by discovery (read once, until it succeeds).
     discovered: Mutex<Option<Url>>,
     gate: Mutex<Gate>,
@@ -125,6 +129,8 @@ struct RemoteState {
 pub(crate) struct KeyStore {
     current: RwLock<Arc<KeySet>>,
     remote: Option<RemoteState>,
+    /// Turns `true` once keys are available (at once without a JWKS): readiness.
+    loaded: watch::Sender<bool>,
 }
 
 /// Aborts the background refresh task when dropped (with the verifier).
@@ -142,16 +148,21 @@ impl KeyStore {
         Arc::new(KeyStore {
             current: RwLock::new(Arc::new(KeySet::new(statics.into(), true))),
             remote: None,
+            loaded: watch::channel(true).0,
         })
     }
 
     /// A store that fetches keys from `remote` (plus any static keys). Call
     /// [`KeyStore::start`] to begin.
     pub(crate) fn fetching(statics: Vec<VerifyingKey>, remote: Remote) -> Arc<Self> {
+        let (fetched_ok, fetched_error) = crate::telemetry::jwks_fetch_counters();
         Arc::new(KeyStore {
             current: RwLock::new(Arc::new(KeySet::new(statics.into(), false))),
+            loaded: watch::channel(false).0,
             remote: Some(RemoteState {
                 remote,
+                fetched_ok,
+                fetched_error,
                 discovered: Mutex::new(None),
                 gate: Mutex::new(Gate {
                     in_flight: None,
@@ -176,6 +187,13 @@ impl KeyStore {
     /// The keys in use now. The lock is held only to clone the pointer.
     pub(crate) fn snapshot(&self) -> Arc<KeySet> {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Resolves once keys are available: at once for static keys, after the first
+    /// successful fetch for a JWKS.
+    pub(crate) async fn loaded(&self) {
+        // The sender lives in `self`, so the wait cannot fail while it runs.
+        let _ = self.loaded.subscribe().wait_for(|loaded| *loaded).await;
     }
 
     /// Whether keys come from a JWKS (so an unknown `kid` may be worth a refetch).
@@ -248,6 +266,7 @@ impl KeyStore {
         let had_keys = self.snapshot().remote_loaded();
         let last = match outcome {
             Ok((keys, max_age)) => {
+                state.fetched_ok.increment(1);
                 let count = keys.len();
                 {
                     let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
@@ -259,9 +278,11 @@ impl KeyStore {
                 } else {
                     tracing::info!(keys = count, "bearer-guard: JWKS loaded");
                 }
+                self.loaded.send_replace(true);
                 LastFetch::Loaded { max_age }
             }
             Err(error) => {
+                state.fetched_error.increment(1);
                 if had_keys {
                     tracing::warn!(
                         error = %error,

@@ -271,6 +271,21 @@ impl Verifier for JwtVerifier {
     fn verify<'a>(&'a self, token: &'a BearerToken) -> BoxFuture<'a, Verdict> {
         Box::pin(self.inner.verify(token.as_str()))
     }
+
+    /// `jwt`.
+    fn kind(&self) -> crate::VerifierKind {
+        crate::VerifierKind::Jwt
+    }
+
+    /// [`keys_loaded`](Self::keys_loaded): always for static keys, after the first
+    /// successful JWKS (or discovery) fetch otherwise.
+    fn is_ready(&self) -> bool {
+        self.keys_loaded()
+    }
+
+    fn ready(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.inner.store.loaded())
+    }
 }
 
 impl fmt::Debug for JwtVerifier {

@@ -1,0 +1,207 @@
+//! Metrics through the [`metrics`] facade: every name, label and description in one place, and
+//! the handles the guard keeps.
+//!
+//! **Handles at build.** Each handle (`Counter`, `Histogram`, `Gauge`) is registered once, when
+//! a layer or verifier is built — one handle per label combination — and kept. A request then
+//! does one atomic add per counter and nothing else: no registry lookup, no allocation, no label
+//! formatting. The price: a handle binds to the recorder installed *when it is registered*, so
+//! the application must install its recorder **before** it builds the guard, the scope layers and
+//! the verifiers. Without a recorder every handle is a no-op.
+//!
+//! No label ever holds a token, a subject or a client id: every label value is a `&'static str`
+//! from this file or a [`VerifierKind`] name.
+
+use metrics::{Counter, Gauge, Histogram, Unit};
+
+use crate::error::AuthError;
+use crate::principal::VerifierKind;
+
+/// `bearer_guard_requests_total{outcome}`.
+pub(crate) const REQUESTS: &str = "bearer_guard_requests_total";
+/// `bearer_guard_cache_lookups_total{tier, result}`.
+pub(crate) const CACHE_LOOKUPS: &str = "bearer_guard_cache_lookups_total";
+/// `bearer_guard_verifications_total{verifier, verdict}`.
+pub(crate) const VERIFICATIONS: &str = "bearer_guard_verifications_total";
+/// `bearer_guard_verification_duration_seconds{verifier}`.
+pub(crate) const VERIFICATION_DURATION: &str = "bearer_guard_verification_duration_seconds";
+/// `bearer_guard_jwks_fetches_total{result}`.
+pub(crate) const JWKS_FETCHES: &str = "bearer_guard_jwks_fetches_total";
+/// `bearer_guard_inflight_verifications`.
+pub(crate) const INFLIGHT: &str = "bearer_guard_inflight_verifications";
+/// `bearer_guard_log_lines_suppressed_total`.
+pub(crate) const LOG_LINES_SUPPRESSED: &str = "bearer_guard_log_lines_suppressed_total";
+
+/// Describes every metric to the current recorder. Called where handles are registered (at
+/// build time, never per request); describing twice is harmless.
+pub(crate) fn describe() {
+    metrics::describe_counter!(
+        REQUESTS,
+        Unit::Count,
+        "Requests the guard and scope layers decided, by outcome."
+    );
+    metrics::describe_counter!(
+        CACHE_LOOKUPS,
+        Unit::Count,
+        "Verdict cache lookups of well-formed tokens, by tier and result."
+    );
+    metrics::describe_counter!(
+        VERIFICATIONS,
+        Unit::Count,
+        "Verifier calls (coalesced waiters not counted), by verifier and verdict."
+    );
+    metrics::describe_histogram!(
+        VERIFICATION_DURATION,
+        Unit::Seconds,
+        "Duration of verifier calls, by verifier."
+    );
+    metrics::describe_counter!(JWKS_FETCHES, Unit::Count, "JWKS fetches, by result.");
+    metrics::describe_gauge!(INFLIGHT, Unit::Count, "Verifier calls running now.");
+    metrics::describe_counter!(
+        LOG_LINES_SUPPRESSED,
+        Unit::Count,
+        "Warnings held back by the log rate limit."
+    );
+}
+
+/// What became of one request: the `outcome` label of `bearer_guard_requests_total`, and the
+/// outcome of a [`Decision`](crate::guard::Decision).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DecisionOutcome {
+    /// A valid token: the route was called.
+    Allowed,
+    /// No bearer credentials (401 without an error code).
+    MissingToken,
+    /// Malformed credentials: two headers, an empty or malformed token, a token too long (400).
+    InvalidRequest,
+    /// The verifier (or the negative cache) said the token is invalid (401).
+    InvalidToken,
+    /// A valid token without a scope the route requires (403, from the scope layer).
+    InsufficientScope,
+    /// The verifier could not decide, or too many verifications were in flight (503).
+    Unavailable,
+}
+
+impl DecisionOutcome {
+    /// Every outcome, in the order of the guard's handle array.
+    const ALL: [DecisionOutcome; 6] = [
+        DecisionOutcome::Allowed,
+        DecisionOutcome::MissingToken,
+        DecisionOutcome::InvalidRequest,
+        DecisionOutcome::InvalidToken,
+        DecisionOutcome::InsufficientScope,
+        DecisionOutcome::Unavailable,
+    ];
+
+    /// The label value: `allowed`, `missing_token`, `invalid_request`, `invalid_token`,
+    /// `insufficient_scope` or `unavailable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionOutcome::Allowed => "allowed",
+            DecisionOutcome::MissingToken => "missing_token",
+            DecisionOutcome::InvalidRequest => "invalid_request",
+            DecisionOutcome::InvalidToken => "invalid_token",
+            DecisionOutcome::InsufficientScope => "insufficient_scope",
+            DecisionOutcome::Unavailable => "unavailable",
+        }
+    }
+
+    /// The outcome a rejection stands for; `None` for [`AuthError::GuardMissing`] (a server
+    /// bug, not a decision about a token). No wildcard arm: a new variant is placed on purpose.
+    pub fn of_rejection(error: &AuthError) -> Option<Self> {
+        Some(match error {
+            AuthError::MissingCredentials => DecisionOutcome::MissingToken,
+            AuthError::MultipleAuthorizationHeaders
+            | AuthError::EmptyToken
+            | AuthError::MalformedCredentials
+            | AuthError::MalformedToken
+            | AuthError::TokenTooLong { .. } => DecisionOutcome::InvalidRequest,
+            AuthError::InvalidToken => DecisionOutcome::InvalidToken,
+            AuthError::InsufficientScope(_) => DecisionOutcome::InsufficientScope,
+            AuthError::VerifierUnavailable => DecisionOutcome::Unavailable,
+            AuthError::GuardMissing => return None,
+        })
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl std::fmt::Display for DecisionOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A verdict's label value, in the order of [`GuardMetrics::verifications`].
+pub(crate) const VERDICTS: [&str; 3] = ["valid", "invalid", "unavailable"];
+
+/// The guard's handles, registered once by [`GuardMetrics::register`].
+#[derive(Debug)]
+pub(crate) struct GuardMetrics {
+    requests: [Counter; 6],
+    pub(crate) local_hit: Counter,
+    pub(crate) local_miss: Counter,
+    /// `valid`, `invalid`, `unavailable` ([`VERDICTS`]) for the guard's verifier.
+    verifications: [Counter; 3],
+    pub(crate) duration: Histogram,
+    pub(crate) inflight: Gauge,
+}
+
+impl GuardMetrics {
+    /// Registers every handle of a guard around a verifier of kind `verifier` with the current
+    /// recorder. The `shared` cache tier is not registered: there is no shared cache yet, and
+    /// a series that can only ever read 0 would suggest there is.
+    pub(crate) fn register(verifier: VerifierKind) -> Self {
+        describe();
+        let name = verifier.as_str();
+        GuardMetrics {
+            requests: DecisionOutcome::ALL
+                .map(|outcome| metrics::counter!(REQUESTS, "outcome" => outcome.as_str())),
+            local_hit: metrics::counter!(CACHE_LOOKUPS, "tier" => "local", "result" => "hit"),
+            local_miss: metrics::counter!(CACHE_LOOKUPS, "tier" => "local", "result" => "miss"),
+            verifications: VERDICTS.map(
+                |verdict| metrics::counter!(VERIFICATIONS, "verifier" => name, "verdict" => verdict),
+            ),
+            duration: metrics::histogram!(VERIFICATION_DURATION, "verifier" => name),
+            inflight: metrics::gauge!(INFLIGHT),
+        }
+    }
+
+    /// Counts one decided request.
+    #[inline]
+    pub(crate) fn request(&self, outcome: DecisionOutcome) {
+        self.requests[outcome.index()].increment(1);
+    }
+
+    /// Counts one verifier call with its verdict (an index into [`VERDICTS`]).
+    pub(crate) fn verification(&self, verdict: usize) {
+        if let Some(counter) = self.verifications.get(verdict) {
+            counter.increment(1);
+        }
+    }
+}
+
+/// The counter of `bearer_guard_requests_total{outcome="insufficient_scope"}`, registered with
+/// the current recorder (by a scope layer, at its construction).
+pub(crate) fn insufficient_scope_counter() -> Counter {
+    describe();
+    metrics::counter!(REQUESTS, "outcome" => DecisionOutcome::InsufficientScope.as_str())
+}
+
+/// The JWKS fetch counters `(ok, error)`, registered with the current recorder (by a JWT
+/// verifier, when it is built).
+pub(crate) fn jwks_fetch_counters() -> (Counter, Counter) {
+    describe();
+    (
+        metrics::counter!(JWKS_FETCHES, "result" => "ok"),
+        metrics::counter!(JWKS_FETCHES, "result" => "error"),
+    )
+}
+
+/// The counter of warnings held back by the log rate limit.
+pub(crate) fn log_lines_suppressed_counter() -> Counter {
+    describe();
+    metrics::counter!(LOG_LINES_SUPPRESSED)
+}
