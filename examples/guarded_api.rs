@@ -2,7 +2,9 @@
 //!
 //! `cargo run --example guarded_api` with no variables set starts an embedded crm-now issuer
 //! on 127.0.0.1 (a random port), guards the API with it, and prints curl lines that fetch a
-//! token and call the API. See README.md and `bearer_guard::config` for the variables.
+//! token and call the API. With `GUARD_MODE=introspect` or `GUARD_MODE=bitrix24` (and no
+//! source set) the same embedded server plays an RFC 7662 introspection endpoint or a Bitrix24
+//! portal instead, and the demo prints a token it registered there. See README.md and `bearer_guard::config` for the variables.
 //!
 //! Routes: `GET /health` (open, liveness: always 200), `GET /ready` (open: 200 once every key
 //! source has loaded, else 503), `GET /metrics` (open: Prometheus text format), `GET /whoami`
@@ -18,8 +20,8 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use bearer_guard::token_client::basic_credentials;
-use bearer_guard::{BearerGuardLayer, GuardConfig, Principal};
-use bearer_guard_mock::MockIssuer;
+use bearer_guard::{BearerGuardLayer, GuardConfig, Mode, Principal};
+use bearer_guard_mock::{Bitrix24Token, MockIssuer};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -27,6 +29,11 @@ use tokio::net::TcpListener;
 const DEMO_CLIENT_ID: &str = "demo-partner";
 /// Deliberately awkward: crm-now urlencodes id and secret before base64 (see the README).
 const DEMO_CLIENT_SECRET: &str = "s3cret: 100% +ü";
+/// The demo API's own credentials at the embedded introspection endpoint (as awkward).
+const DEMO_RESOURCE_ID: &str = "demo-api:rs";
+const DEMO_RESOURCE_SECRET: &str = "r3s 100% +ö";
+/// The application code of the embedded Bitrix24 portal's demo token.
+const DEMO_APP_CODE: &str = "local.demo.app";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -79,12 +86,19 @@ async fn run() -> Result<(), String> {
     let metrics = install_metrics()?;
     // No verification source configured: start the embedded crm-now issuer and use its
     // verifytoken endpoint (and, for GUARD_MODE=jwt or auto, its JWKS).
-    let no_source = ["GUARD_VERIFY_URL", "GUARD_JWKS_URL", "GUARD_JWT_PUBLIC_KEY"]
-        .iter()
-        .all(|name| env(name).is_none());
+    let no_source = [
+        "GUARD_VERIFY_URL",
+        "GUARD_JWKS_URL",
+        "GUARD_JWT_PUBLIC_KEY",
+        "GUARD_INTROSPECTION_URL",
+        "GUARD_BITRIX24_PORTAL",
+    ]
+    .iter()
+    .all(|name| env(name).is_none());
     let issuer = if no_source {
         let issuer = MockIssuer::builder()
             .client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
+            .introspection_client(DEMO_RESOURCE_ID, DEMO_RESOURCE_SECRET)
             .scope("read write profile")
             .start()
             .await
@@ -93,10 +107,26 @@ async fn run() -> Result<(), String> {
     } else {
         None
     };
-    let wants_keys = matches!(env("GUARD_MODE").as_deref(), Some("jwt" | "auto"));
-    let config = GuardConfig::from_lookup(|name| match (&issuer, name) {
-        (Some(issuer), "GUARD_VERIFY_URL") => Some(issuer.verify_url().to_owned()),
-        (Some(issuer), "GUARD_JWKS_URL") if wants_keys => Some(issuer.jwks_url().to_owned()),
+    let mode = env("GUARD_MODE");
+    let wants_keys = matches!(mode.as_deref(), Some("jwt" | "auto"));
+    let wants_remote = matches!(mode.as_deref(), None | Some("remote" | "auto"));
+    let config = GuardConfig::from_lookup(|name| match (&issuer, mode.as_deref(), name) {
+        (Some(issuer), _, "GUARD_VERIFY_URL") if wants_remote => {
+            Some(issuer.verify_url().to_owned())
+        }
+        (Some(issuer), _, "GUARD_JWKS_URL") if wants_keys => Some(issuer.jwks_url().to_owned()),
+        (Some(issuer), Some("introspect"), "GUARD_INTROSPECTION_URL") => {
+            Some(issuer.introspection_url())
+        }
+        (Some(_), Some("introspect"), "GUARD_INTROSPECTION_CLIENT_ID") => {
+            Some(DEMO_RESOURCE_ID.to_owned())
+        }
+        (Some(_), Some("introspect"), "GUARD_INTROSPECTION_CLIENT_SECRET") => {
+            Some(DEMO_RESOURCE_SECRET.to_owned())
+        }
+        (Some(issuer), Some("bitrix24"), "GUARD_BITRIX24_PORTAL") => {
+            Some(issuer.bitrix24_portal_url().to_owned())
+        }
         _ => env(name),
     })
     .map_err(|e| e.to_string())?;
@@ -110,19 +140,7 @@ async fn run() -> Result<(), String> {
     println!("bearer-guard demo: mode {mode}");
     println!("listening on http://{addr}");
     if let Some(issuer) = &issuer {
-        println!("embedded crm-now issuer at {}", issuer.base_url());
-        println!();
-        println!("# fetch a token (client id {DEMO_CLIENT_ID:?}), then call the API:");
-        println!(
-            "TOKEN=$(curl -s -X POST '{}' -H 'Authorization: {}' | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')",
-            issuer.token_url(),
-            basic_credentials(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
-        );
-        println!("curl -s -w '\\n' http://{addr}/whoami -H \"Authorization: Bearer $TOKEN\"");
-        println!("curl -s -w '\\n' http://{addr}/records -H \"Authorization: Bearer $TOKEN\"");
-        println!(
-            "curl -s -w '\\n' -X POST http://{addr}/records -H \"Authorization: Bearer $TOKEN\""
-        );
+        print_how_to_call(issuer, &config, addr)?;
     }
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
@@ -133,6 +151,61 @@ async fn run() -> Result<(), String> {
     if let Some(issuer) = issuer {
         issuer.shutdown().await;
     }
+    Ok(())
+}
+
+/// Prints a token line (or the curl line that fetches one) and curl lines that call the API.
+fn print_how_to_call(
+    issuer: &MockIssuer,
+    config: &GuardConfig,
+    addr: std::net::SocketAddr,
+) -> Result<(), String> {
+    match config.mode {
+        Some(Mode::Introspect) => {
+            println!(
+                "embedded RFC 7662 introspection endpoint at {}",
+                issuer.introspection_url()
+            );
+            let token = issuer
+                .issue_introspection_token(
+                    "demo-user",
+                    "read write profile",
+                    Duration::from_secs(3600),
+                )
+                .map_err(|e| e.to_string())?;
+            println!();
+            println!("# an opaque token the endpoint calls active for an hour, then call the API:");
+            println!("TOKEN='{token}'");
+        }
+        Some(Mode::Bitrix24) => {
+            println!(
+                "embedded Bitrix24 portal at {}",
+                issuer.bitrix24_portal_url()
+            );
+            let app_code = config.bitrix24_app_code.as_deref().unwrap_or(DEMO_APP_CODE);
+            // The demo's routes ask for `read` / `write`: the stand-in grants them as scopes.
+            let details = Bitrix24Token::new(1, app_code, ["crm", "user", "read", "write"]);
+            let token = issuer
+                .issue_bitrix24_token(details)
+                .map_err(|e| e.to_string())?;
+            println!();
+            println!("# a token of user 1 for application {app_code:?}, then call the API:");
+            println!("TOKEN='{token}'");
+        }
+        _ => {
+            println!("embedded crm-now issuer at {}", issuer.base_url());
+            println!();
+            println!("# fetch a token (client id {DEMO_CLIENT_ID:?}), then call the API:");
+            println!(
+                "TOKEN=$(curl -s -X POST '{}' -H 'Authorization: {}' | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')",
+                issuer.token_url(),
+                basic_credentials(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
+            );
+        }
+    }
+    println!("curl -s -w '\\n' http://{addr}/whoami -H \"Authorization: Bearer $TOKEN\"");
+    println!("curl -s -w '\\n' http://{addr}/records -H \"Authorization: Bearer $TOKEN\"");
+    println!("curl -s -w '\\n' -X POST http://{addr}/records -H \"Authorization: Bearer $TOKEN\"");
     Ok(())
 }
 

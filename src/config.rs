@@ -3,13 +3,17 @@
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `GUARD_LISTEN` | address to bind | `127.0.0.1:8080` |
-//! | `GUARD_MODE` | `remote`, `jwt` or `auto` | `remote` if only `GUARD_VERIFY_URL` is set, `jwt` if only a key source is set, `auto` if both |
+//! | `GUARD_MODE` | `remote`, `jwt`, `auto`, `introspect` or `bitrix24` | `remote` if only `GUARD_VERIFY_URL` is set, `jwt` if only a key source is set, `auto` if both; `introspect` if only `GUARD_INTROSPECTION_URL` is set, `bitrix24` if only `GUARD_BITRIX24_PORTAL` is set (other combinations need `GUARD_MODE`) |
 //! | `GUARD_VERIFY_URL` | crm-now `verifytoken` endpoint | none |
 //! | `GUARD_VERIFY_ENCODING` | `urlencoded` or `multipart` | `urlencoded` |
 //! | `GUARD_JWKS_URL` | JWKS document for local JWT checks | none |
 //! | `GUARD_JWT_PUBLIC_KEY` | path to a PEM public key for local JWT checks | none |
-//! | `GUARD_ISSUER` | accepted `iss` values, comma-separated | any |
-//! | `GUARD_AUDIENCE` | accepted `aud` values, comma-separated | any |
+//! | `GUARD_INTROSPECTION_URL` | RFC 7662 introspection endpoint ([`IntrospectionVerifier`]) | none |
+//! | `GUARD_INTROSPECTION_CLIENT_ID`, `GUARD_INTROSPECTION_CLIENT_SECRET` | the resource server's own client credentials, sent as `Authorization: Basic base64(urlencode(id):urlencode(secret))` (both or neither) | none: no client authentication |
+//! | `GUARD_BITRIX24_PORTAL` | base URL of one Bitrix24 portal, e.g. `https://example.bitrix24.de` ([`Bitrix24Verifier`]) | none |
+//! | `GUARD_BITRIX24_APP_CODE` | the application code (`CODE` in `app.info`) tokens must belong to | none: any application of the portal |
+//! | `GUARD_ISSUER` | accepted `iss` values, comma-separated (JWTs and introspection answers) | any |
+//! | `GUARD_AUDIENCE` | accepted `aud` values, comma-separated (JWTs and introspection answers) | any |
 //! | `GUARD_REQUIRE_AT_JWT` | `true`: JWTs must carry the header `typ: at+jwt` (RFC 9068); `false`: no `typ`, `JWT` or `at+jwt` | `false` |
 //! | `GUARD_CACHE_TTL_SECS` | longest reuse of a valid verdict | 300 |
 //! | `GUARD_NEGATIVE_TTL_SECS` | how long a rejected token is remembered | 10 |
@@ -29,7 +33,10 @@ use std::time::Duration;
 use crate::error::{ConfigError, DEFAULT_REALM};
 use crate::guard::{BearerGuardLayer, DEFAULT_NEGATIVE_TTL, DEFAULT_POSITIVE_TTL};
 use crate::outbound;
-use crate::verify::{AutoVerifier, FormEncoding, JwtVerifier, RemoteVerifier, Verifier};
+use crate::verify::{
+    AutoVerifier, Bitrix24Verifier, FormEncoding, IntrospectionVerifier, JwtVerifier,
+    RemoteVerifier, Verifier,
+};
 
 /// Default `GUARD_LISTEN`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -46,15 +53,21 @@ pub enum Mode {
     /// remote yes for a JWT must still pass the local claim rules
     /// ([`AutoVerifier`]).
     Auto,
+    /// Every cache miss asks the RFC 7662 introspection endpoint ([`IntrospectionVerifier`]).
+    Introspect,
+    /// Every cache miss asks the Bitrix24 portal ([`Bitrix24Verifier`]).
+    Bitrix24,
 }
 
 impl Mode {
-    /// `remote`, `jwt` or `auto`.
+    /// `remote`, `jwt`, `auto`, `introspect` or `bitrix24`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Mode::Remote => "remote",
             Mode::Jwt => "jwt",
             Mode::Auto => "auto",
+            Mode::Introspect => "introspect",
+            Mode::Bitrix24 => "bitrix24",
         }
     }
 }
@@ -75,6 +88,16 @@ pub struct GuardConfig {
     pub jwks_url: Option<String>,
     /// `GUARD_JWT_PUBLIC_KEY`.
     pub jwt_public_key: Option<PathBuf>,
+    /// `GUARD_INTROSPECTION_URL`.
+    pub introspection_url: Option<String>,
+    /// `GUARD_INTROSPECTION_CLIENT_ID`.
+    pub introspection_client_id: Option<String>,
+    /// `GUARD_INTROSPECTION_CLIENT_SECRET` (never shown by `Debug`).
+    pub introspection_client_secret: Option<String>,
+    /// `GUARD_BITRIX24_PORTAL`.
+    pub bitrix24_portal: Option<String>,
+    /// `GUARD_BITRIX24_APP_CODE`.
+    pub bitrix24_app_code: Option<String>,
     /// `GUARD_ISSUER`.
     pub issuers: Vec<String>,
     /// `GUARD_AUDIENCE`.
@@ -152,16 +175,28 @@ impl GuardConfig {
         }
         let jwks_url = url("GUARD_JWKS_URL")?;
         let jwt_public_key = get("GUARD_JWT_PUBLIC_KEY").map(PathBuf::from);
-        let has_remote = verify_url.is_some();
-        let has_keys = jwks_url.is_some() || jwt_public_key.is_some();
+        let introspection_url = url("GUARD_INTROSPECTION_URL")?;
+        let introspection_client_id = get("GUARD_INTROSPECTION_CLIENT_ID");
+        // Read as is (not trimmed): a secret may end in a space.
+        let introspection_client_secret =
+            lookup("GUARD_INTROSPECTION_CLIENT_SECRET").filter(|v| !v.is_empty());
+        if introspection_client_id.is_some() != introspection_client_secret.is_some() {
+            return Err(ConfigError::invalid(
+                "GUARD_INTROSPECTION_CLIENT_SECRET",
+                "GUARD_INTROSPECTION_CLIENT_ID and GUARD_INTROSPECTION_CLIENT_SECRET go together",
+            ));
+        }
+        let bitrix24_portal = url("GUARD_BITRIX24_PORTAL")?;
+        let bitrix24_app_code = get("GUARD_BITRIX24_APP_CODE");
+        let sources = Sources {
+            remote: verify_url.is_some(),
+            keys: jwks_url.is_some() || jwt_public_key.is_some(),
+            introspection: introspection_url.is_some(),
+            bitrix24: bitrix24_portal.is_some(),
+        };
         let mode = match get("GUARD_MODE").as_deref() {
-            None => match (has_remote, has_keys) {
-                (true, true) => Some(Mode::Auto),
-                (true, false) => Some(Mode::Remote),
-                (false, true) => Some(Mode::Jwt),
-                (false, false) => None,
-            },
-            Some(value) => Some(parse_mode(value, has_remote, has_keys)?),
+            None => sources.implied_mode()?,
+            Some(value) => Some(parse_mode(value, sources)?),
         };
         let verify_encoding = match get("GUARD_VERIFY_ENCODING").as_deref() {
             None | Some("urlencoded") => FormEncoding::UrlEncoded,
@@ -207,6 +242,11 @@ impl GuardConfig {
             verify_encoding,
             jwks_url,
             jwt_public_key,
+            introspection_url,
+            introspection_client_id,
+            introspection_client_secret,
+            bitrix24_portal,
+            bitrix24_app_code,
             issuers: list("GUARD_ISSUER"),
             audiences: list("GUARD_AUDIENCE"),
             require_at_jwt,
@@ -226,8 +266,11 @@ impl GuardConfig {
         match self.mode {
             None => Err(ConfigError::invalid(
                 "GUARD_MODE",
-                "no GUARD_VERIFY_URL, GUARD_JWKS_URL or GUARD_JWT_PUBLIC_KEY is set",
+                "no GUARD_VERIFY_URL, GUARD_JWKS_URL, GUARD_JWT_PUBLIC_KEY, \
+                 GUARD_INTROSPECTION_URL or GUARD_BITRIX24_PORTAL is set",
             )),
+            Some(Mode::Introspect) => Ok(Arc::new(self.introspection_verifier()?)),
+            Some(Mode::Bitrix24) => Ok(Arc::new(self.bitrix24_verifier()?)),
             Some(Mode::Remote) => Ok(Arc::new(self.remote_verifier()?)),
             Some(Mode::Jwt) => Ok(Arc::new(self.jwt_verifier()?)),
             Some(Mode::Auto) => {
@@ -280,6 +323,48 @@ impl GuardConfig {
         })
     }
 
+    fn introspection_verifier(&self) -> Result<IntrospectionVerifier, ConfigError> {
+        let url = self.introspection_url.as_deref().ok_or_else(|| {
+            ConfigError::invalid("GUARD_INTROSPECTION_URL", "required in introspect mode")
+        })?;
+        let mut builder =
+            IntrospectionVerifier::builder(url).allow_plain_http(self.allow_plain_http);
+        if let (Some(id), Some(secret)) = (
+            &self.introspection_client_id,
+            &self.introspection_client_secret,
+        ) {
+            builder = builder.client_basic(id.clone(), secret.clone());
+        }
+        for issuer in &self.issuers {
+            builder = builder.issuer(issuer.clone());
+        }
+        for audience in &self.audiences {
+            builder = builder.audience(audience.clone());
+        }
+        if let Some(client) = self.proxied_client()? {
+            builder = builder.http_client(client);
+        }
+        builder
+            .build()
+            .map_err(|e| rename(e, "GUARD_INTROSPECTION_URL"))
+    }
+
+    fn bitrix24_verifier(&self) -> Result<Bitrix24Verifier, ConfigError> {
+        let portal = self.bitrix24_portal.as_deref().ok_or_else(|| {
+            ConfigError::invalid("GUARD_BITRIX24_PORTAL", "required in bitrix24 mode")
+        })?;
+        let mut builder = Bitrix24Verifier::builder(portal).allow_plain_http(self.allow_plain_http);
+        if let Some(code) = &self.bitrix24_app_code {
+            builder = builder.app_code(code.clone());
+        }
+        if let Some(client) = self.proxied_client()? {
+            builder = builder.http_client(client);
+        }
+        builder
+            .build()
+            .map_err(|e| rename(e, "GUARD_BITRIX24_PORTAL"))
+    }
+
     fn remote_verifier(&self) -> Result<RemoteVerifier, ConfigError> {
         let url = self.verify_url.as_deref().ok_or_else(|| {
             ConfigError::invalid("GUARD_VERIFY_URL", "required in remote and auto mode")
@@ -319,24 +404,60 @@ impl GuardConfig {
     }
 }
 
-fn parse_mode(value: &str, has_remote: bool, has_keys: bool) -> Result<Mode, ConfigError> {
+/// Which token sources are configured.
+#[derive(Clone, Copy)]
+struct Sources {
+    remote: bool,
+    keys: bool,
+    introspection: bool,
+    bitrix24: bool,
+}
+
+impl Sources {
+    /// The mode implied when `GUARD_MODE` is unset.
+    fn implied_mode(self) -> Result<Option<Mode>, ConfigError> {
+        let crm = self.remote || self.keys;
+        match (crm, self.introspection, self.bitrix24) {
+            (false, true, false) => Ok(Some(Mode::Introspect)),
+            (false, false, true) => Ok(Some(Mode::Bitrix24)),
+            (_, false, false) => Ok(match (self.remote, self.keys) {
+                (true, true) => Some(Mode::Auto),
+                (true, false) => Some(Mode::Remote),
+                (false, true) => Some(Mode::Jwt),
+                (false, false) => None,
+            }),
+            _ => Err(ConfigError::invalid(
+                "GUARD_MODE",
+                "several kinds of token source are set; choose one with GUARD_MODE",
+            )),
+        }
+    }
+}
+
+fn parse_mode(value: &str, sources: Sources) -> Result<Mode, ConfigError> {
     let mode = match value {
         "remote" => Mode::Remote,
         "jwt" => Mode::Jwt,
         "auto" => Mode::Auto,
+        "introspect" => Mode::Introspect,
+        "bitrix24" => Mode::Bitrix24,
         other => {
             return Err(ConfigError::invalid(
                 "GUARD_MODE",
-                format!("`{other}` is not `remote`, `jwt` or `auto`"),
+                format!("`{other}` is not `remote`, `jwt`, `auto`, `introspect` or `bitrix24`"),
             ));
         }
     };
     let missing = match mode {
-        Mode::Remote if !has_remote => Some("remote mode needs GUARD_VERIFY_URL"),
-        Mode::Jwt if !has_keys => Some("jwt mode needs GUARD_JWKS_URL or GUARD_JWT_PUBLIC_KEY"),
-        Mode::Auto if !(has_remote && has_keys) => {
+        Mode::Remote if !sources.remote => Some("remote mode needs GUARD_VERIFY_URL"),
+        Mode::Jwt if !sources.keys => Some("jwt mode needs GUARD_JWKS_URL or GUARD_JWT_PUBLIC_KEY"),
+        Mode::Auto if !(sources.remote && sources.keys) => {
             Some("auto mode needs GUARD_VERIFY_URL and GUARD_JWKS_URL or GUARD_JWT_PUBLIC_KEY")
         }
+        Mode::Introspect if !sources.introspection => {
+            Some("introspect mode needs GUARD_INTROSPECTION_URL")
+        }
+        Mode::Bitrix24 if !sources.bitrix24 => Some("bitrix24 mode needs GUARD_BITRIX24_PORTAL"),
         _ => None,
     };
     match missing {
@@ -375,6 +496,23 @@ impl fmt::Debug for GuardConfig {
             .field("verify_encoding", &self.verify_encoding)
             .field("jwks_url", &self.jwks_url.as_deref().map(redacted_url))
             .field("jwt_public_key", &self.jwt_public_key)
+            .field(
+                "introspection_url",
+                &self.introspection_url.as_deref().map(redacted_url),
+            )
+            .field("introspection_client_id", &self.introspection_client_id)
+            .field(
+                "introspection_client_secret",
+                &self
+                    .introspection_client_secret
+                    .as_ref()
+                    .map(|_| "<redacted>"),
+            )
+            .field(
+                "bitrix24_portal",
+                &self.bitrix24_portal.as_deref().map(redacted_url),
+            )
+            .field("bitrix24_app_code", &self.bitrix24_app_code)
             .field("issuers", &self.issuers)
             .field("audiences", &self.audiences)
             .field("require_at_jwt", &self.require_at_jwt)
@@ -488,6 +626,60 @@ mod tests {
         let config =
             read(&[("GUARD_VERIFY_URL", "http://127.0.0.1:9/v")]).unwrap_or_else(|e| panic!("{e}"));
         assert!(config.layer().is_ok());
+    }
+
+    #[test]
+    fn introspection_and_bitrix24_modes_follow_their_sources() {
+        let mode = |vars: &[(&str, &str)]| read(vars).ok().and_then(|c| c.mode);
+        assert_eq!(
+            mode(&[("GUARD_INTROSPECTION_URL", "https://idp/i")]),
+            Some(Mode::Introspect)
+        );
+        assert_eq!(
+            mode(&[("GUARD_BITRIX24_PORTAL", "https://x.bitrix24.de")]),
+            Some(Mode::Bitrix24)
+        );
+        let both = [
+            ("GUARD_INTROSPECTION_URL", "https://idp/i"),
+            ("GUARD_VERIFY_URL", "https://x/v"),
+        ];
+        assert!(error(&both).starts_with("GUARD_MODE:"));
+        let mut chosen = both.to_vec();
+        chosen.push(("GUARD_MODE", "introspect"));
+        assert_eq!(mode(&chosen), Some(Mode::Introspect));
+        assert!(error(&[("GUARD_MODE", "introspect")]).contains("GUARD_INTROSPECTION_URL"));
+        assert!(error(&[("GUARD_MODE", "bitrix24")]).contains("GUARD_BITRIX24_PORTAL"));
+        assert!(
+            error(&[("GUARD_BITRIX24_PORTAL", "http://x.bitrix24.de")])
+                .starts_with("GUARD_BITRIX24_PORTAL:")
+        );
+        assert!(
+            error(&[
+                ("GUARD_INTROSPECTION_URL", "https://idp/i"),
+                ("GUARD_INTROSPECTION_CLIENT_ID", "rs"),
+            ])
+            .starts_with("GUARD_INTROSPECTION_CLIENT_SECRET:")
+        );
+        for vars in [
+            vec![("GUARD_INTROSPECTION_URL", "http://127.0.0.1:9/i")],
+            vec![("GUARD_BITRIX24_PORTAL", "http://127.0.0.1:9")],
+        ] {
+            let config = read(&vars).unwrap_or_else(|e| panic!("{e}"));
+            assert!(config.layer().is_ok(), "{vars:?}");
+        }
+    }
+
+    #[test]
+    fn debug_hides_the_introspection_secret() {
+        let config = read(&[
+            ("GUARD_INTROSPECTION_URL", "https://idp/i"),
+            ("GUARD_INTROSPECTION_CLIENT_ID", "rs"),
+            ("GUARD_INTROSPECTION_CLIENT_SECRET", "s3cr3t-value"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cr3t-value"), "{shown}");
+        assert!(shown.contains("rs"), "{shown}");
     }
 
     #[test]

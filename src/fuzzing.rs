@@ -8,8 +8,63 @@
 use http::StatusCode;
 
 use crate::verify::JwtAlgorithm;
+use crate::verify::bitrix24::{self, read_app_info, read_batch};
+use crate::verify::introspection::{self, Rules};
 use crate::verify::jwt::{JwksDocument, key_from_jwk};
 use crate::verify::remote::{Reply, read_answer};
+
+/// The "now" the introspection wrapper judges `exp` against: 1,700,000,000 s after the epoch.
+pub const INTROSPECTION_NOW: f64 = 1_700_000_000.0;
+
+/// A valid principal's subject and scopes.
+pub type SubjectAndScopes = (Option<String>, Vec<String>);
+
+/// The introspection answer parser (RFC 7662) with no issuer or audience rule, at
+/// [`INTROSPECTION_NOW`]: `"valid"`, `"invalid"` or `"unavailable"`; a valid answer also gives
+/// the principal's subject and scopes.
+pub fn introspection_answer(status: u16, body: &[u8]) -> (&'static str, Option<SubjectAndScopes>) {
+    let Ok(status) = StatusCode::from_u16(status) else {
+        return ("unavailable", None);
+    };
+    match introspection::read_answer(status, body, INTROSPECTION_NOW, &Rules::default()) {
+        introspection::Reply::Valid(claims) => {
+            let principal = introspection::principal_from(claims);
+            let found = (
+                principal.subject().map(str::to_owned),
+                principal.scopes().to_vec(),
+            );
+            ("valid", Some(found))
+        }
+        introspection::Reply::Invalid(_) => ("invalid", None),
+        introspection::Reply::Unusable(_) => ("unavailable", None),
+    }
+}
+
+/// The Bitrix24 `app.info` answer parser, with the application code `app_code` required when
+/// given: `"valid"`, `"invalid"` or `"unavailable"`.
+pub fn bitrix24_app_info(status: u16, body: &[u8], app_code: Option<&str>) -> &'static str {
+    let Ok(status) = StatusCode::from_u16(status) else {
+        return "unavailable";
+    };
+    match read_app_info(status, body, app_code) {
+        bitrix24::Reply::Valid(_) => "valid",
+        bitrix24::Reply::Invalid(_) => "invalid",
+        bitrix24::Reply::Unusable(_) => "unavailable",
+    }
+}
+
+/// The Bitrix24 `batch` answer parser (`profile` and `scope`): the user id and scopes when
+/// usable, else `Err("invalid")` or `Err("unavailable")`.
+pub fn bitrix24_batch(status: u16, body: &[u8]) -> Result<(String, Vec<String>), &'static str> {
+    let Ok(status) = StatusCode::from_u16(status) else {
+        return Err("unavailable");
+    };
+    match read_batch(status, body) {
+        bitrix24::Reply::Valid(found) => Ok(found),
+        bitrix24::Reply::Invalid(_) => Err("invalid"),
+        bitrix24::Reply::Unusable(_) => Err("unavailable"),
+    }
+}
 
 /// The remote verifier's answer parser (`verifytoken`): `"valid"`, `"invalid"` or
 /// `"unavailable"` for an answer with `status` and `body`. A status that HTTP cannot carry
@@ -74,6 +129,34 @@ mod tests {
         assert_eq!(remote_answer(200, br#"{"result": false}"#), "invalid");
         assert_eq!(remote_answer(500, br#"{"result": true}"#), "unavailable");
         assert_eq!(remote_answer(0, br#"{"result": true}"#), "unavailable");
+    }
+
+    #[test]
+    fn token_source_wrappers_name_the_verdicts() {
+        assert_eq!(
+            introspection_answer(200, br#"{"active": true, "sub": "u", "scope": "a b"}"#),
+            (
+                "valid",
+                Some((Some("u".to_owned()), vec!["a".to_owned(), "b".to_owned()]))
+            )
+        );
+        assert_eq!(
+            introspection_answer(200, br#"{"active": false}"#).0,
+            "invalid"
+        );
+        assert_eq!(
+            introspection_answer(0, br#"{"active": true}"#).0,
+            "unavailable"
+        );
+        assert_eq!(
+            bitrix24_app_info(200, br#"{"result": {"CODE": "a"}}"#, Some("a")),
+            "valid"
+        );
+        assert_eq!(
+            bitrix24_app_info(401, br#"{"error": "expired_token"}"#, None),
+            "invalid"
+        );
+        assert_eq!(bitrix24_batch(503, b"{}"), Err("unavailable"));
     }
 
     #[test]

@@ -109,7 +109,7 @@ pub use rejection::{Challenge, DefaultRejection, RejectionResponse};
 pub use scope::{RequireScopeLayer, ScopeRequirement};
 pub use token::BearerToken;
 pub use verify::{AutoVerifier, JwtAlgorithm, JwtVerifier, JwtVerifierBuilder, StaticKey};
-pub use verify::{RemoteVerifier, Verdict, Verifier};
+pub use verify::{Bitrix24Verifier, IntrospectionVerifier, RemoteVerifier, Verdict, Verifier};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

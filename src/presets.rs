@@ -70,7 +70,9 @@ use std::sync::Arc;
 use crate::error::ConfigError;
 use crate::verify::jwt::{JwtAlgorithm, JwtVerifier, JwtVerifierBuilder, StaticKey};
 use crate::verify::remote::CRM_NOW_VERIFY_URL;
-use crate::verify::{AutoVerifier, RemoteVerifier, Verifier};
+use crate::verify::{
+    AutoVerifier, Bitrix24Verifier, Bitrix24VerifierBuilder, RemoteVerifier, Verifier,
+};
 
 /// crm-now: a builder for its central `verifytoken` endpoint with the [`RemoteVerifier`]
 /// defaults (form encoding, 5 s timeout, 64 concurrent calls, 64 KiB answers), to which
@@ -126,6 +128,15 @@ pub fn suitecrm(public_key_pem: impl AsRef<[u8]>) -> JwtVerifierBuilder {
 /// with your client id. Contact tokens carry only the `profile` scope.
 pub fn onecrm(public_key_pem: impl AsRef<[u8]>) -> JwtVerifierBuilder {
     league(public_key_pem)
+}
+
+/// A builder for Bitrix24 tokens of the portal at `portal` (e.g.
+/// `https://example.bitrix24.de`): [`Bitrix24Verifier`] with its defaults (5 s for both calls,
+/// 64 calls at once, 64 KiB answers); add [`app_code`](Bitrix24VerifierBuilder::app_code) to
+/// accept only your application's tokens. RFC 7662 servers (Keycloak, Hydra, Okta) need no
+/// preset: use [`IntrospectionVerifier::builder`](crate::IntrospectionVerifier::builder).
+pub fn bitrix24(portal: impl Into<String>) -> Bitrix24VerifierBuilder {
+    Bitrix24Verifier::builder(portal)
 }
 
 fn league(public_key_pem: impl AsRef<[u8]>) -> JwtVerifierBuilder {

@@ -125,3 +125,52 @@ async fn jwt_and_auto_modes_check_the_embedded_issuers_tokens_locally() {
     );
     let _ = child.kill().await;
 }
+
+#[tokio::test]
+async fn introspect_and_bitrix24_modes_print_a_token_and_curl_lines_that_work() {
+    for (mode, source, sub) in [
+        ("introspect", "introspection", "demo-user"),
+        ("bitrix24", "bitrix24", "1"),
+    ] {
+        let (mut child, _addr, lines) = start(&[("GUARD_MODE", mode)], true).await;
+        assert_eq!(lines.len(), 4, "{mode}: {lines:?}");
+        assert!(lines[0].starts_with("TOKEN='"), "{mode}: {lines:?}");
+        let whoami = whoami_via_printed_lines(&lines).await;
+        assert!(
+            whoami.contains(&format!(r#""source":"{source}""#)),
+            "{mode}: {whoami}"
+        );
+        assert!(
+            whoami.contains(&format!(r#""sub":"{sub}""#)),
+            "{mode}: {whoami}"
+        );
+        // The other two lines: GET /records (read) and POST /records (write).
+        let script = format!(
+            "{}\n{}\n{}",
+            lines[0],
+            lines[2].replacen(
+                "curl -s -w '\\n' ",
+                "curl -s -o /dev/null -w '%{http_code}\\n' ",
+                1
+            ),
+            lines[3].replacen(
+                "curl -s -w '\\n' ",
+                "curl -s -o /dev/null -w '%{http_code}\\n' ",
+                1
+            ),
+        );
+        let output = timeout(
+            Duration::from_secs(30),
+            Command::new("sh").arg("-c").arg(&script).output(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("curl lines hung"))
+        .unwrap_or_else(|e| panic!("sh: {e}"));
+        let codes = String::from_utf8_lossy(&output.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        assert_eq!(codes, ["200", "201"], "{mode}: script:\n{script}");
+        let _ = child.kill().await;
+    }
+}

@@ -36,6 +36,7 @@ pub struct MockIssuerBuilder {
     jwks_max_age: Duration,
     port: u16,
     clients: Vec<(String, String, Option<String>)>,
+    introspection_clients: Vec<(String, String)>,
 }
 
 impl Default for MockIssuerBuilder {
@@ -49,6 +50,7 @@ impl Default for MockIssuerBuilder {
             jwks_max_age: DEFAULT_JWKS_MAX_AGE,
             port: 0,
             clients: Vec::new(),
+            introspection_clients: Vec::new(),
         }
     }
 }
@@ -117,6 +119,17 @@ impl MockIssuerBuilder {
         self
     }
 
+    /// Registers a resource server allowed to call the introspection endpoint. Once one is
+    /// registered, the endpoint demands client authentication (Basic or in the body).
+    pub fn introspection_client(
+        mut self,
+        id: impl Into<String>,
+        secret: impl Into<String>,
+    ) -> Self {
+        self.introspection_clients.push((id.into(), secret.into()));
+        self
+    }
+
     /// Generates the first signing key, binds `127.0.0.1:<port>` and starts serving on the
     /// current tokio runtime.
     ///
@@ -158,6 +171,10 @@ impl MockIssuerBuilder {
             lifetime: self.lifetime,
             verify_fault: Fault::None,
             jwks_fault: Fault::None,
+            opaque: crate::opaque::OpaqueState {
+                introspection_clients: self.introspection_clients.into_iter().collect(),
+                ..Default::default()
+            },
         };
         let shared = Arc::new(Shared::new(config, state));
         {

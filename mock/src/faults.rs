@@ -11,8 +11,9 @@ use crate::listener::ConnInfo;
 use crate::state::Control;
 
 /// How an endpoint misbehaves. Set with [`MockIssuer::set_fault`](crate::MockIssuer::set_fault)
-/// (the verifytoken endpoint) or [`MockIssuer::set_jwks_fault`](crate::MockIssuer::set_jwks_fault)
-/// (the JWKS endpoint). Token requests and discovery are never faulted, except by `Down`.
+/// (the verifytoken endpoint), [`MockIssuer::set_jwks_fault`](crate::MockIssuer::set_jwks_fault)
+/// (the JWKS endpoint), [`MockIssuer::set_introspection_fault`](crate::MockIssuer::set_introspection_fault)
+/// or [`MockIssuer::set_bitrix24_fault`](crate::MockIssuer::set_bitrix24_fault). Token requests and discovery are never faulted, except by `Down`.
 ///
 /// No fault makes the verify endpoint answer a boolean `"result": true` for an invalid token,
 /// except [`Fault::Oversized`], whose body is too large to be trusted by a client that caps
@@ -50,6 +51,12 @@ pub enum Fault {
     Oversized,
     /// Close the connection without sending anything (a TCP reset).
     ResetConnection,
+    /// Bitrix24's rate limit: `503 {"error": "QUERY_LIMIT_EXCEEDED"}` (any endpoint).
+    QueryLimitExceeded,
+    /// Bitrix24's overload answer: `503 {"error": "OVERLOAD_LIMIT"}` (any endpoint).
+    OverloadLimit,
+    /// Bitrix24 on a plan without REST: `403 {"error": "ACCESS_DENIED"}` (any endpoint).
+    AccessDenied,
 }
 
 /// Size of the [`Fault::Oversized`] padding: well past the 64 KiB answer cap of the
@@ -59,6 +66,10 @@ pub(crate) const OVERSIZED_PAD: usize = 100 * 1024;
 /// Which endpoint a fault is applied to.
 pub(crate) enum Target<'a> {
     Verify,
+    /// RFC 7662 introspection (`active` is the decisive member).
+    Introspection,
+    /// The Bitrix24 portal (`result` is the decisive member).
+    Bitrix24,
     /// The JWKS endpoint, with the real key set (for `Oversized`).
     Jwks(&'a Value),
 }
@@ -70,7 +81,12 @@ pub(crate) async fn apply(
     conn: &ConnInfo,
     control: &watch::Sender<Control>,
 ) -> Option<Response> {
-    let verify = matches!(target, Target::Verify);
+    let (member, truncated) = match target {
+        Target::Verify => ("result", r#"{"result": tr"#),
+        Target::Introspection => ("active", r#"{"active": tr"#),
+        Target::Bitrix24 => ("result", r#"{"result": {"ID"#),
+        Target::Jwks(_) => ("keys", r#"{"keys": [{"kty": "RS"#),
+    };
     match fault {
         Fault::None | Fault::Down => None,
         Fault::Slow(delay) => {
@@ -94,19 +110,14 @@ pub(crate) async fn apply(
             )
                 .into_response(),
         ),
-        Fault::ResultStringTrue if verify => Some(json_text(
-            r#"{"result": "true", "message": "token valid"}"#.to_owned(),
-        )),
-        Fault::ResultStringTrue => Some(json_text(r#"{"keys": "true"}"#.to_owned())),
-        Fault::ResultNumberOne if verify => Some(json_text(
-            r#"{"result": 1, "message": "token valid"}"#.to_owned(),
-        )),
-        Fault::ResultNumberOne => Some(json_text(r#"{"keys": 1}"#.to_owned())),
-        Fault::Truncated if verify => Some(json_text(r#"{"result": tr"#.to_owned())),
-        Fault::Truncated => Some(json_text(r#"{"keys": [{"kty": "RS"#.to_owned())),
+        Fault::ResultStringTrue => Some(json_text(format!(r#"{{"{member}": "true"}}"#))),
+        Fault::ResultNumberOne => Some(json_text(format!(r#"{{"{member}": 1}}"#))),
+        Fault::Truncated => Some(json_text(truncated.to_owned())),
         Fault::Oversized => {
             let mut body = match target {
                 Target::Verify => json!({"result": true, "message": "token valid"}),
+                Target::Introspection => json!({"active": true, "sub": "mock-user"}),
+                Target::Bitrix24 => json!({"result": {"ID": 1, "CODE": "mock.app"}}),
                 Target::Jwks(jwks) => jwks.clone(),
             };
             if let Value::Object(map) = &mut body {
@@ -119,7 +130,31 @@ pub(crate) async fn apply(
             conn.kill();
             Some(StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
+        Fault::QueryLimitExceeded => Some(portal_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "QUERY_LIMIT_EXCEEDED",
+            "Too many requests",
+        )),
+        Fault::OverloadLimit => Some(portal_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "OVERLOAD_LIMIT",
+            "REST API is blocked due to overload",
+        )),
+        Fault::AccessDenied => Some(portal_error(
+            StatusCode::FORBIDDEN,
+            "ACCESS_DENIED",
+            "REST API is available only on commercial plans",
+        )),
     }
+}
+
+/// A Bitrix24-style error answer.
+pub(crate) fn portal_error(status: StatusCode, code: &str, description: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"error": code, "error_description": description})),
+    )
+        .into_response()
 }
 
 /// A `200` answer with a JSON content type and exactly `text` as body.

@@ -16,7 +16,7 @@ use crate::state::{Client, Endpoint, MintOptions, Shared};
 /// Dropping it stops the server (requests in progress may still finish);
 /// [`MockIssuer::shutdown`] does the same and waits for them.
 pub struct MockIssuer {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for MockIssuer {

@@ -21,6 +21,8 @@
 //! | `POST /v1/getOauthToken.php` with neither | `400 {"error": "invalid_request"}` |
 //! | `GET /.well-known/jwks.json` | the RSA public keys, `Cache-Control: max-age=…` |
 //! | `GET /.well-known/openid-configuration` | `{"issuer", "jwks_uri", "token_endpoint"}` |
+//! | `POST /oauth2/introspect` (RFC 7662: form `token=…`, client authentication Basic or in the body once an [introspection client](MockIssuerBuilder::introspection_client) is registered) | `200 {"active": true, …members}` for a [registered token](MockIssuer::add_introspection_token), `200 {"active": false}` otherwise; `401 {"error": "invalid_client"}` |
+//! | `POST /rest/app.info`, `/rest/profile`, `/rest/scope`, `/rest/batch` (Bitrix24, form `auth=…`) | `200 {"result": …}` for a [registered token](MockIssuer::add_bitrix24_token); `401` `NO_AUTH_FOUND` / `invalid_token` / `expired_token` |
 //!
 //! Access tokens are RS256 JWTs (`kid`, `typ: "JWT"`; claims `iss`, `aud`, `sub`, `scope`,
 //! `iat`, `exp`, `jti`) signed with an RSA-2048 key generated at start; no private key is
@@ -87,12 +89,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod bitrix24;
 mod builder;
 mod credentials;
 mod faults;
+mod introspection;
 mod issuer;
 mod keys;
 mod listener;
+mod opaque;
 mod server;
 mod state;
 
@@ -100,6 +105,7 @@ pub use builder::MockIssuerBuilder;
 pub use faults::Fault;
 pub use issuer::MockIssuer;
 pub use keys::MockError;
+pub use opaque::{Bitrix24Token, IntrospectionRequest};
 pub use state::{Endpoint, MintOptions};
 
 /// Largest request body the mock reads (64 KiB); larger bodies get `413`.
@@ -113,3 +119,10 @@ pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
 /// Path of the discovery document.
 pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
+
+/// Path of the RFC 7662 introspection endpoint.
+pub const INTROSPECTION_PATH: &str = "/oauth2/introspect";
+
+/// Route of the Bitrix24 REST methods (`/rest/app.info`, `/rest/profile`, `/rest/scope`,
+/// `/rest/batch`); the portal's base URL is the issuer's [`base_url`](MockIssuer::base_url).
+pub const BITRIX24_PATH: &str = "/rest/{method}";

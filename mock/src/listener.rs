@@ -80,7 +80,13 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>) -> io::Result<()> {
     let mut slot = shared.server.lock().await;
     let down = {
         let state = shared.lock();
-        state.verify_fault == Fault::Down || state.jwks_fault == Fault::Down
+        [
+            state.verify_fault,
+            state.jwks_fault,
+            state.opaque.introspection_fault,
+            state.opaque.bitrix24_fault,
+        ]
+        .contains(&Fault::Down)
     };
     if down {
         stop(shared, &mut slot).await;

@@ -14,7 +14,7 @@ use crate::credentials::decode_basic;
 use crate::faults::{self, Target};
 use crate::listener::ConnInfo;
 use crate::state::{Endpoint, MintOptions, Shared};
-use crate::{BODY_LIMIT, DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH};
+use crate::{BITRIX24_PATH, BODY_LIMIT, DISCOVERY_PATH, INTROSPECTION_PATH, JWKS_PATH, TOKEN_PATH};
 
 /// Most multipart fields read while looking for `verifytoken`.
 const MAX_FORM_FIELDS: usize = 32;
@@ -25,6 +25,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(TOKEN_PATH, post(token_endpoint))
         .route(JWKS_PATH, get(jwks))
         .route(DISCOVERY_PATH, get(discovery))
+        .route(INTROSPECTION_PATH, post(crate::introspection::endpoint))
+        .route(BITRIX24_PATH, post(crate::bitrix24::endpoint))
         .with_state(shared)
 }
 
@@ -207,7 +209,7 @@ async fn form_field(parts: &Parts, body: Bytes, name: &str) -> Result<Option<Str
 }
 
 /// `401 {"error": "invalid_client"}` with a Basic challenge (RFC 6749 section 5.2).
-fn invalid_client() -> Response {
+pub(crate) fn invalid_client() -> Response {
     let mut response = (
         StatusCode::UNAUTHORIZED,
         axum::Json(json!({"error": "invalid_client"})),
@@ -227,7 +229,7 @@ fn error(status: StatusCode, code: &str, description: &str) -> Response {
 }
 
 /// Adds `Cache-Control: no-store` (token answers must not be cached, RFC 6749 section 5.1).
-fn no_store(mut response: Response) -> Response {
+pub(crate) fn no_store(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -29,6 +29,11 @@ pub enum Endpoint {
     Jwks,
     /// `GET /.well-known/openid-configuration`.
     Discovery,
+    /// `POST /oauth2/introspect` (RFC 7662), client authentication failures included.
+    Introspection,
+    /// `POST /rest/<method>` of the Bitrix24 portal stand-in (one count per HTTP request; a
+    /// `batch` counts once).
+    Bitrix24,
 }
 
 impl Endpoint {
@@ -38,6 +43,8 @@ impl Endpoint {
             Endpoint::Verify => 1,
             Endpoint::Jwks => 2,
             Endpoint::Discovery => 3,
+            Endpoint::Introspection => 4,
+            Endpoint::Bitrix24 => 5,
         }
     }
 }
@@ -138,6 +145,8 @@ pub(crate) struct State {
     pub(crate) lifetime: Duration,
     pub(crate) verify_fault: Fault,
     pub(crate) jwks_fault: Fault,
+    /// The token sources for opaque tokens (introspection, Bitrix24).
+    pub(crate) opaque: crate::opaque::OpaqueState,
 }
 
 /// Signals for the serving tasks, sent through [`Shared::control`].
@@ -153,7 +162,7 @@ pub(crate) struct Control {
 pub(crate) struct Shared {
     pub(crate) config: Config,
     state: Mutex<State>,
-    calls: [AtomicU64; 4],
+    calls: [AtomicU64; 6],
     pub(crate) control: watch::Sender<Control>,
     /// The running listener, if any. An async mutex on purpose: it serialises starting and
     /// stopping the listener (which awaits); it guards no request-visible state.

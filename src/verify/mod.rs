@@ -21,12 +21,18 @@ use crate::principal::{Principal, VerifierKind};
 use crate::token::BearerToken;
 
 pub mod auto;
+pub mod bitrix24;
+pub mod introspection;
 pub mod jwt;
 pub mod remote;
+mod upstream;
 
 pub use auto::AutoVerifier;
+pub use bitrix24::{Bitrix24Verifier, Bitrix24VerifierBuilder};
+pub use introspection::{ClientAuth, IntrospectionVerifier, IntrospectionVerifierBuilder};
 pub use jwt::{JwtAlgorithm, JwtVerifier, JwtVerifierBuilder, StaticKey};
 pub use remote::{FormEncoding, RemoteVerifier, RemoteVerifierBuilder};
+pub use upstream::UpstreamError;
 
 /// A boxed, sendable future, as returned by [`Verifier::verify`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
