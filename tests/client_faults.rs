@@ -3,6 +3,7 @@
 //! failures retried a bounded number of times; refusals and garbage never retried; a slow
 //! issuer bounded; a failed refresh keeps the current token until it is stale; redirects not
 //! followed.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
 

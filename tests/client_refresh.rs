@@ -3,6 +3,7 @@
 //! counter), no caller ever gets an expired token, 1,000 concurrent callers cause one fetch,
 //! callers keep the current token while a refresh runs, and a cancelled caller does not
 //! cancel the fetch.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The token client's requests as the mock issuer receives them: crm-now's Basic credentials
 //! (with `:` `%` `+` `"` `\` and non-ASCII in id and secret), SuiteCRM's and 1CRM's JSON bodies,
 //! the RFC 6749 form with Basic or `client_secret_post`, scopes; and the tokens they get.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod common;
 

@@ -15,6 +15,14 @@ use serde_json::{Value, json};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
+/// A form, its `Authorization`, and the status and `error` code it must get.
+type Refusal<'a> = (
+    &'a [(&'a str, &'a str)],
+    Option<&'a str>,
+    StatusCode,
+    &'a str,
+);
+
 async fn issuer() -> MockIssuer {
     MockIssuer::builder()
         .client_with_scope("app", "pw", "read write")
@@ -163,7 +171,7 @@ async fn the_form_endpoint_takes_one_client_authentication() -> TestResult {
         (StatusCode::OK, Some("write"))
     );
 
-    let refusals: [(&[(&str, &str)], Option<&str>, StatusCode, &str); 6] = [
+    let refusals: [Refusal<'_>; 6] = [
         (
             &post,
             Some(basic),
