@@ -34,7 +34,8 @@
 //! - **After a failure**, callers without a usable token get that error at once for 1 s, and
 //!   no fetch starts; then the next caller tries again. A source recovers by itself when the
 //!   endpoint does: nothing needs rebuilding. A failed background refresh leaves the current
-//!   token in use until it is stale.
+//!   token in use until it is stale. A failed fetch is logged at WARN (at most one line per
+//!   10 s per source, the next one saying how many were held back).
 //! - [`TokenSource::invalidate`] drops a token a resource server refused (401), unless it is
 //!   younger than 1 s; [`AddBearerLayer`] does that by itself.
 //!

@@ -14,6 +14,7 @@ use super::error::TokenSourceError;
 use super::grant::TokenEndpoint;
 use super::retry::Fetcher;
 use super::token::AccessToken;
+use crate::log_limit::RateLimitedLog;
 
 /// After a failed fetch, callers without a usable token get its error at once, and no new
 /// fetch starts, for this long: 1 s (so a down endpoint sees at most one fetch — of a few
@@ -47,6 +48,8 @@ pub(crate) struct Inner {
     client_id: String,
     endpoint: TokenEndpoint,
     state: Mutex<State>,
+    /// "access token fetch failed": at most one line per 10 s while an endpoint stays down.
+    failure_log: RateLimitedLog,
 }
 
 #[derive(Default)]
@@ -78,6 +81,7 @@ impl TokenSource {
                 client_id,
                 endpoint,
                 state: Mutex::new(State::default()),
+                failure_log: RateLimitedLog::default(),
             }),
         }
     }
@@ -244,10 +248,12 @@ async fn run_fetch(inner: Arc<Inner>, sender: watch::Sender<Outcome>) {
                     .token
                     .as_ref()
                     .is_some_and(|token| token.is_usable(Instant::now()));
-                tracing::warn!(
-                    %host, %error, still_usable,
-                    "access token fetch failed"
-                );
+                inner.failure_log.warn(|suppressed| {
+                    tracing::warn!(
+                        %host, %error, still_usable, suppressed,
+                        "access token fetch failed"
+                    );
+                });
                 state.failure = Some((Instant::now() + FAILURE_PAUSE, error.clone()));
             }
         }
