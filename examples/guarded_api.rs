@@ -19,7 +19,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use bearer_guard::token_client::basic_credentials;
+use bearer_guard::credentials::basic_credentials;
 use bearer_guard::{BearerGuardLayer, GuardConfig, Mode, Principal};
 use bearer_guard_mock::{Bitrix24Token, MockIssuer};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};

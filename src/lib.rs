@@ -81,7 +81,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod cache;
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub mod client;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod extract;
 mod extractor;
@@ -98,7 +102,6 @@ pub mod rejection;
 pub mod scope;
 mod telemetry;
 mod token;
-pub mod token_client;
 pub mod verify;
 
 pub use config::{GuardConfig, Mode};

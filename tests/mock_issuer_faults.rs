@@ -7,7 +7,7 @@
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
-use bearer_guard::token_client::MAX_TOKEN_RESPONSE_BYTES;
+use bearer_guard::client::MAX_TOKEN_RESPONSE_BYTES;
 use bearer_guard_mock::{Endpoint, Fault, MockIssuer};
 use jsonwebtoken::jwk::JwkSet;
 use reqwest::StatusCode;

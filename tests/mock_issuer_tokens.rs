@@ -1,15 +1,15 @@
 //! The embedded crm-now issuer's honest behaviour, over real HTTP on 127.0.0.1: the token
 //! endpoint (awkward credentials, 401/400), verifytoken in both encodings, expiry, JWKS and
-//! discovery, key rotation, counters, and `fetch_token` against it and against raw answers.
+//! discovery, key rotation, counters, and the crm-now `TokenSource` against it and against raw
+//! answers.
 //!
 //! Every request goes through a reqwest client with a timeout, so no test can hang.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::time::Duration;
 
-use bearer_guard::token_client::{
-    MAX_TOKEN_RESPONSE_BYTES, TokenFetchError, basic_credentials, fetch_token,
-};
+use bearer_guard::client::{TokenSourceError, Unavailable};
+use bearer_guard::credentials::basic_credentials;
 use bearer_guard_mock::{Endpoint, Fault, MintOptions, MockIssuer};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 mod common;
 
 use common::mock_helpers::{
-    ID, JsonValue, SECRET, decode_with, http, issuer, jwks, token_over_http, verified,
-    verify_multipart,
+    ID, JsonValue, SECRET, decode_with, fetch_crm_now, http, issuer, jwks, token_over_http,
+    verified, verify_multipart,
 };
 use common::raw_http::{chunked, http_answer, raw_server};
 
@@ -41,16 +41,14 @@ async fn awkward_client_credentials_get_tokens() -> TestResult {
     }
     let set = jwks(&issuer).await;
     for (id, secret) in awkward {
-        let token = fetch_token(&http(), issuer.token_url(), id, secret).await?;
-        assert_eq!(token.token_type(), "Bearer");
-        assert_eq!(token.expires_in(), Duration::from_secs(300));
-        assert_eq!(token.refresh_expires_in(), Duration::ZERO);
-        assert_eq!(token.scope(), "realm profile email");
-        assert!(!format!("{token:?}").contains(token.access_token()));
-        let claims = decode_with(&set, &issuer, token.access_token())?;
+        let token = fetch_crm_now(issuer.token_url(), id, secret).await?;
+        assert_eq!(token.lifetime(), Duration::from_secs(300));
+        assert_eq!(token.scope(), Some("realm profile email"));
+        assert!(!format!("{token:?}").contains(token.secret()));
+        let claims = decode_with(&set, &issuer, token.secret())?;
         assert_eq!(claims["sub"], id, "sub is the decoded client id");
         assert_eq!(claims["scope"], "realm profile email");
-        assert!(verified(&issuer, token.access_token()).await);
+        assert!(verified(&issuer, token.secret()).await);
     }
 
     // The raw crm-now wire format, as a curl line would send it.
@@ -77,21 +75,16 @@ async fn awkward_client_credentials_get_tokens() -> TestResult {
 #[tokio::test]
 async fn bad_credentials_get_401_and_missing_everything_gets_400() -> TestResult {
     let issuer = issuer().await;
-    let err = fetch_token(&http(), issuer.token_url(), ID, "wrong-secret")
+    let invalid_client = |err: &TokenSourceError| matches!(err, TokenSourceError::Rejected { status: StatusCode::UNAUTHORIZED, error: Some(code) } if code == "invalid_client");
+    let err = fetch_crm_now(issuer.token_url(), ID, "wrong-secret")
         .await
         .expect_err("wrong secret");
-    assert!(
-        matches!(err, TokenFetchError::Http(StatusCode::UNAUTHORIZED)),
-        "{err:?}"
-    );
+    assert!(invalid_client(&err), "{err:?}");
     assert!(!err.to_string().contains("wrong-secret"));
-    let err = fetch_token(&http(), issuer.token_url(), "nobody", SECRET)
+    let err = fetch_crm_now(issuer.token_url(), "nobody", SECRET)
         .await
         .expect_err("unknown");
-    assert!(
-        matches!(err, TokenFetchError::Http(StatusCode::UNAUTHORIZED)),
-        "{err:?}"
-    );
+    assert!(invalid_client(&err), "{err:?}");
 
     // Credentials that were not urlencoded / not base64 / not Basic at all.
     let raw_colon = format!("Basic {}", "ZGVtby1jbGllbnQ6ZGVtbz1zZWNyZXQ="); // demo-client:demo=secret
@@ -174,13 +167,13 @@ async fn expired_tokens_are_invalid() -> TestResult {
     let issuer = issuer().await;
     let short = issuer.mint(MintOptions::default().lifetime(Duration::from_secs(1)))?;
     issuer.set_lifetime(Duration::from_secs(1));
-    let fetched = fetch_token(&http(), issuer.token_url(), ID, SECRET).await?;
-    assert_eq!(fetched.expires_in(), Duration::from_secs(1));
+    let fetched = fetch_crm_now(issuer.token_url(), ID, SECRET).await?;
+    assert_eq!(fetched.lifetime(), Duration::from_secs(1));
     assert!(verified(&issuer, &short).await);
-    assert!(verified(&issuer, fetched.access_token()).await);
+    assert!(verified(&issuer, fetched.secret()).await);
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert!(!verified(&issuer, &short).await);
-    assert!(!verified(&issuer, fetched.access_token()).await);
+    assert!(!verified(&issuer, fetched.secret()).await);
 
     // An `exp` in the past, set through extra claims.
     let stale = issuer.mint(MintOptions::default().claim("exp", 1_000_000))?;
@@ -315,7 +308,7 @@ async fn rotated_keys_stay_valid_until_removed() -> TestResult {
 async fn counters_count_and_reset() -> TestResult {
     let issuer = issuer().await;
     let token = token_over_http(&issuer).await;
-    let _ = fetch_token(&http(), issuer.token_url(), ID, "nope").await;
+    let _ = fetch_crm_now(issuer.token_url(), ID, "nope").await;
     verified(&issuer, &token).await;
     jwks(&issuer).await;
     jwks(&issuer).await;
@@ -347,15 +340,15 @@ fn issuer_handle_is_shareable() {
 }
 
 #[tokio::test]
-async fn fetch_token_sends_the_crm_now_request() -> TestResult {
+async fn the_token_source_sends_the_crm_now_request() -> TestResult {
     let body = br#"{"access_token":"abc.def.ghi","expires_in":300,"refresh_expires_in":0,"token_type":"bearer","scope":"realm profile email"}"#;
     let headers = format!(
         "Content-Type: application/json\r\nContent-Length: {}\r\n",
         body.len()
     );
     let (url, server) = raw_server(http_answer(&headers, body)).await;
-    let token = fetch_token(&http(), &url, "Müller€", "a:b%+ c").await?;
-    assert_eq!(token.access_token(), "abc.def.ghi");
+    let token = fetch_crm_now(&url, "Müller€", "a:b%+ c").await?;
+    assert_eq!(token.secret(), "abc.def.ghi");
     assert_eq!(
         token.scopes().collect::<Vec<_>>(),
         ["realm", "profile", "email"]
@@ -371,11 +364,13 @@ async fn fetch_token_sends_the_crm_now_request() -> TestResult {
     );
     assert!(head.contains(&expected), "{head}");
     assert!(head.contains("content-length: 0\r\n"), "{head}");
+    assert!(head.contains("accept: application/json\r\n"), "{head}");
     Ok(())
 }
 
 #[tokio::test]
-async fn fetch_token_caps_and_checks_the_answer() -> TestResult {
+async fn the_token_source_caps_and_checks_the_answer() -> TestResult {
+    let too_large = |err: &TokenSourceError| matches!(err, TokenSourceError::InvalidAnswer { status: StatusCode::OK, problem } if problem.contains("64 KiB"));
     let pad = "x".repeat(100 * 1024);
     let big =
         format!(r#"{{"access_token":"t","expires_in":1,"token_type":"Bearer","pad":"{pad}"}}"#);
@@ -386,27 +381,19 @@ async fn fetch_token_caps_and_checks_the_answer() -> TestResult {
         big.len()
     );
     let (url, _server) = raw_server(http_answer(&headers, big.as_bytes())).await;
-    let err = fetch_token(&http(), &url, ID, SECRET)
+    let err = fetch_crm_now(&url, ID, SECRET)
         .await
         .expect_err("too large");
-    assert!(
-        matches!(
-            err,
-            TokenFetchError::TooLarge {
-                limit: MAX_TOKEN_RESPONSE_BYTES
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(too_large(&err), "{err:?}");
 
     // Chunked, no length: caught while reading.
     let body = chunked(big.as_bytes().chunks(8 * 1024));
     let headers = "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n";
     let (url, _server) = raw_server(http_answer(headers, &body)).await;
-    let err = fetch_token(&http(), &url, ID, SECRET)
+    let err = fetch_crm_now(&url, ID, SECRET)
         .await
         .expect_err("too large");
-    assert!(matches!(err, TokenFetchError::TooLarge { .. }), "{err:?}");
+    assert!(too_large(&err), "{err:?}");
 
     // Not a token answer.
     let not_tokens: [&[u8]; 3] = [
@@ -417,21 +404,32 @@ async fn fetch_token_caps_and_checks_the_answer() -> TestResult {
     for body in not_tokens {
         let headers = format!("Content-Length: {}\r\n", body.len());
         let (url, _server) = raw_server(http_answer(&headers, body)).await;
-        let err = fetch_token(&http(), &url, ID, SECRET)
-            .await
-            .expect_err("invalid");
-        assert!(matches!(err, TokenFetchError::InvalidBody(_)), "{err:?}");
+        let err = fetch_crm_now(&url, ID, SECRET).await.expect_err("invalid");
+        assert!(
+            matches!(err, TokenSourceError::InvalidAnswer { .. }),
+            "{err:?}"
+        );
     }
 
-    // Nobody listening.
+    // Nobody listening: every attempt is refused.
     let closed = format!(
         "http://127.0.0.1:{}/v1/getOauthToken.php",
         common::raw_http::closed_port().await
     );
-    let err = fetch_token(&http(), &closed, ID, SECRET)
+    let err = fetch_crm_now(&closed, ID, SECRET)
         .await
         .expect_err("refused");
-    assert!(matches!(err, TokenFetchError::Transport(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            TokenSourceError::IssuerUnavailable {
+                attempts: 3,
+                reason: Unavailable::Connect,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(!format!("{err} {err:?}").contains(SECRET));
     Ok(())
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bearer_guard::verify::FormEncoding;
 use bearer_guard::{BearerGuardLayer, RemoteVerifier};
 use bearer_guard_mock::{Endpoint, Fault, MintOptions, MockIssuer};
+use common::mock_helpers::fetch_crm_now;
 use common::{app, bearer, body_text, get_with, send, status_of};
 
 async fn issuer() -> MockIssuer {
@@ -295,7 +296,6 @@ async fn a_thousand_unique_bad_tokens_leave_the_guard_answering_and_bounded() {
 #[tokio::test]
 async fn awkward_client_credentials_fetch_a_token_that_the_guard_accepts() {
     let issuer = issuer().await;
-    let client = common::client();
     let app = app(BearerGuardLayer::new(Arc::new(remote(&issuer))));
     for (id, secret) in [
         ("a:b", "50%+x y"),
@@ -303,19 +303,17 @@ async fn awkward_client_credentials_fetch_a_token_that_the_guard_accepts() {
         ("plain", "+:%"),
     ] {
         issuer.add_client(id, secret);
-        let answer =
-            bearer_guard::token_client::fetch_token(&client, issuer.token_url(), id, secret)
-                .await
-                .unwrap_or_else(|e| panic!("fetch for {id:?}: {e}"));
-        let token = answer.access_token().to_owned();
+        let answer = fetch_crm_now(issuer.token_url(), id, secret)
+            .await
+            .unwrap_or_else(|e| panic!("fetch for {id:?}: {e}"));
+        let token = answer.secret().to_owned();
         let response = send(&app, get_with("/me", &[&bearer(&token)])).await;
         assert_eq!(response.status(), 200, "{id:?}");
         assert!(
             body_text(response).await.starts_with(id),
             "subject is the client id"
         );
-        let wrong =
-            bearer_guard::token_client::fetch_token(&client, issuer.token_url(), id, "wrong").await;
+        let wrong = fetch_crm_now(issuer.token_url(), id, "wrong").await;
         assert!(wrong.is_err(), "{id:?} with a wrong secret");
     }
 }

@@ -16,7 +16,8 @@ use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
 use axum::Router;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use bearer_guard::token_client::{basic_credentials, fetch_token};
+use bearer_guard::client::{TokenEndpoint, TokenSource};
+use bearer_guard::credentials::basic_credentials;
 use bearer_guard::{
     AutoVerifier, BearerGuardLayer, BearerToken, GuardConfig, JwtAlgorithm, JwtVerifier, Principal,
     RemoteVerifier, StaticKey, Verifier, VerifierKind,
@@ -83,6 +84,17 @@ async fn call(app: &Router, token: &str) -> u16 {
     status
 }
 
+/// A crm-now token source for `CLIENT_ID` with `secret`, at `issuer`.
+fn crm_now_source(issuer: &MockIssuer, secret: &str) -> TokenSource {
+    TokenSource::builder(
+        TokenEndpoint::crm_now(issuer.token_url()),
+        CLIENT_ID,
+        secret,
+    )
+    .build()
+    .unwrap_or_else(|e| panic!("token source: {e}"))
+}
+
 fn rsa_private_pem() -> String {
     let pair = RsaKeyPair::generate(KeySize::Rsa2048).unwrap_or_else(|e| panic!("{e:?}"));
     let der: Pkcs8V1Der<'static> = pair.as_der().unwrap_or_else(|e| panic!("{e:?}"));
@@ -117,23 +129,19 @@ async fn no_secret_reaches_the_logs_or_the_answers() {
         .await
         .unwrap_or_else(|e| panic!("issuer: {e}"));
     secrets.pem("issuer public key", &issuer.public_key_pem());
-    let http = common::client();
 
     // A token fetched the crm-now way, with the client secret.
-    let fetched = fetch_token(&http, issuer.token_url(), CLIENT_ID, CLIENT_SECRET)
+    let fetched = crm_now_source(&issuer, CLIENT_SECRET)
+        .access_token()
         .await
-        .unwrap_or_else(|e| panic!("fetch_token: {e}"));
-    secrets.token("fetched token", fetched.access_token());
+        .unwrap_or_else(|e| panic!("token source: {e}"));
+    secrets.token("fetched token", fetched.secret());
     // A wrong secret: the error must not carry it either.
-    let wrong = fetch_token(
-        &http,
-        issuer.token_url(),
-        CLIENT_ID,
-        "wrong-Secret-never-logged",
-    )
-    .await
-    .err()
-    .unwrap_or_else(|| panic!("a wrong secret got a token"));
+    let wrong = crm_now_source(&issuer, "wrong-Secret-never-logged")
+        .access_token()
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a wrong secret got a token"));
     secrets.add("wrong client secret", "wrong-Secret-never-logged");
     tracing::warn!(error = %wrong, debug = ?wrong, "token fetch failed");
 
@@ -152,9 +160,9 @@ async fn no_secret_reaches_the_logs_or_the_answers() {
 
     // Remote: valid, invalid, then the upstream down and answering garbage.
     let remote_app = app(BearerGuardLayer::new(remote()));
-    assert_eq!(call(&remote_app, fetched.access_token()).await, 200);
+    assert_eq!(call(&remote_app, fetched.secret()).await, 200);
     // Again: a cache hit (logged at TRACE).
-    assert_eq!(call(&remote_app, fetched.access_token()).await, 200);
+    assert_eq!(call(&remote_app, fetched.secret()).await, 200);
     let opaque_invalid = "opaque-Invalid-token-never-logged-7f3a";
     secrets.token("invalid opaque token", opaque_invalid);
     assert_eq!(call(&remote_app, opaque_invalid).await, 401);
@@ -299,15 +307,17 @@ async fn debug_output_of_every_config_and_token_type_redacts() {
         .unwrap_or_else(|e| panic!("issuer: {e}"));
     secrets.add("client secret", CLIENT_SECRET);
     secrets.pem("issuer public key", &issuer.public_key_pem());
-    let fetched = fetch_token(
-        &common::client(),
-        issuer.token_url(),
+    let source = crm_now_source(&issuer, CLIENT_SECRET);
+    let fetched = source
+        .access_token()
+        .await
+        .unwrap_or_else(|e| panic!("token source: {e}"));
+    secrets.token("fetched token", fetched.secret());
+    let builder = TokenSource::builder(
+        TokenEndpoint::suitecrm(issuer.suitecrm_token_url()),
         CLIENT_ID,
         CLIENT_SECRET,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("fetch_token: {e}"));
-    secrets.token("fetched token", fetched.access_token());
+    );
 
     let key_file = std::env::temp_dir().join(format!("hygiene-{}.pem", std::process::id()));
     std::fs::write(&key_file, issuer.public_key_pem()).unwrap_or_else(|e| panic!("{e}"));
@@ -361,7 +371,7 @@ async fn debug_output_of_every_config_and_token_type_redacts() {
     let guard = BearerGuardLayer::new(jwt.clone());
     let shown = [
         ("BearerToken", format!("{:?}", BearerToken::new(token))),
-        ("TokenResponse", format!("{fetched:?}")),
+        ("AccessToken", format!("{fetched:?}")),
         ("GuardConfig", format!("{config:?}")),
         ("RemoteVerifier", format!("{remote:?}")),
         ("JwtVerifier", format!("{jwt:?}")),
@@ -371,6 +381,12 @@ async fn debug_output_of_every_config_and_token_type_redacts() {
         ("BearerGuardLayer (from GUARD_*)", format!("{layer:?}")),
         ("Principal", format!("{principal:?}")),
         ("Principal (built)", format!("{built:?}")),
+        ("TokenSource", format!("{source:?}")),
+        ("TokenSourceBuilder", format!("{builder:?}")),
+        (
+            "Authorization value",
+            format!("{:?}", fetched.bearer_header()),
+        ),
     ];
     for (name, text) in &shown {
         assert!(!text.is_empty(), "{name}");
@@ -381,6 +397,16 @@ async fn debug_output_of_every_config_and_token_type_redacts() {
     assert!(shown[1].1.contains("redacted"));
     assert!(shown[5].1.contains("redacted") && shown[6].1.contains("redacted"));
     assert!(shown[9].1.contains("Users:1") && shown[9].1.contains("email"));
+    let of = |name: &str| {
+        shown
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, text)| text.as_str())
+            .unwrap_or_default()
+    };
+    assert!(of("TokenSource").contains("redacted"));
+    assert!(of("TokenSourceBuilder").contains("redacted"));
+    assert_eq!(of("Authorization value"), "Sensitive");
 }
 
 /// A `GUARD_VERIFY_URL` with credentials in it must not show up in `GuardConfig`'s `Debug`

@@ -171,6 +171,9 @@ impl MockIssuerBuilder {
             lifetime: self.lifetime,
             verify_fault: Fault::None,
             jwks_fault: Fault::None,
+            token_fault: Fault::None,
+            token_fault_left: None,
+            last_token_request: None,
             opaque: crate::opaque::OpaqueState {
                 introspection_clients: self.introspection_clients.into_iter().collect(),
                 ..Default::default()

@@ -12,12 +12,18 @@ use crate::state::Control;
 
 /// How an endpoint misbehaves. Set with [`MockIssuer::set_fault`](crate::MockIssuer::set_fault)
 /// (the verifytoken endpoint), [`MockIssuer::set_jwks_fault`](crate::MockIssuer::set_jwks_fault)
-/// (the JWKS endpoint), [`MockIssuer::set_introspection_fault`](crate::MockIssuer::set_introspection_fault)
-/// or [`MockIssuer::set_bitrix24_fault`](crate::MockIssuer::set_bitrix24_fault). Token requests and discovery are never faulted, except by `Down`.
+/// (the JWKS endpoint), [`MockIssuer::set_introspection_fault`](crate::MockIssuer::set_introspection_fault),
+/// [`MockIssuer::set_bitrix24_fault`](crate::MockIssuer::set_bitrix24_fault), or
+/// [`MockIssuer::set_token_fault`](crate::MockIssuer::set_token_fault) /
+/// [`MockIssuer::set_token_fault_for_next`](crate::MockIssuer::set_token_fault_for_next) (the
+/// three token endpoints: crm-now, JSON, form). Discovery is never faulted, except by `Down`.
 ///
 /// No fault makes the verify endpoint answer a boolean `"result": true` for an invalid token,
 /// except [`Fault::Oversized`], whose body is too large to be trusted by a client that caps
-/// answers at 64 KiB.
+/// answers at 64 KiB. On a token endpoint, the "wrong type" faults answer
+/// `{"access_token": "…", "token_type": "Bearer", "expires_in": "soon"}`
+/// ([`Fault::ResultStringTrue`]) and `{"access_token": 1, "token_type": "Bearer",
+/// "expires_in": 300}` ([`Fault::ResultNumberOne`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Fault {
@@ -57,6 +63,9 @@ pub enum Fault {
     OverloadLimit,
     /// Bitrix24 on a plan without REST: `403 {"error": "ACCESS_DENIED"}` (any endpoint).
     AccessDenied,
+    /// `429 Too Many Requests` with `Retry-After: 1` and `{"error": "slow_down"}` (any
+    /// endpoint).
+    TooManyRequests,
 }
 
 /// Size of the [`Fault::Oversized`] padding: well past the 64 KiB answer cap of the
@@ -72,6 +81,8 @@ pub(crate) enum Target<'a> {
     Bitrix24,
     /// The JWKS endpoint, with the real key set (for `Oversized`).
     Jwks(&'a Value),
+    /// A token endpoint (`access_token` is the decisive member).
+    Token,
 }
 
 /// Applies `fault` to one request. `None` means: answer normally (after waiting, for `Slow`).
@@ -86,6 +97,7 @@ pub(crate) async fn apply(
         Target::Introspection => ("active", r#"{"active": tr"#),
         Target::Bitrix24 => ("result", r#"{"result": {"ID"#),
         Target::Jwks(_) => ("keys", r#"{"keys": [{"kty": "RS"#),
+        Target::Token => ("access_token", r#"{"access_token": "eyJ0eX"#),
     };
     match fault {
         Fault::None | Fault::Down => None,
@@ -110,6 +122,13 @@ pub(crate) async fn apply(
             )
                 .into_response(),
         ),
+        Fault::ResultStringTrue if matches!(target, Target::Token) => Some(json_text(
+            r#"{"access_token": "wrong-types", "token_type": "Bearer", "expires_in": "soon"}"#
+                .to_owned(),
+        )),
+        Fault::ResultNumberOne if matches!(target, Target::Token) => Some(json_text(
+            r#"{"access_token": 1, "token_type": "Bearer", "expires_in": 300}"#.to_owned(),
+        )),
         Fault::ResultStringTrue => Some(json_text(format!(r#"{{"{member}": "true"}}"#))),
         Fault::ResultNumberOne => Some(json_text(format!(r#"{{"{member}": 1}}"#))),
         Fault::Truncated => Some(json_text(truncated.to_owned())),
@@ -119,6 +138,11 @@ pub(crate) async fn apply(
                 Target::Introspection => json!({"active": true, "sub": "mock-user"}),
                 Target::Bitrix24 => json!({"result": {"ID": 1, "CODE": "mock.app"}}),
                 Target::Jwks(jwks) => jwks.clone(),
+                Target::Token => json!({
+                    "access_token": "oversized-answer",
+                    "token_type": "Bearer",
+                    "expires_in": 300,
+                }),
             };
             if let Value::Object(map) = &mut body {
                 map.insert("pad".to_owned(), "x".repeat(OVERSIZED_PAD).into());
@@ -140,6 +164,17 @@ pub(crate) async fn apply(
             "OVERLOAD_LIMIT",
             "REST API is blocked due to overload",
         )),
+        Fault::TooManyRequests => {
+            let mut response = (
+                StatusCode::TOO_MANY_REQUESTS,
+                axum::Json(json!({"error": "slow_down"})),
+            )
+                .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            Some(response)
+        }
         Fault::AccessDenied => Some(portal_error(
             StatusCode::FORBIDDEN,
             "ACCESS_DENIED",

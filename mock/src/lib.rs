@@ -1,4 +1,5 @@
-//! An embedded stand-in for crm-now xRM's central OAuth2 endpoint, for tests and demos.
+//! An embedded stand-in for crm-now xRM's central OAuth2 endpoint (and the SuiteCRM, 1CRM and
+//! RFC 6749 token endpoints, RFC 7662 introspection, a Bitrix24 portal), for tests and demos.
 //!
 //! This crate is to [bearer-guard](https://crates.io/crates/bearer-guard) what `tower-test` is
 //! to `tower`: a test tool kept apart from the library. It depends on nothing from
@@ -23,13 +24,23 @@
 //! | `GET /.well-known/openid-configuration` | `{"issuer", "jwks_uri", "token_endpoint"}` |
 //! | `POST /oauth2/introspect` (RFC 7662: form `token=…`, client authentication Basic or in the body once an [introspection client](MockIssuerBuilder::introspection_client) is registered) | `200 {"active": true, …members}` for a [registered token](MockIssuer::add_introspection_token), `200 {"active": false}` otherwise; `401 {"error": "invalid_client"}` |
 //! | `POST /rest/app.info`, `/rest/profile`, `/rest/scope`, `/rest/batch` (Bitrix24, form `auth=…`) | `200 {"result": …}` for a [registered token](MockIssuer::add_bitrix24_token); `401` `NO_AUTH_FOUND` / `invalid_token` / `expired_token` |
+//! | `POST /Api/access_token` (SuiteCRM) or `POST /api.php/auth/user/access_token` (1CRM): JSON body `{"grant_type": "client_credentials", "client_id", "client_secret", "scope"?}` | `200 {"token_type": "Bearer", "expires_in", "access_token"}`; `401 {"error": "invalid_client"}`; `400` `invalid_request` (not a JSON object), `unsupported_grant_type`, `invalid_scope` |
+//! | `POST /oauth2/token` (RFC 6749 §4.4): form `grant_type=client_credentials` (+ `scope`), client authentication Basic or `client_id` + `client_secret` in the form (not both) | `200 {"access_token", "token_type": "Bearer", "expires_in", "scope"}`; `401 invalid_client`; `400` `invalid_request` (not a form, a repeated parameter, two authentication methods), `unsupported_grant_type`, `invalid_scope` |
+//!
+//! The three token endpoints share the registered [clients](MockIssuerBuilder::client), the
+//! token lifetime and one fault ([`MockIssuer::set_token_fault`], or
+//! [`MockIssuer::set_token_fault_for_next`] for the next *n* requests), count their requests
+//! per endpoint ([`Endpoint::Token`], [`Endpoint::JsonToken`], [`Endpoint::FormToken`]) and
+//! record the last request's shape ([`MockIssuer::last_token_request`]). A requested `scope`
+//! must be within the client's scope (its own, else the default scope); the token then
+//! carries exactly the requested scopes.
 //!
 //! Access tokens are RS256 JWTs (`kid`, `typ: "JWT"`; claims `iss`, `aud`, `sub`, `scope`,
 //! `iat`, `exp`, `jti`) signed with an RSA-2048 key generated at start; no private key is
 //! stored anywhere but in memory.
 //!
-//! Tests steer it with [`MockIssuer::set_fault`] / [`MockIssuer::set_jwks_fault`] (see
-//! [`Fault`]), [`MockIssuer::revoke`], [`MockIssuer::rotate_key`] and count requests with
+//! Tests steer it with [`MockIssuer::set_fault`] / [`MockIssuer::set_jwks_fault`] /
+//! [`MockIssuer::set_token_fault`] (see [`Fault`]), [`MockIssuer::revoke`], [`MockIssuer::rotate_key`] and count requests with
 //! [`MockIssuer::calls`]. Request bodies are capped at [`BODY_LIMIT`] bytes.
 //!
 //! # Example: a token and the issuer's URLs
@@ -93,6 +104,7 @@ mod bitrix24;
 mod builder;
 mod credentials;
 mod faults;
+mod grants;
 mod introspection;
 mod issuer;
 mod keys;
@@ -103,6 +115,7 @@ mod state;
 
 pub use builder::MockIssuerBuilder;
 pub use faults::Fault;
+pub use grants::TokenRequest;
 pub use issuer::MockIssuer;
 pub use keys::MockError;
 pub use opaque::{Bitrix24Token, IntrospectionRequest};
@@ -113,6 +126,16 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Path of the crm-now token and verifytoken endpoint.
 pub const TOKEN_PATH: &str = "/v1/getOauthToken.php";
+
+/// Path of SuiteCRM's token endpoint (client credentials in a JSON body).
+pub const SUITECRM_TOKEN_PATH: &str = "/Api/access_token";
+
+/// Path of 1CRM's token endpoint for users (client credentials in a JSON body), below its
+/// API entry point `/api.php`.
+pub const ONECRM_TOKEN_PATH: &str = "/api.php/auth/user/access_token";
+
+/// Path of the RFC 6749 form token endpoint.
+pub const FORM_TOKEN_PATH: &str = "/oauth2/token";
 
 /// Path of the JSON Web Key Set.
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";

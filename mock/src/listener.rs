@@ -83,6 +83,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>) -> io::Result<()> {
         [
             state.verify_fault,
             state.jwks_fault,
+            state.token_fault,
             state.opaque.introspection_fault,
             state.opaque.bitrix24_fault,
         ]

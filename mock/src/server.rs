@@ -1,20 +1,23 @@
-//! The HTTP routes: token, verifytoken, JWKS, discovery.
+//! The HTTP routes: crm-now's token and verifytoken endpoint, JWKS, discovery (the other
+//! token endpoints are in `grants.rs`).
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, FromRequest, Multipart, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
+use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use crate::credentials::decode_basic;
 use crate::faults::{self, Target};
 use crate::listener::ConnInfo;
-use crate::state::{Endpoint, MintOptions, Shared};
-use crate::{BITRIX24_PATH, BODY_LIMIT, DISCOVERY_PATH, INTROSPECTION_PATH, JWKS_PATH, TOKEN_PATH};
+use crate::state::{Endpoint, Shared};
+use crate::{
+    BITRIX24_PATH, BODY_LIMIT, DISCOVERY_PATH, FORM_TOKEN_PATH, INTROSPECTION_PATH, JWKS_PATH,
+    ONECRM_TOKEN_PATH, SUITECRM_TOKEN_PATH, TOKEN_PATH,
+};
 
 /// Most multipart fields read while looking for `verifytoken`.
 const MAX_FORM_FIELDS: usize = 32;
@@ -27,6 +30,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(DISCOVERY_PATH, get(discovery))
         .route(INTROSPECTION_PATH, post(crate::introspection::endpoint))
         .route(BITRIX24_PATH, post(crate::bitrix24::endpoint))
+        .route(SUITECRM_TOKEN_PATH, post(crate::grants::json_endpoint))
+        .route(ONECRM_TOKEN_PATH, post(crate::grants::json_endpoint))
+        .route(FORM_TOKEN_PATH, post(crate::grants::form_endpoint))
         .with_state(shared)
 }
 
@@ -44,6 +50,7 @@ async fn token_endpoint(
             "request body too large or unreadable",
         );
     };
+    let raw_body = body.clone();
     let verifytoken = match form_field(&parts, body, "verifytoken").await {
         Ok(field) => field,
         Err(()) => {
@@ -59,7 +66,7 @@ async fn token_endpoint(
         Some(token) => verify(&shared, &conn, &token).await,
         None => {
             shared.count(Endpoint::Token);
-            issue(&shared, &parts.headers)
+            crate::grants::crm_now(&shared, &conn, &parts, &raw_body).await
         }
     }
 }
@@ -79,64 +86,6 @@ async fn verify(shared: &Shared, conn: &ConnInfo, token: &str) -> Response {
         json!({"result": false, "message": "token invalid"})
     };
     no_store(axum::Json(body).into_response())
-}
-
-/// A token request: check the Basic credentials, mint, answer like crm-now.
-fn issue(shared: &Shared, headers: &HeaderMap) -> Response {
-    let Some(authorization) = headers.get(header::AUTHORIZATION) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "expected Basic client credentials or a verifytoken field",
-        );
-    };
-    let (id, secret) = match decode_basic(authorization) {
-        Ok(credentials) => credentials,
-        Err(reason) => {
-            tracing::debug!(?reason, "mock issuer refused undecodable credentials");
-            return invalid_client();
-        }
-    };
-    // `Some(scope)` for a known client with the right secret.
-    let (granted, lifetime): (Option<Option<String>>, _) = {
-        let state = shared.lock();
-        let granted = state
-            .clients
-            .get(&id)
-            .filter(|client| client.secret == secret)
-            .map(|client| client.scope.clone());
-        (granted, state.lifetime)
-    };
-    let Some(scope) = granted else {
-        tracing::debug!("mock issuer refused unknown client or wrong secret");
-        return invalid_client();
-    };
-    let scope = scope.unwrap_or_else(|| shared.config.default_scope.clone());
-    let subject = shared.config.subject.clone().unwrap_or_else(|| id.clone());
-    let options = MintOptions::default()
-        .subject(subject)
-        .scope(scope.clone())
-        .lifetime(lifetime);
-    match shared.mint(options) {
-        Ok(token) => no_store(
-            axum::Json(json!({
-                "access_token": token,
-                "expires_in": lifetime.as_secs(),
-                "refresh_expires_in": 0,
-                "token_type": "Bearer",
-                "scope": scope,
-            }))
-            .into_response(),
-        ),
-        Err(err) => {
-            tracing::warn!(error = %err, "mock issuer could not mint a token");
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "signing failed",
-            )
-        }
-    }
 }
 
 /// `GET /.well-known/jwks.json`, after the JWKS fault (if any).

@@ -34,6 +34,12 @@ pub enum Endpoint {
     /// `POST /rest/<method>` of the Bitrix24 portal stand-in (one count per HTTP request; a
     /// `batch` counts once).
     Bitrix24,
+    /// `POST /Api/access_token` (SuiteCRM) and `POST /api.php/auth/user/access_token` (1CRM):
+    /// client credentials in a JSON body, refused and faulted requests included.
+    JsonToken,
+    /// `POST /oauth2/token`: RFC 6749 client credentials as a form, refused and faulted
+    /// requests included.
+    FormToken,
 }
 
 impl Endpoint {
@@ -45,6 +51,8 @@ impl Endpoint {
             Endpoint::Discovery => 3,
             Endpoint::Introspection => 4,
             Endpoint::Bitrix24 => 5,
+            Endpoint::JsonToken => 6,
+            Endpoint::FormToken => 7,
         }
     }
 }
@@ -145,6 +153,12 @@ pub(crate) struct State {
     pub(crate) lifetime: Duration,
     pub(crate) verify_fault: Fault,
     pub(crate) jwks_fault: Fault,
+    /// The token endpoints' fault (crm-now, JSON, form), and for how many more requests it
+    /// holds (`None`: until changed).
+    pub(crate) token_fault: Fault,
+    pub(crate) token_fault_left: Option<u64>,
+    /// The shape of the last token request (any of the three token endpoints).
+    pub(crate) last_token_request: Option<crate::grants::TokenRequest>,
     /// The token sources for opaque tokens (introspection, Bitrix24).
     pub(crate) opaque: crate::opaque::OpaqueState,
 }
@@ -162,7 +176,7 @@ pub(crate) struct Control {
 pub(crate) struct Shared {
     pub(crate) config: Config,
     state: Mutex<State>,
-    calls: [AtomicU64; 6],
+    calls: [AtomicU64; 8],
     pub(crate) control: watch::Sender<Control>,
     /// The running listener, if any. An async mutex on purpose: it serialises starting and
     /// stopping the listener (which awaits); it guards no request-visible state.

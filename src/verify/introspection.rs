@@ -28,13 +28,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
-use super::upstream::{Bounds, Caller, Members, UpstreamError, members, sensitive};
+use super::upstream::{Bounds, Caller, Members, UpstreamError, members};
 use super::{BoxFuture, Verdict, Verifier};
+use crate::credentials::basic_header;
 use crate::error::ConfigError;
 use crate::outbound;
 use crate::principal::{Claims, Principal, VerifierKind, unix_time_from_json};
 use crate::token::BearerToken;
-use crate::token_client::basic_credentials;
 
 /// How the resource server authenticates itself to the introspection endpoint.
 #[derive(Clone, PartialEq, Eq)]
@@ -373,11 +373,9 @@ impl IntrospectionVerifierBuilder {
             ClientAuth::Basic {
                 client_id,
                 client_secret,
-            } => Some(
-                sensitive(&basic_credentials(client_id, client_secret)).ok_or_else(|| {
-                    ConfigError::invalid("client_auth", "credentials a header cannot carry")
-                })?,
-            ),
+            } => Some(basic_header(client_id, client_secret).ok_or_else(|| {
+                ConfigError::invalid("client_auth", "credentials a header cannot carry")
+            })?),
             ClientAuth::None | ClientAuth::Post { .. } => None,
         };
         let caller = self.bounds.caller(self.client)?;

@@ -25,7 +25,7 @@ pub mod bitrix24;
 pub mod introspection;
 pub mod jwt;
 pub mod remote;
-mod upstream;
+pub(crate) mod upstream;
 
 pub use auto::AutoVerifier;
 pub use bitrix24::{Bitrix24Verifier, Bitrix24VerifierBuilder};

@@ -101,13 +101,6 @@ impl fmt::Debug for Caller {
     }
 }
 
-/// A sensitive header value (reqwest never logs it).
-pub(crate) fn sensitive(value: &str) -> Option<http::HeaderValue> {
-    let mut value = http::HeaderValue::from_str(value).ok()?;
-    value.set_sensitive(true);
-    Some(value)
-}
-
 impl Caller {
     /// The deadline for one verification started now (a verification may make several calls).
     pub(crate) fn deadline(&self) -> Instant {

@@ -6,7 +6,7 @@
 use std::io::ErrorKind;
 use std::time::Duration;
 
-use bearer_guard::token_client::fetch_token;
+use bearer_guard::client::{AccessToken, TokenEndpoint, TokenSource, TokenSourceError};
 use bearer_guard_mock::MockIssuer;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -38,11 +38,24 @@ pub(crate) async fn issuer() -> MockIssuer {
 }
 
 pub(crate) async fn token_over_http(issuer: &MockIssuer) -> String {
-    fetch_token(&http(), issuer.token_url(), ID, SECRET)
+    fetch_crm_now(issuer.token_url(), ID, SECRET)
         .await
         .expect("token")
-        .access_token()
+        .secret()
         .to_owned()
+}
+
+/// A token fetched the crm-now way from `url` by a new [`TokenSource`] (default settings).
+pub(crate) async fn fetch_crm_now(
+    url: &str,
+    id: &str,
+    secret: &str,
+) -> Result<AccessToken, TokenSourceError> {
+    TokenSource::builder(TokenEndpoint::crm_now(url), id, secret)
+        .build()
+        .expect("token source")
+        .access_token()
+        .await
 }
 
 /// POST verifytoken as `application/x-www-form-urlencoded`: (status, raw body).

@@ -6,6 +6,7 @@
 // `pub` items here are shared by several test crates, each seeing only some of them.
 #![allow(unreachable_pub)]
 
+pub mod client_support;
 pub mod demo_process;
 pub mod flaky_upstream;
 pub mod jwt_support;
