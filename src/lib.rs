@@ -80,6 +80,7 @@
 //! reachable only as a [`source`](std::error::Error::source).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod admin;
 mod cache;
 pub mod config;
 pub mod error;
@@ -96,14 +97,17 @@ pub mod presets;
 pub mod principal;
 pub mod rejection;
 pub mod scope;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod shared;
 mod telemetry;
 mod token;
 pub mod token_client;
 pub mod verify;
 
 pub use config::{GuardConfig, Mode};
-pub use error::{AuthError, ConfigError};
-pub use guard::{BearerGuard, BearerGuardLayer, BearerGuardLayerBuilder, Decision};
+pub use error::{AuthError, ConfigError, RevokeError};
+pub use guard::{BearerGuard, BearerGuardLayer, BearerGuardLayerBuilder, Decision, RevocationScope};
 pub use principal::{OwnerKind, Principal, ResourceOwner, VerifierKind};
 pub use rejection::{Challenge, DefaultRejection, RejectionResponse};
 pub use scope::{RequireScopeLayer, ScopeRequirement};
