@@ -150,6 +150,18 @@ impl<R> BearerGuardLayer<R> {
         self.core.revoke(token).await
     }
 
+    /// Whether this process hears revocations from other replicas right now: `None` without a
+    /// shared cache, `Some(false)` while its subscription to them is down (local valid
+    /// verdicts then live at most 1 s; see the README, "Running several replicas"). For a
+    /// health page or a test, not for the request path.
+    pub fn hears_revocations(&self) -> Option<bool> {
+        #[cfg(feature = "redis")]
+        if let Some(tier) = &self.core.shared {
+            return Some(tier.listening());
+        }
+        None
+    }
+
     /// Cached entries `(valid, invalid)`, after pending cache maintenance. For tests and
     /// metrics, not for the request path. `(0, 0)` when the cache is off.
     pub fn cache_entry_counts(&self) -> (u64, u64) {

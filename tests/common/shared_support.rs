@@ -3,6 +3,7 @@
 #![allow(unreachable_pub, dead_code)]
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -39,6 +40,8 @@ pub struct SharedGuard {
     pub app: Router,
     pub recorder: DebuggingRecorder,
     pub snapshotter: Snapshotter,
+    /// Counter totals so far (a snapshot resets the recorder's counters).
+    totals: Mutex<BTreeMap<String, f64>>,
 }
 
 pub fn shared_guard(issuer: &MockIssuer, redis_url: &str, secret: &str) -> SharedGuard {
@@ -71,13 +74,15 @@ pub fn shared_guard_with(
         app,
         recorder,
         snapshotter,
+        totals: Mutex::new(BTreeMap::new()),
     }
 }
 
 impl SharedGuard {
-    /// `name{k="v",…}` → value (counters and gauges).
+    /// `name{k="v",…}` → counter totals since the guard was built. (Gauges are not
+    /// readable here: a snapshot resets them; see [`subscribed`](Self::subscribed).)
     pub fn metrics(&self) -> BTreeMap<String, f64> {
-        let mut out = BTreeMap::new();
+        let mut out = super::lock(&self.totals);
         for (key, _, _, value) in self.snapshotter.snapshot().into_vec() {
             let key = key.key();
             let mut labels: Vec<String> = key
@@ -86,14 +91,11 @@ impl SharedGuard {
                 .collect();
             labels.sort();
             let name = format!("{}{{{}}}", key.name(), labels.join(","));
-            let value = match value {
-                DebugValue::Counter(n) => n as f64,
-                DebugValue::Gauge(g) => g.into_inner(),
-                DebugValue::Histogram(samples) => samples.len() as f64,
-            };
-            out.insert(name, value);
+            if let DebugValue::Counter(n) = value {
+                *out.entry(name).or_default() += n as f64;
+            }
         }
-        out
+        out.clone()
     }
 
     /// `bearer_guard_cache_lookups_total{tier="shared",result}` (0 when never counted).
@@ -104,11 +106,9 @@ impl SharedGuard {
         self.metrics().get(&name).copied().unwrap_or(0.0)
     }
 
-    /// Whether the revocation feed is up (`bearer_guard_redis_subscribed`).
+    /// Whether the revocation feed is up.
     pub fn subscribed(&self) -> bool {
-        self.metrics()
-            .get("bearer_guard_redis_subscribed{}")
-            .is_some_and(|v| *v == 1.0)
+        self.layer.hears_revocations() == Some(true)
     }
 
     /// Waits (bounded) until the revocation feed is up.
