@@ -148,3 +148,69 @@ fn bounded(
             .ok_or_else(|| ConfigError::invalid(name, format!("`{value}` is not {expected}"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> Result<ReplicaSettings, ConfigError> {
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let listen = SocketAddr::from(([127, 0, 0, 1], 8080));
+        ReplicaSettings::read(&get, &lookup, listen)
+    }
+
+    fn error(vars: &[(&str, &str)]) -> String {
+        read(vars).err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    const URL: (&str, &str) = ("GUARD_REDIS_URL", "redis://127.0.0.1:6379");
+    const SECRET: (&str, &str) = ("GUARD_CACHE_SECRET", "0123456789abcdef0123456789abcdef");
+
+    #[test]
+    fn defaults_and_a_full_shared_setup() {
+        let none = read(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(none.redis_url, None);
+        assert_eq!(none.revocation_ttl, Duration::from_secs(3600));
+        assert_eq!(none.redis_timeout, Duration::from_millis(100));
+        let full = read(&[
+            URL,
+            SECRET,
+            ("GUARD_REDIS_TIMEOUT_MS", "250"),
+            ("GUARD_REVOCATION_TTL_SECS", "60"),
+            ("GUARD_ADMIN_LISTEN", "127.0.0.1:9090"),
+            ("GUARD_ADMIN_TOKEN", "admin-token-0123456789"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(full.redis_timeout, Duration::from_millis(250));
+        assert_eq!(full.revocation_ttl, Duration::from_secs(60));
+        assert_eq!(full.admin_listen, Some(SocketAddr::from(([127, 0, 0, 1], 9090))));
+    }
+
+    #[test]
+    fn each_bad_or_missing_setting_is_named() {
+        assert!(error(&[URL]).starts_with("GUARD_CACHE_SECRET:"));
+        let short = error(&[URL, ("GUARD_CACHE_SECRET", "short-secret")]);
+        assert!(short.starts_with("GUARD_CACHE_SECRET:"), "{short}");
+        assert!(!short.contains("short-secret"), "{short}");
+        assert!(error(&[SECRET]).starts_with("GUARD_CACHE_SECRET:"));
+        assert!(error(&[("GUARD_REDIS_URL", "http://x"), SECRET]).starts_with("GUARD_REDIS_URL:"));
+        assert!(error(&[("GUARD_ADMIN_LISTEN", "127.0.0.1:9090")]).starts_with("GUARD_ADMIN_TOKEN:"));
+        assert!(
+            error(&[("GUARD_ADMIN_LISTEN", "127.0.0.1:9090"), ("GUARD_ADMIN_TOKEN", "short")])
+                .starts_with("GUARD_ADMIN_TOKEN:")
+        );
+        assert!(error(&[("GUARD_ADMIN_LISTEN", "nowhere")]).starts_with("GUARD_ADMIN_LISTEN:"));
+        assert!(error(&[("GUARD_ADMIN_LISTEN", "127.0.0.1:8080")]).starts_with("GUARD_ADMIN_LISTEN:"));
+        for bad in ["0", "604801", "1h"] {
+            assert!(error(&[("GUARD_REVOCATION_TTL_SECS", bad)]).starts_with("GUARD_REVOCATION_TTL_SECS:"));
+        }
+        for bad in ["0", "10001", "fast"] {
+            assert!(error(&[("GUARD_REDIS_TIMEOUT_MS", bad)]).starts_with("GUARD_REDIS_TIMEOUT_MS:"));
+        }
+    }
+}
