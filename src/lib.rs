@@ -107,7 +107,9 @@ pub mod verify;
 
 pub use config::{GuardConfig, Mode};
 pub use error::{AuthError, ConfigError, RevokeError};
-pub use guard::{BearerGuard, BearerGuardLayer, BearerGuardLayerBuilder, Decision, RevocationScope};
+pub use guard::{
+    BearerGuard, BearerGuardLayer, BearerGuardLayerBuilder, Decision, RevocationScope,
+};
 pub use principal::{OwnerKind, Principal, ResourceOwner, VerifierKind};
 pub use rejection::{Challenge, DefaultRejection, RejectionResponse};
 pub use scope::{RequireScopeLayer, ScopeRequirement};

@@ -253,9 +253,7 @@ pub(crate) struct SharedHandles {
 pub(crate) fn shared_handles() -> SharedHandles {
     use crate::shared::tier_counters::{LookupCounters, OPS, StoreMetrics};
     describe();
-    let lookup = |result: &'static str| {
-        metrics::counter!(CACHE_LOOKUPS, "tier" => "shared", "result" => result)
-    };
+    let lookup = |result: &'static str| metrics::counter!(CACHE_LOOKUPS, "tier" => "shared", "result" => result);
     SharedHandles {
         lookups: LookupCounters {
             hit: lookup("hit"),

@@ -21,7 +21,12 @@ async fn setup() -> (Arc<ScriptedVerifier>, BearerGuardLayer, String) {
     (verifier, guard, format!("http://{addr}/revoke"))
 }
 
-async fn post(url: &str, auth: Option<&str>, content_type: &str, body: String) -> reqwest::Response {
+async fn post(
+    url: &str,
+    auth: Option<&str>,
+    content_type: &str,
+    body: String,
+) -> reqwest::Response {
     let mut request = common::client()
         .post(url)
         .header("content-type", content_type)
@@ -41,15 +46,25 @@ async fn a_wrong_or_missing_admin_token_is_401_with_a_challenge_and_revokes_noth
     assert_eq!(status_of(&api, "user-token").await, StatusCode::OK);
     for (auth, challenge) in [
         (None, "Bearer realm=\"admin\""),
-        (Some("Bearer admin-token-0123456788"), "Bearer realm=\"admin\", error=\"invalid_token\""),
-        (Some("Bearer admin-token-0123456789x"), "Bearer realm=\"admin\", error=\"invalid_token\""),
+        (
+            Some("Bearer admin-token-0123456788"),
+            "Bearer realm=\"admin\", error=\"invalid_token\"",
+        ),
+        (
+            Some("Bearer admin-token-0123456789x"),
+            "Bearer realm=\"admin\", error=\"invalid_token\"",
+        ),
         (Some("Basic YWRtaW46YWRtaW4="), "Bearer realm=\"admin\""),
     ] {
         let response = post(&url, auth, FORM, "token=user-token".into()).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
         assert_eq!(response.headers()["www-authenticate"], challenge);
     }
-    assert_eq!(status_of(&api, "user-token").await, StatusCode::OK, "nothing revoked");
+    assert_eq!(
+        status_of(&api, "user-token").await,
+        StatusCode::OK,
+        "nothing revoked"
+    );
     assert_eq!(verifier.calls("user-token"), 1);
 }
 
@@ -61,14 +76,21 @@ async fn revoke_is_204_and_the_token_is_refused_although_the_verifier_says_valid
     let auth = format!("Bearer {ADMIN_TOKEN}");
     let response = post(&url, Some(&auth), FORM, "token=user-token".into()).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert_eq!(status_of(&api, "user-token").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status_of(&api, "user-token").await,
+        StatusCode::UNAUTHORIZED
+    );
     // No shared cache: this process only, and the answer says so.
     assert_eq!(
         guard.revoke("user-token").await,
         Ok(bearer_guard::RevocationScope::Local)
     );
     assert_eq!(guard.hears_revocations(), None);
-    assert_eq!(verifier.calls("user-token"), 1, "refused without asking the verifier");
+    assert_eq!(
+        verifier.calls("user-token"),
+        1,
+        "refused without asking the verifier"
+    );
 }
 
 #[tokio::test]
@@ -91,9 +113,14 @@ async fn bad_bodies_are_400_413_or_415() {
         StatusCode::PAYLOAD_TOO_LARGE
     );
     assert_eq!(
-        post(&url, Some(&auth), "application/json", "{\"token\":\"x\"}".into())
-            .await
-            .status(),
+        post(
+            &url,
+            Some(&auth),
+            "application/json",
+            "{\"token\":\"x\"}".into()
+        )
+        .await
+        .status(),
         StatusCode::UNSUPPORTED_MEDIA_TYPE
     );
 }

@@ -46,7 +46,11 @@ async fn two_demo_processes_share_verdicts_and_revocations() {
     assert_eq!(whoami(&api_one, &token).await, StatusCode::OK);
     assert_eq!(issuer.calls(Endpoint::Verify), 1);
     assert_eq!(whoami(&api_two, &token).await, StatusCode::OK);
-    assert_eq!(issuer.calls(Endpoint::Verify), 1, "the second process read it from Redis");
+    assert_eq!(
+        issuer.calls(Endpoint::Verify),
+        1,
+        "the second process read it from Redis"
+    );
     // The API listener has no admin routes.
     let on_api = common::client()
         .post(format!("{api_one}/revoke"))
@@ -79,7 +83,11 @@ async fn two_demo_processes_share_verdicts_and_revocations() {
         tokio::time::sleep(Duration::from_millis(20)).await;
         status = whoami(&api_two, &token).await;
     }
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "not refused by the other process within 1 s");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "not refused by the other process within 1 s"
+    );
     assert_eq!(whoami(&api_one, &token).await, StatusCode::UNAUTHORIZED);
     assert!(issuer.is_valid(&token), "the issuer still calls it valid");
 }
@@ -111,7 +119,10 @@ async fn startup_fails_naming_the_missing_secret_or_admin_token() {
     .await;
     assert!(!ok);
     assert!(stderr.contains("GUARD_CACHE_SECRET"), "{stderr}");
-    assert!(!stderr.contains("too-short"), "the secret was echoed: {stderr}");
+    assert!(
+        !stderr.contains("too-short"),
+        "the secret was echoed: {stderr}"
+    );
     let (ok, stderr) = fails_with(&[("GUARD_ADMIN_LISTEN", "127.0.0.1:0")]).await;
     assert!(!ok);
     assert!(stderr.contains("GUARD_ADMIN_TOKEN"), "{stderr}");

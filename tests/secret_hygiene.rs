@@ -438,7 +438,10 @@ async fn no_cache_secret_admin_token_or_token_reaches_the_logs_with_a_shared_cac
     let router = bearer_guard::admin::admin_router(first.layer.clone(), admin_token)
         .unwrap_or_else(|e| panic!("{e}"));
     let addr = common::serve(router).await;
-    for auth in ["Bearer wrong-admin-token-value-000", &format!("Bearer {admin_token}")] {
+    for auth in [
+        "Bearer wrong-admin-token-value-000",
+        &format!("Bearer {admin_token}"),
+    ] {
         let _ = common::client()
             .post(format!("http://{addr}/revoke"))
             .header("authorization", auth)

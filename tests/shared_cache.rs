@@ -31,7 +31,11 @@ async fn three_guards_fifty_concurrent_first_requests_each_make_one_upstream_cal
         answered += 1;
     }
     assert_eq!(answered, 150);
-    assert_eq!(issuer.token_calls(&token), 1, "one upstream call for 3 guards × 50 requests");
+    assert_eq!(
+        issuer.token_calls(&token),
+        1,
+        "one upstream call for 3 guards × 50 requests"
+    );
     // Each guard asked Redis (one leader per process); two of them found the verdict there.
     let hits: f64 = guards.iter().map(|g| g.shared("hit")).sum();
     assert!(hits >= 2.0, "shared hits: {hits}");
@@ -51,17 +55,33 @@ async fn a_verdict_written_by_one_guard_is_a_hit_for_another_and_redis_holds_no_
     assert_eq!(issuer.token_calls(invalid), 1);
     assert_eq!(second.status(&valid).await, StatusCode::OK);
     assert_eq!(second.status(invalid).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(issuer.token_calls(&valid), 1, "the valid verdict came from Redis");
-    assert_eq!(issuer.token_calls(invalid), 1, "the invalid verdict came from Redis");
+    assert_eq!(
+        issuer.token_calls(&valid),
+        1,
+        "the valid verdict came from Redis"
+    );
+    assert_eq!(
+        issuer.token_calls(invalid),
+        1,
+        "the invalid verdict came from Redis"
+    );
     assert_eq!(second.shared("hit"), 2.0);
     // The route saw the principal read back from Redis.
     let body = common::body_text(
-        common::send(&second.app, common::get_with("/me", &[&common::bearer(&valid)])).await,
+        common::send(
+            &second.app,
+            common::get_with("/me", &[&common::bearer(&valid)]),
+        )
+        .await,
     )
     .await;
     assert_eq!(body, "Users:2 read");
     // A guard with another secret shares nothing with them.
-    let other = shared_guard(&issuer, &redis.url(), "another-secret-of-at-least-32-bytes!!");
+    let other = shared_guard(
+        &issuer,
+        &redis.url(),
+        "another-secret-of-at-least-32-bytes!!",
+    );
     assert_eq!(other.status(&valid).await, StatusCode::OK);
     assert_eq!(issuer.token_calls(&valid), 2);
     // No key or value in Redis holds a token.
@@ -106,10 +126,16 @@ async fn forged_altered_truncated_and_moved_entries_are_ignored() {
     let refused_key = entry_key_of(&redis, &before);
     let alice_value = redis.get(&alice_key).unwrap_or_default();
     // The same token's entry written under another secret (same prefix, so another key).
-    let stranger = shared_guard(&issuer, &redis.url(), "a-different-secret-also-32-bytes-long!");
+    let stranger = shared_guard(
+        &issuer,
+        &redis.url(),
+        "a-different-secret-also-32-bytes-long!",
+    );
     let before = redis.keys("bearer-guard:v1:e:*");
     assert_eq!(stranger.status(&alice).await, StatusCode::OK);
-    let forged = redis.get(&entry_key_of(&redis, &before)).unwrap_or_default();
+    let forged = redis
+        .get(&entry_key_of(&redis, &before))
+        .unwrap_or_default();
     let mut altered = alice_value.clone();
     let subject_at = altered
         .windows(5)
@@ -146,7 +172,11 @@ async fn forged_altered_truncated_and_moved_entries_are_ignored() {
     let reader = shared_guard(&issuer, &redis.url(), SECRET);
     let calls = issuer.token_calls(&alice);
     let body = common::body_text(
-        common::send(&reader.app, common::get_with("/me", &[&common::bearer(&alice)])).await,
+        common::send(
+            &reader.app,
+            common::get_with("/me", &[&common::bearer(&alice)]),
+        )
+        .await,
     )
     .await;
     assert_eq!(body, "Users:alice read");
@@ -157,8 +187,16 @@ async fn forged_altered_truncated_and_moved_entries_are_ignored() {
 async fn a_key_prefix_keeps_two_deployments_apart() {
     let redis = RedisServer::start();
     let issuer = issuer().await;
-    let a = shared_guard_with(&issuer, SharedCache::new(redis.url(), SECRET).key_prefix("a:"), |b| b);
-    let b = shared_guard_with(&issuer, SharedCache::new(redis.url(), SECRET).key_prefix("b:"), |b| b);
+    let a = shared_guard_with(
+        &issuer,
+        SharedCache::new(redis.url(), SECRET).key_prefix("a:"),
+        |b| b,
+    );
+    let b = shared_guard_with(
+        &issuer,
+        SharedCache::new(redis.url(), SECRET).key_prefix("b:"),
+        |b| b,
+    );
     let t = token(&issuer, "Users:3");
     assert_eq!(a.status(&t).await, StatusCode::OK);
     assert_eq!(b.status(&t).await, StatusCode::OK);

@@ -7,9 +7,11 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::redis_server::RedisServer;
-use common::shared_support::{SECRET, SharedGuard, VERIFY_TIMEOUT, issuer, shared_guard, token, wait_until};
 use bearer_guard_mock::MockIssuer;
+use common::redis_server::RedisServer;
+use common::shared_support::{
+    SECRET, SharedGuard, VERIFY_TIMEOUT, issuer, shared_guard, token, wait_until,
+};
 use http::StatusCode;
 
 /// Redis timeout (default 100 ms) + verify timeout + 1 s of margin for a loaded machine.
@@ -79,8 +81,15 @@ async fn redis_killed_paused_and_restarted_mid_traffic_never_causes_a_503() {
                 .unwrap_or(0.0)
         })
         .sum();
-    assert!(failed_calls >= 1.0, "the outage was not noticed: {:?}", guards[0].metrics());
-    assert!(failed_calls < 20.0, "the breaker did not open: {failed_calls} failed calls");
+    assert!(
+        failed_calls >= 1.0,
+        "the outage was not noticed: {:?}",
+        guards[0].metrics()
+    );
+    assert!(
+        failed_calls < 20.0,
+        "the breaker did not open: {failed_calls} failed calls"
+    );
     redis.restart();
     sharing_resumes(&issuer, &guards, "after restart").await;
     traffic(&issuer, &guards, 5, "restarted").await;

@@ -7,10 +7,10 @@ mod common;
 use std::time::Duration;
 
 use bearer_guard::RevocationScope;
-use common::redis_server::RedisServer;
-use common::shared_support::{SECRET, SharedGuard, issuer, shared_guard_with, token, wait_until};
 use bearer_guard::shared::SharedCache;
 use bearer_guard_mock::MockIssuer;
+use common::redis_server::RedisServer;
+use common::shared_support::{SECRET, SharedGuard, issuer, shared_guard_with, token, wait_until};
 use http::StatusCode;
 
 fn guard(issuer: &MockIssuer, redis: &RedisServer) -> SharedGuard {
@@ -98,13 +98,20 @@ async fn a_verification_in_flight_cannot_readmit_a_revoked_token() {
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(g.layer.revoke(&t).await, Ok(RevocationScope::Shared));
     let status = request.await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "the in-flight verification re-admitted it");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the in-flight verification re-admitted it"
+    );
     issuer
         .set_introspection_fault(bearer_guard_mock::Fault::None)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(g.status(&t).await, StatusCode::UNAUTHORIZED);
-    assert!(redis.keys("bearer-guard:v1:e:*").is_empty(), "no valid entry was shared");
+    assert!(
+        redis.keys("bearer-guard:v1:e:*").is_empty(),
+        "no valid entry was shared"
+    );
 }
 
 #[tokio::test]
@@ -178,7 +185,10 @@ async fn a_stopped_redis_is_noticed_by_the_ping_and_local_verdicts_dropped() {
     // Still answered while Redis is stopped: verified directly.
     let status = g.status(&t).await;
     redis.resume();
-    assert!(noticed, "a stopped Redis (TCP still open) went unnoticed for 5 s");
+    assert!(
+        noticed,
+        "a stopped Redis (TCP still open) went unnoticed for 5 s"
+    );
     assert_eq!(status, StatusCode::OK);
     g.wait_subscribed().await;
 }

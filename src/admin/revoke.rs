@@ -62,7 +62,10 @@ where
         .with_state(state))
 }
 
-async fn revoke<R>(State(state): State<Arc<AdminState<R>>>, request: Request<Body>) -> Response<Body>
+async fn revoke<R>(
+    State(state): State<Arc<AdminState<R>>>,
+    request: Request<Body>,
+) -> Response<Body>
 where
     R: Send + Sync + 'static,
 {
@@ -80,9 +83,15 @@ where
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
     if !form {
-        return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected application/x-www-form-urlencoded");
+        return plain(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "expected application/x-www-form-urlencoded",
+        );
     }
     let Ok(bytes) = axum::body::to_bytes(body, MAX_ADMIN_BODY).await else {
         return plain(StatusCode::PAYLOAD_TOO_LARGE, "body over 16 KiB");

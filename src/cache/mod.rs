@@ -153,7 +153,12 @@ impl VerdictCache {
 
     /// [`insert_valid`](Self::insert_valid), for at most `max_life` (the remaining life of a
     /// shared entry, or the short life of an entry stored while revocations may go unheard).
-    pub(crate) fn insert_valid_within(&self, key: TokenKey, principal: Principal, max_life: Duration) {
+    pub(crate) fn insert_valid_within(
+        &self,
+        key: TokenKey,
+        principal: Principal,
+        max_life: Duration,
+    ) {
         let now = SystemTime::now();
         let life_ms = millis(lifetime(&principal, self.positive_ttl.min(max_life), now));
         if life_ms == 0 {

@@ -159,7 +159,11 @@ mod tests {
                 .find(|(n, _)| *n == name)
                 .map(|(_, v)| (*v).to_owned())
         };
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let listen = SocketAddr::from(([127, 0, 0, 1], 8080));
         ReplicaSettings::read(&get, &lookup, listen)
     }
@@ -188,7 +192,10 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(full.redis_timeout, Duration::from_millis(250));
         assert_eq!(full.revocation_ttl, Duration::from_secs(60));
-        assert_eq!(full.admin_listen, Some(SocketAddr::from(([127, 0, 0, 1], 9090))));
+        assert_eq!(
+            full.admin_listen,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9090)))
+        );
     }
 
     #[test]
@@ -199,18 +206,30 @@ mod tests {
         assert!(!short.contains("short-secret"), "{short}");
         assert!(error(&[SECRET]).starts_with("GUARD_CACHE_SECRET:"));
         assert!(error(&[("GUARD_REDIS_URL", "http://x"), SECRET]).starts_with("GUARD_REDIS_URL:"));
-        assert!(error(&[("GUARD_ADMIN_LISTEN", "127.0.0.1:9090")]).starts_with("GUARD_ADMIN_TOKEN:"));
         assert!(
-            error(&[("GUARD_ADMIN_LISTEN", "127.0.0.1:9090"), ("GUARD_ADMIN_TOKEN", "short")])
-                .starts_with("GUARD_ADMIN_TOKEN:")
+            error(&[("GUARD_ADMIN_LISTEN", "127.0.0.1:9090")]).starts_with("GUARD_ADMIN_TOKEN:")
+        );
+        assert!(
+            error(&[
+                ("GUARD_ADMIN_LISTEN", "127.0.0.1:9090"),
+                ("GUARD_ADMIN_TOKEN", "short")
+            ])
+            .starts_with("GUARD_ADMIN_TOKEN:")
         );
         assert!(error(&[("GUARD_ADMIN_LISTEN", "nowhere")]).starts_with("GUARD_ADMIN_LISTEN:"));
-        assert!(error(&[("GUARD_ADMIN_LISTEN", "127.0.0.1:8080")]).starts_with("GUARD_ADMIN_LISTEN:"));
+        assert!(
+            error(&[("GUARD_ADMIN_LISTEN", "127.0.0.1:8080")]).starts_with("GUARD_ADMIN_LISTEN:")
+        );
         for bad in ["0", "604801", "1h"] {
-            assert!(error(&[("GUARD_REVOCATION_TTL_SECS", bad)]).starts_with("GUARD_REVOCATION_TTL_SECS:"));
+            assert!(
+                error(&[("GUARD_REVOCATION_TTL_SECS", bad)])
+                    .starts_with("GUARD_REVOCATION_TTL_SECS:")
+            );
         }
         for bad in ["0", "10001", "fast"] {
-            assert!(error(&[("GUARD_REDIS_TIMEOUT_MS", bad)]).starts_with("GUARD_REDIS_TIMEOUT_MS:"));
+            assert!(
+                error(&[("GUARD_REDIS_TIMEOUT_MS", bad)]).starts_with("GUARD_REDIS_TIMEOUT_MS:")
+            );
         }
     }
 }

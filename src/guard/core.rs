@@ -239,7 +239,12 @@ impl GuardCore {
 
     /// The leader's part of a miss: refuse a revoked token; else ask the shared tier (when
     /// configured) or verify, and store the verdict.
-    async fn lead(&self, key: TokenKey, token: &BearerToken, deadline: tokio::time::Instant) -> Outcome {
+    async fn lead(
+        &self,
+        key: TokenKey,
+        token: &BearerToken,
+        deadline: tokio::time::Instant,
+    ) -> Outcome {
         if self.revoked.contains(&key) {
             return self.refuse_revoked(key);
         }
@@ -266,7 +271,12 @@ impl GuardCore {
     /// into the outcome. A valid verdict stored while the token was being revoked is dropped
     /// again: the revoked set is checked after the insert, and a revocation drops the entry
     /// after it records the key, so one of the two always sees the other.
-    pub(super) fn store_local(&self, key: TokenKey, verdict: Verdict, max_life: Duration) -> Outcome {
+    pub(super) fn store_local(
+        &self,
+        key: TokenKey,
+        verdict: Verdict,
+        max_life: Duration,
+    ) -> Outcome {
         match verdict {
             Verdict::Valid(principal) => {
                 if let Some(cache) = &self.cache {
@@ -290,7 +300,11 @@ impl GuardCore {
     /// Calls the verifier (bounded by `deadline`) and logs one span with outcome, cache status
     /// and duration. Never logs the token. A verifier that panics — while creating its future
     /// or while it is polled — is "unavailable".
-    pub(super) async fn verify(&self, token: &BearerToken, deadline: tokio::time::Instant) -> Verdict {
+    pub(super) async fn verify(
+        &self,
+        token: &BearerToken,
+        deadline: tokio::time::Instant,
+    ) -> Verdict {
         let span = tracing::span!(
             Level::DEBUG,
             "bearer_guard.verify",

@@ -7,8 +7,8 @@ use tower::Layer;
 
 use super::core::{GuardCore, GuardLogs, Settings};
 use super::decision::{Decision, DecisionHook};
-use super::service::BearerGuard;
 use super::revoke::RevocationScope;
+use super::service::BearerGuard;
 use crate::cache::{CacheSettings, InFlight, RevokedSet, TokenKeyer, VerdictCache};
 use crate::error::{ConfigError, DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS, RevokeError};
 use crate::extract::DEFAULT_MAX_TOKEN_LEN;

@@ -51,7 +51,10 @@ impl GuardCore {
         if let Some(tier) = &self.shared {
             let mut ttl = self.revocation_ttl;
             if let Some(exp) = expires_at {
-                ttl = ttl.min(exp.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO));
+                ttl = ttl.min(
+                    exp.duration_since(SystemTime::now())
+                        .unwrap_or(Duration::ZERO),
+                );
             }
             let ttl = ttl.max(Duration::from_secs(1));
             let id = tier.id_for(token, key);

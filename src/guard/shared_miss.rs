@@ -43,11 +43,17 @@ impl GuardCore {
         let id = tier.id_for(token.as_str(), key);
         match tier.read(&id).await {
             SharedRead::Absent { .. } => {}
-            SharedRead::Unreachable => return self.verify_and_share(tier, key, &id, token, deadline, None).await,
+            SharedRead::Unreachable => {
+                return self
+                    .verify_and_share(tier, key, &id, token, deadline, None)
+                    .await;
+            }
             found => return self.take_shared(tier, key, found),
         }
         let Some(lock_value) = lock_value() else {
-            return self.verify_and_share(tier, key, &id, token, deadline, None).await;
+            return self
+                .verify_and_share(tier, key, &id, token, deadline, None)
+                .await;
         };
         let lock_ttl = deadline.saturating_duration_since(Instant::now());
         match tier.store.try_lock(&id, &lock_value, lock_ttl).await {
@@ -57,9 +63,15 @@ impl GuardCore {
             }
             Ok(false) => match self.wait_for_holder(tier, &id, deadline).await {
                 Waited::Read(found) => self.take_shared(tier, key, found),
-                Waited::Verify => self.verify_and_share(tier, key, &id, token, deadline, None).await,
+                Waited::Verify => {
+                    self.verify_and_share(tier, key, &id, token, deadline, None)
+                        .await
+                }
             },
-            Err(_) => self.verify_and_share(tier, key, &id, token, deadline, None).await,
+            Err(_) => {
+                self.verify_and_share(tier, key, &id, token, deadline, None)
+                    .await
+            }
         }
     }
 
@@ -129,7 +141,11 @@ impl GuardCore {
         // An unavailable verdict past the deadline: the lock has expired by itself.
         let lock = lock.filter(|_| value.is_some() || Instant::now() < deadline);
         let stored = tier
-            .store(id, value.as_ref().map(|(v, ttl)| (v.as_slice(), *ttl)), lock)
+            .store(
+                id,
+                value.as_ref().map(|(v, ttl)| (v.as_slice(), *ttl)),
+                lock,
+            )
             .await;
         match stored {
             Ok(false) => {

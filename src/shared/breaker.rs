@@ -27,10 +27,17 @@ pub(crate) enum CircuitState {
 
 #[derive(Debug)]
 enum State {
-    Closed { failures: u32 },
-    Open { until: Instant, period: Duration },
+    Closed {
+        failures: u32,
+    },
+    Open {
+        until: Instant,
+        period: Duration,
+    },
     /// A probe is out; `period` is the open period that preceded it.
-    HalfOpen { period: Duration },
+    HalfOpen {
+        period: Duration,
+    },
 }
 
 /// See the [module docs](self).
@@ -136,7 +143,10 @@ mod tests {
             assert_eq!(breaker.record(probe, false), CircuitState::Open);
         }
         tokio::time::advance(FIRST_OPEN).await;
-        assert!(breaker.permit().is_none(), "open twice as long after a failed probe");
+        assert!(
+            breaker.permit().is_none(),
+            "open twice as long after a failed probe"
+        );
         tokio::time::advance(FIRST_OPEN).await;
         let probe = breaker.permit();
         assert!(probe.is_some());

@@ -164,7 +164,10 @@ pub(crate) fn decode(
     Ok(Entry { verdict, until_ms })
 }
 
-fn decode_principal(reader: &mut Reader<'_>, local_kind: VerifierKind) -> Result<Principal, Rejected> {
+fn decode_principal(
+    reader: &mut Reader<'_>,
+    local_kind: VerifierKind,
+) -> Result<Principal, Rejected> {
     let source = match reader.u8()? {
         1 => VerifierKind::Remote,
         2 => VerifierKind::Jwt,
@@ -289,7 +292,8 @@ mod tests {
             until_ms: 123_456,
         };
         let value = encode(&keys, "k", &entry);
-        let back = decode(&keys, "k", &value, VerifierKind::Remote).unwrap_or_else(|e| panic!("{e:?}"));
+        let back =
+            decode(&keys, "k", &value, VerifierKind::Remote).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(back.until_ms, 123_456);
         let SharedVerdict::Valid(p) = back.verdict else {
             panic!("not valid");
@@ -308,9 +312,19 @@ mod tests {
         let keys = keys();
         for verdict in [SharedVerdict::Invalid, SharedVerdict::Revoked] {
             let byte = verdict.byte();
-            let value = encode(&keys, "k", &Entry { verdict, until_ms: 5 });
+            let value = encode(
+                &keys,
+                "k",
+                &Entry {
+                    verdict,
+                    until_ms: 5,
+                },
+            );
             let back = decode(&keys, "k", &value, VerifierKind::Remote);
-            assert_eq!(back.map(|e| (e.verdict.byte(), e.until_ms)).ok(), Some((byte, 5)));
+            assert_eq!(
+                back.map(|e| (e.verdict.byte(), e.until_ms)).ok(),
+                Some((byte, 5))
+            );
         }
     }
 
@@ -323,7 +337,9 @@ mod tests {
         };
         let value = encode(&keys, "k", &entry);
         let decode = |key: &str, value: &[u8]| {
-            decode(&keys, key, value, VerifierKind::Remote).map(|_| ()).err()
+            decode(&keys, key, value, VerifierKind::Remote)
+                .map(|_| ())
+                .err()
         };
         assert_eq!(decode("other", &value), Some(Rejected::Tag));
         for at in [0, 1, 5, 12, value.len() - 40, value.len() - 1] {
@@ -333,7 +349,11 @@ mod tests {
         }
         assert_eq!(decode("k", &value[..value.len() - 1]), Some(Rejected::Tag));
         assert_eq!(decode("k", &value[..20]), Some(Rejected::Format));
-        let forged = encode(&SharedKeys::derive(&[8u8; 32]).unwrap_or_else(|e| panic!("{e}")), "k", &entry);
+        let forged = encode(
+            &SharedKeys::derive(&[8u8; 32]).unwrap_or_else(|e| panic!("{e}")),
+            "k",
+            &entry,
+        );
         assert_eq!(decode("k", &forged), Some(Rejected::Tag));
         // A correctly tagged value of an unknown version or verdict, or with trailing bytes.
         let retag = |mut body: Vec<u8>| {
@@ -351,16 +371,30 @@ mod tests {
         let mut trailing = body;
         trailing.push(0);
         assert_eq!(decode("k", &retag(trailing)), Some(Rejected::Format));
-        assert_eq!(decode("k", &vec![0u8; MAX_VALUE_LEN + 1]), Some(Rejected::Format));
+        assert_eq!(
+            decode("k", &vec![0u8; MAX_VALUE_LEN + 1]),
+            Some(Rejected::Format)
+        );
     }
 
     #[test]
     fn a_custom_source_is_read_back_only_under_the_same_name() {
         let keys = keys();
-        let p = Principal::builder(VerifierKind::Custom("mine")).subject("x").build();
-        let value = encode(&keys, "k", &Entry { verdict: SharedVerdict::Valid(p), until_ms: 1 });
+        let p = Principal::builder(VerifierKind::Custom("mine"))
+            .subject("x")
+            .build();
+        let value = encode(
+            &keys,
+            "k",
+            &Entry {
+                verdict: SharedVerdict::Valid(p),
+                until_ms: 1,
+            },
+        );
         let same = decode(&keys, "k", &value, VerifierKind::Custom("mine"));
-        assert!(matches!(same.map(|e| e.verdict), Ok(SharedVerdict::Valid(p)) if p.source() == VerifierKind::Custom("mine")));
+        assert!(
+            matches!(same.map(|e| e.verdict), Ok(SharedVerdict::Valid(p)) if p.source() == VerifierKind::Custom("mine"))
+        );
         let other = decode(&keys, "k", &value, VerifierKind::Custom("yours"));
         assert_eq!(other.err(), Some(Rejected::Source));
     }

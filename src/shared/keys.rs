@@ -156,7 +156,9 @@ mod tests {
     fn a_short_secret_is_refused_under_its_name() {
         let error = SharedKeys::derive(&[7u8; 31]).err().map(|e| e.to_string());
         assert!(
-            error.as_deref().is_some_and(|e| e.starts_with("cache_secret:")),
+            error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("cache_secret:")),
             "{error:?}"
         );
     }

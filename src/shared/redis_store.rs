@@ -179,7 +179,11 @@ impl RedisStore {
     /// The entry, the deny marker and whether a lock is held, in one round trip.
     pub(crate) async fn read(&self, id: &SharedId) -> Result<Found, Unreachable> {
         let mut conn = self.conn.clone();
-        let keys = [self.names.entry(id), self.names.deny(id), self.names.lock(id)];
+        let keys = [
+            self.names.entry(id),
+            self.names.deny(id),
+            self.names.lock(id),
+        ];
         let values: Vec<Option<Vec<u8>>> = self
             .guarded(Op::Lookup, async move {
                 redis::cmd("MGET").arg(&keys).query_async(&mut conn).await

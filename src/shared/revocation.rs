@@ -202,7 +202,11 @@ mod tests {
         let id = keys.id_of("token");
         let m = message(&keys, "c", [1; 16], &id, 2_000);
         assert_eq!(read_message(&keys, "c", &m, 1_000), Some(([1; 16], id)));
-        assert_eq!(read_message(&keys, "c", &m, 2_000), None, "no longer in force");
+        assert_eq!(
+            read_message(&keys, "c", &m, 2_000),
+            None,
+            "no longer in force"
+        );
         assert_eq!(read_message(&keys, "d", &m, 1_000), None, "another channel");
         let mut altered = m.clone();
         altered[20] ^= 1;

@@ -99,11 +99,11 @@ impl SharedTier {
             return SharedRead::Unreachable;
         };
         let now = wall_ms(SystemTime::now());
-        if let Some(deny) = &found.deny {
-            if self.authentic_deny(id, deny) {
-                self.lookups.hit.increment(1);
-                return SharedRead::Revoked;
-            }
+        if let Some(deny) = &found.deny
+            && self.authentic_deny(id, deny)
+        {
+            self.lookups.hit.increment(1);
+            return SharedRead::Revoked;
         }
         let Some(value) = &found.entry else {
             self.lookups.miss.increment(1);
@@ -157,7 +157,11 @@ impl SharedTier {
 
     /// The value and Redis lifetime of a verdict to share; `None` for one not worth sharing
     /// (expired).
-    pub(crate) fn encode_valid(&self, id: &SharedId, principal: &Principal) -> Option<(Vec<u8>, Duration)> {
+    pub(crate) fn encode_valid(
+        &self,
+        id: &SharedId,
+        principal: &Principal,
+    ) -> Option<(Vec<u8>, Duration)> {
         let now = SystemTime::now();
         let mut life = self.lifetimes.positive;
         if let Some(exp) = principal.expires_at() {
@@ -171,7 +175,10 @@ impl SharedTier {
             verdict: SharedVerdict::Valid(principal.clone()),
             until_ms,
         };
-        Some((entry::encode(&self.keys, &self.store.names.entry(id), &entry), life))
+        Some((
+            entry::encode(&self.keys, &self.store.names.entry(id), &entry),
+            life,
+        ))
     }
 
     /// The value and Redis lifetime of an invalid verdict.
@@ -185,7 +192,10 @@ impl SharedTier {
             verdict: SharedVerdict::Invalid,
             until_ms,
         };
-        Some((entry::encode(&self.keys, &self.store.names.entry(id), &entry), life))
+        Some((
+            entry::encode(&self.keys, &self.store.names.entry(id), &entry),
+            life,
+        ))
     }
 
     /// Stores `value` unless the token is revoked and drops `lock`: `Ok(true)` stored (or
@@ -217,7 +227,13 @@ impl SharedTier {
                 until_ms,
             },
         );
-        let message = revocation::message(&self.keys, &self.store.names.channel(), self.origin, id, until_ms);
+        let message = revocation::message(
+            &self.keys,
+            &self.store.names.channel(),
+            self.origin,
+            id,
+            until_ms,
+        );
         self.store.revoke(id, &deny, ttl, &message).await
     }
 }

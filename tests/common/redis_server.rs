@@ -93,10 +93,10 @@ impl RedisServer {
     fn wait_ready(&mut self, within: Duration) -> bool {
         let started = Instant::now();
         while started.elapsed() < within {
-            if let Some(child) = &mut self.child {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return false; // exited (port taken)
-                }
+            if let Some(child) = &mut self.child
+                && let Ok(Some(_)) = child.try_wait()
+            {
+                return false; // exited (port taken)
             }
             if self.ping() {
                 return true;
@@ -146,7 +146,9 @@ impl RedisServer {
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             if self.stopped {
-                let _ = Command::new("kill").args(["-CONT", &child.id().to_string()]).status();
+                let _ = Command::new("kill")
+                    .args(["-CONT", &child.id().to_string()])
+                    .status();
                 self.stopped = false;
             }
             let _ = child.kill();

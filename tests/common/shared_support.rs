@@ -100,9 +100,8 @@ impl SharedGuard {
 
     /// `bearer_guard_cache_lookups_total{tier="shared",result}` (0 when never counted).
     pub fn shared(&self, result: &str) -> f64 {
-        let name = format!(
-            "bearer_guard_cache_lookups_total{{result=\"{result}\",tier=\"shared\"}}"
-        );
+        let name =
+            format!("bearer_guard_cache_lookups_total{{result=\"{result}\",tier=\"shared\"}}");
         self.metrics().get(&name).copied().unwrap_or(0.0)
     }
 
