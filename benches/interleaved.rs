@@ -5,7 +5,11 @@
 //! * `per_request`: the six variants of `benches/per_request.rs` (same routes, same token),
 //!   ratios to the unguarded route, and jwt-authorizer's time over bearer-guard's JWT cache hit;
 //! * `jwt_verify`: per algorithm, bearer-guard's `JwtVerifier`, raw jsonwebtoken `decode` and
-//!   jwt-authorizer's `check_auth` (as in `benches/components.rs`), with paired ratios.
+//!   jwt-authorizer's `check_auth` (as in `benches/components.rs`), with paired ratios;
+//! * `shared`: the shared cache (a `redis-server` started on a free port): a request whose
+//!   verdict is only in Redis (local miss, shared hit) against a remote verification at the
+//!   mock issuer, and the local hit with a shared tier configured against without
+//!   (`shared_support.rs`).
 //!
 //! Why, next to criterion: criterion measures one variant after the other, so a slow phase of
 //! the machine lands on whichever variant runs then. On our 2-vCPU VM separate `per_request`
@@ -13,10 +17,12 @@
 //! runs moved single figures by ±20 %.
 //!
 //! Run: `cargo bench -p bearer-guard-benches --bench interleaved` (30 rounds; append
-//! `-- <rounds>`, and `per_request` or `jwt_verify` for one table).
+//! `-- <rounds>`, and `per_request`, `jwt_verify` or `shared` for one table).
 
 #[path = "paired_rounds.rs"]
 mod paired_rounds;
+#[path = "shared_support.rs"]
+mod shared_support;
 #[path = "support.rs"]
 mod support;
 
@@ -38,7 +44,7 @@ fn main() {
     let only = |table: &str| {
         let named: Vec<_> = args
             .iter()
-            .filter(|a| *a == "per_request" || *a == "jwt_verify")
+            .filter(|a| ["per_request", "jwt_verify", "shared"].contains(&a.as_str()))
             .collect();
         named.is_empty() || named.iter().any(|a| *a == table)
     };
@@ -49,6 +55,71 @@ fn main() {
     if only("jwt_verify") {
         jwt_verify(&runtime, rounds);
     }
+    if only("shared") {
+        shared(&runtime, rounds);
+    }
+}
+
+fn shared(runtime: &tokio::runtime::Runtime, rounds: usize) {
+    let redis = shared_support::RedisServer::start();
+    let issuer = runtime.block_on(async { MockIssuer::start().await.expect("mock issuer") });
+    let token = support::mock_token(&issuer);
+    let authorization = support::bearer(&token);
+    let apps = runtime.block_on(async { shared_support::shared_variants(&issuer, &redis) });
+    runtime.block_on(async {
+        for (name, app) in &apps {
+            support::assert_ok(name, app, &authorization).await;
+        }
+    });
+    let mut variants: Vec<Variant<'_>> = apps
+        .iter()
+        .map(|(name, app)| {
+            let authorization = &authorization;
+            Variant {
+                name: (*name).to_owned(),
+                run: Box::new(move |n| {
+                    runtime.block_on(async {
+                        for _ in 0..n {
+                            black_box(support::status(app, authorization).await);
+                        }
+                    })
+                }),
+            }
+        })
+        .collect();
+    let per_round = paired_rounds::measure(&mut variants, rounds);
+    println!("## shared: {} variants, {rounds} rounds", variants.len());
+    println!();
+    println!("| variant | per request (median) |");
+    println!("|---|---:|");
+    for (index, variant) in variants.iter().enumerate() {
+        println!(
+            "| {} | {} |",
+            variant.name,
+            format_nanos(median_time(&per_round, index))
+        );
+    }
+    let position = |name: &str| variants.iter().position(|v| v.name == name);
+    for (label, a, b) in [
+        (
+            "local miss + shared hit / remote verification",
+            "local_miss_shared_hit",
+            "remote_verification",
+        ),
+        (
+            "local hit, redis on / redis off",
+            "local_hit_redis_on",
+            "local_hit_redis_off",
+        ),
+    ] {
+        if let (Some(a), Some(b)) = (position(a), position(b)) {
+            let (median, low, high) = ratio(&per_round, a, b);
+            println!();
+            println!("{label}: median {median:.3}×, lowest {low:.3}×, highest {high:.3}×");
+        }
+    }
+    println!();
+    drop(issuer);
 }
 
 fn per_request(runtime: &tokio::runtime::Runtime, rounds: usize) {

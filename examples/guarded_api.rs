@@ -6,6 +6,10 @@
 //! source set) the same embedded server plays an RFC 7662 introspection endpoint or a Bitrix24
 //! portal instead, and the demo prints a token it registered there. See README.md and `bearer_guard::config` for the variables.
 //!
+//! With `GUARD_REDIS_URL` and `GUARD_CACHE_SECRET` set, verdicts are shared with every other
+//! process using the same Redis and secret; with `GUARD_ADMIN_LISTEN` and `GUARD_ADMIN_TOKEN`,
+//! a second listener serves `POST /revoke` (the API listener has no admin routes).
+//!
 //! Routes: `GET /health` (open, liveness: always 200), `GET /ready` (open: 200 once every key
 //! source has loaded, else 503), `GET /metrics` (open: Prometheus text format), `GET /whoami`
 //! (any valid token), `GET /records` (scope `read`), `POST /records` (scope `write`, 201).
@@ -131,13 +135,36 @@ async fn run() -> Result<(), String> {
     })
     .map_err(|e| e.to_string())?;
     let guard = config.layer().map_err(|e| e.to_string())?;
+    let admin = config.admin_router(&guard).map_err(|e| e.to_string())?;
     let app = app(guard, metrics).map_err(|e| e.to_string())?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("GUARD_LISTEN: cannot bind {}: {e}", config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // The admin listener is bound before anything is printed, like the API's.
+    let admin_listener = match (admin, config.admin_listen) {
+        (Some(router), Some(at)) => {
+            let listener = TcpListener::bind(at)
+                .await
+                .map_err(|e| format!("GUARD_ADMIN_LISTEN: cannot bind {at}: {e}"))?;
+            Some((listener, router))
+        }
+        _ => None,
+    };
     let mode = config.mode.map_or("none", |m| m.as_str());
     println!("bearer-guard demo: mode {mode}");
+    if config.redis_url.is_some() {
+        println!("shared cache: on (GUARD_REDIS_URL)");
+    }
+    if let Some((listener, router)) = admin_listener {
+        let admin_addr = listener.local_addr().map_err(|e| e.to_string())?;
+        println!("admin listening on http://{admin_addr} (POST /revoke)");
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                eprintln!("guarded_api: admin listener: {error}");
+            }
+        });
+    }
     println!("listening on http://{addr}");
     if let Some(issuer) = &issuer {
         print_how_to_call(issuer, &config, addr)?;

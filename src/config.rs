@@ -20,6 +20,12 @@
 //! | `GUARD_REALM` | realm of `WWW-Authenticate` challenges | `api` |
 //! | `GUARD_ALLOW_PLAIN_HTTP` | `true` allows `http://` URLs off loopback | `false` |
 //! | `GUARD_HTTPS_PROXY` | forward proxy for `https://` verify and JWKS calls (never for `http://` ones) | none: `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` are ignored |
+//! | `GUARD_REDIS_URL` | `redis://host:port[/db]` or `rediss://…`: verdicts shared by every replica using the same Redis and secret (feature `redis`; without it, setting this is an error) | none: in-process cache only |
+//! | `GUARD_CACHE_SECRET` | the shared secret (at least 32 bytes) replicas derive cache keys and entry MAC keys from; read as is | required with `GUARD_REDIS_URL` |
+//! | `GUARD_REDIS_TIMEOUT_MS` | longest wait for one Redis call (1–10000) | 100 |
+//! | `GUARD_REVOCATION_TTL_SECS` | how long a revoked token stays refused (1–604800) | 3600 |
+//! | `GUARD_ADMIN_LISTEN` | address of the admin listener (`POST /revoke`, [`admin`](crate::admin)) | none: off |
+//! | `GUARD_ADMIN_TOKEN` | the bearer token the admin listener requires (at least 16 bytes); read as is | required with `GUARD_ADMIN_LISTEN` |
 //!
 //! An empty variable counts as unset. A bad value is a [`ConfigError`] that names the
 //! variable.
@@ -29,6 +35,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+mod replicas;
 
 use crate::error::{ConfigError, DEFAULT_REALM};
 use crate::guard::{BearerGuardLayer, DEFAULT_NEGATIVE_TTL, DEFAULT_POSITIVE_TTL};
@@ -115,6 +123,18 @@ pub struct GuardConfig {
     pub allow_plain_http: bool,
     /// `GUARD_HTTPS_PROXY`.
     pub https_proxy: Option<String>,
+    /// `GUARD_REDIS_URL` (never shown by `Debug` with its password).
+    pub redis_url: Option<String>,
+    /// `GUARD_CACHE_SECRET` (never shown by `Debug`).
+    pub cache_secret: Option<String>,
+    /// `GUARD_REDIS_TIMEOUT_MS`.
+    pub redis_timeout: Duration,
+    /// `GUARD_REVOCATION_TTL_SECS`.
+    pub revocation_ttl: Duration,
+    /// `GUARD_ADMIN_LISTEN`.
+    pub admin_listen: Option<SocketAddr>,
+    /// `GUARD_ADMIN_TOKEN` (never shown by `Debug`).
+    pub admin_token: Option<String>,
 }
 
 impl GuardConfig {
@@ -235,6 +255,8 @@ impl GuardConfig {
                     }),
             }
         };
+        let raw = |name: &str| lookup(name);
+        let replicas = replicas::ReplicaSettings::read(&get, &raw, listen)?;
         Ok(GuardConfig {
             listen,
             mode,
@@ -255,6 +277,12 @@ impl GuardConfig {
             realm: get("GUARD_REALM").unwrap_or_else(|| DEFAULT_REALM.to_owned()),
             allow_plain_http,
             https_proxy,
+            redis_url: replicas.redis_url,
+            cache_secret: replicas.cache_secret,
+            redis_timeout: replicas.redis_timeout,
+            revocation_ttl: replicas.revocation_ttl,
+            admin_listen: replicas.admin_listen,
+            admin_token: replicas.admin_token,
         })
     }
 
@@ -379,28 +407,60 @@ impl GuardConfig {
         builder.build().map_err(|e| rename(e, "GUARD_VERIFY_URL"))
     }
 
-    /// Builds the guard layer: the verifier plus the cache TTLs and realm.
+    /// Builds the guard layer: the verifier plus the cache TTLs, realm and revocation TTL,
+    /// and the shared cache when `GUARD_REDIS_URL` is set (then inside a tokio runtime).
     ///
     /// # Errors
-    /// As [`GuardConfig::verifier`], and for a realm a header cannot carry (`GUARD_REALM`).
+    /// As [`GuardConfig::verifier`], and for a realm a header cannot carry (`GUARD_REALM`),
+    /// or a shared cache that cannot be set up (named by its variable).
     pub fn layer(&self) -> Result<BearerGuardLayer, ConfigError> {
-        BearerGuardLayer::builder_shared(self.verifier()?)
+        let builder = BearerGuardLayer::builder_shared(self.verifier()?)
             .positive_ttl(self.cache_ttl)
             .negative_ttl(self.negative_ttl)
-            .realm(self.realm.clone())
-            .build()
-            .map_err(|e| {
-                let variable = match &e {
-                    ConfigError::Invalid { name, .. } if name == "positive_ttl" => {
-                        "GUARD_CACHE_TTL_SECS"
-                    }
-                    ConfigError::Invalid { name, .. } if name == "negative_ttl" => {
-                        "GUARD_NEGATIVE_TTL_SECS"
-                    }
+            .revocation_ttl(self.revocation_ttl)
+            .realm(self.realm.clone());
+        #[cfg(feature = "redis")]
+        let builder = match (&self.redis_url, &self.cache_secret) {
+            (Some(url), Some(secret)) => builder.shared_cache(
+                crate::shared::SharedCache::new(url.clone(), secret).timeout(self.redis_timeout),
+            ),
+            _ => builder,
+        };
+        builder.build().map_err(|e| {
+            let variable = match &e {
+                ConfigError::Invalid { name, .. } => match name.as_ref() {
+                    "positive_ttl" => "GUARD_CACHE_TTL_SECS",
+                    "negative_ttl" => "GUARD_NEGATIVE_TTL_SECS",
+                    "revocation_ttl" => "GUARD_REVOCATION_TTL_SECS",
+                    "cache_secret" => "GUARD_CACHE_SECRET",
+                    "redis_timeout" => "GUARD_REDIS_TIMEOUT_MS",
+                    "redis_url" | "key_prefix" => "GUARD_REDIS_URL",
                     _ => "GUARD_REALM",
-                };
-                rename(e, variable)
-            })
+                },
+                _ => "GUARD_REALM",
+            };
+            rename(e, variable)
+        })
+    }
+
+    /// The admin routes ([`admin_router`](crate::admin::admin_router)) for `guard` when
+    /// `GUARD_ADMIN_LISTEN` is set, to be served on that address; `None` otherwise.
+    ///
+    /// # Errors
+    /// A `GUARD_ADMIN_TOKEN` the admin router refuses (named by the variable).
+    pub fn admin_router<R>(
+        &self,
+        guard: &BearerGuardLayer<R>,
+    ) -> Result<Option<axum::Router>, ConfigError>
+    where
+        R: Clone + Send + Sync + 'static,
+    {
+        match (&self.admin_listen, &self.admin_token) {
+            (Some(_), Some(token)) => crate::admin::admin_router(guard.clone(), token)
+                .map(Some)
+                .map_err(|e| rename(e, "GUARD_ADMIN_TOKEN")),
+            _ => Ok(None),
+        }
     }
 }
 
@@ -523,6 +583,18 @@ impl fmt::Debug for GuardConfig {
             .field(
                 "https_proxy",
                 &self.https_proxy.as_deref().map(redacted_url),
+            )
+            .field("redis_url", &self.redis_url.as_deref().map(redacted_url))
+            .field(
+                "cache_secret",
+                &self.cache_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("redis_timeout", &self.redis_timeout)
+            .field("revocation_ttl", &self.revocation_ttl)
+            .field("admin_listen", &self.admin_listen)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
             )
             .finish()
     }

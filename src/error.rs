@@ -276,6 +276,32 @@ pub enum ConfigError {
     NoRandomKey,
 }
 
+/// Why a [`revoke`](crate::BearerGuardLayer::revoke) did not fully take effect. The admin
+/// listener answers each with [`status`](Self::status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RevokeError {
+    /// Not a token the guard would accept from a request (empty, too long, or characters
+    /// outside RFC 6750's `b64token`): nothing was revoked.
+    #[error("not a well-formed bearer token")]
+    MalformedToken,
+    /// Revoked in this process, but the shared cache could not be reached: the other replicas
+    /// were not told. Try again.
+    #[error("revoked in this process only: the shared cache could not be reached")]
+    SharedUnavailable,
+}
+
+impl RevokeError {
+    /// The admin listener's answer: 400 for a malformed token, 503 when the shared cache could
+    /// not be reached. No wildcard arm: a new variant is placed on purpose.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            RevokeError::MalformedToken => StatusCode::BAD_REQUEST,
+            RevokeError::SharedUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
 impl ConfigError {
     /// A [`ConfigError::Invalid`] for `name`.
     pub fn invalid(

@@ -60,6 +60,10 @@
 //!    tokens cannot evict real users.
 //! 3. On a miss, concurrent requests for the same token share **one** verifier call (made by
 //!    the first of them, bounded by a verify timeout and a cap on verifications in flight).
+//!    A token revoked with [`BearerGuardLayer::revoke`] is refused here for the revocation TTL.
+//!    With a shared cache (feature `redis`, module `shared`), the first request of a miss asks
+//!    Redis before the verifier, so replicas share verdicts and revocations (README, "Running
+//!    several replicas").
 //! 4. Valid: the [`Principal`] goes into the request's extensions and the route runs. Invalid:
 //!    401. Unavailable: 503 with `Retry-After`, never cached.
 //! 5. [`RequireScopeLayer`] on a route answers 403 `insufficient_scope` when scopes are missing.
@@ -80,6 +84,7 @@
 //! reachable only as a [`source`](std::error::Error::source).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod admin;
 mod cache;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
@@ -100,13 +105,18 @@ pub mod presets;
 pub mod principal;
 pub mod rejection;
 pub mod scope;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod shared;
 mod telemetry;
 mod token;
 pub mod verify;
 
 pub use config::{GuardConfig, Mode};
-pub use error::{AuthError, ConfigError};
-pub use guard::{BearerGuard, BearerGuardLayer, BearerGuardLayerBuilder, Decision};
+pub use error::{AuthError, ConfigError, RevokeError};
+pub use guard::{
+    BearerGuard, BearerGuardLayer, BearerGuardLayerBuilder, Decision, RevocationScope,
+};
 pub use principal::{OwnerKind, Principal, ResourceOwner, VerifierKind};
 pub use rejection::{Challenge, DefaultRejection, RejectionResponse};
 pub use scope::{RequireScopeLayer, ScopeRequirement};

@@ -30,6 +30,14 @@ pub(crate) const JWKS_FETCHES: &str = "bearer_guard_jwks_fetches_total";
 pub(crate) const INFLIGHT: &str = "bearer_guard_inflight_verifications";
 /// `bearer_guard_log_lines_suppressed_total`.
 pub(crate) const LOG_LINES_SUPPRESSED: &str = "bearer_guard_log_lines_suppressed_total";
+/// `bearer_guard_revocations_total{origin}`.
+pub(crate) const REVOCATIONS: &str = "bearer_guard_revocations_total";
+/// `bearer_guard_redis_errors_total{op}` (feature `redis`).
+pub(crate) const REDIS_ERRORS: &str = "bearer_guard_redis_errors_total";
+/// `bearer_guard_redis_circuit_state` (feature `redis`).
+pub(crate) const REDIS_CIRCUIT: &str = "bearer_guard_redis_circuit_state";
+/// `bearer_guard_redis_subscribed` (feature `redis`).
+pub(crate) const REDIS_SUBSCRIBED: &str = "bearer_guard_redis_subscribed";
 
 /// Describes every metric to the current recorder. Called where handles are registered (at
 /// build time, never per request); describing twice is harmless.
@@ -60,6 +68,26 @@ pub(crate) fn describe() {
         LOG_LINES_SUPPRESSED,
         Unit::Count,
         "Warnings held back by the log rate limit."
+    );
+    metrics::describe_counter!(
+        REVOCATIONS,
+        Unit::Count,
+        "Tokens revoked: by this process (local) or announced by another replica (remote)."
+    );
+    metrics::describe_counter!(
+        REDIS_ERRORS,
+        Unit::Count,
+        "Redis calls of the shared cache that failed or timed out, by operation."
+    );
+    metrics::describe_gauge!(
+        REDIS_CIRCUIT,
+        Unit::Count,
+        "The shared cache's circuit breaker: 0 closed, 1 open, 2 half-open."
+    );
+    metrics::describe_gauge!(
+        REDIS_SUBSCRIBED,
+        Unit::Count,
+        "1 while the shared cache's revocation feed (pub/sub) is up, else 0."
     );
 }
 
@@ -147,12 +175,15 @@ pub(crate) struct GuardMetrics {
     verifications: [Counter; 3],
     pub(crate) duration: Histogram,
     pub(crate) inflight: Gauge,
+    /// `bearer_guard_revocations_total{origin="local"}`.
+    pub(crate) revoked_local: Counter,
 }
 
 impl GuardMetrics {
     /// Registers every handle of a guard around a verifier of kind `verifier` with the current
-    /// recorder. The `shared` cache tier is not registered: there is no shared cache yet, and
-    /// a series that can only ever read 0 would suggest there is.
+    /// recorder. The `shared` cache tier's handles are registered by the tier itself
+    /// ([`shared_handles`]), only when it is configured: a series that can only ever read 0
+    /// would suggest a shared cache where there is none.
     pub(crate) fn register(verifier: VerifierKind) -> Self {
         describe();
         let name = verifier.as_str();
@@ -166,6 +197,7 @@ impl GuardMetrics {
             ),
             duration: metrics::histogram!(VERIFICATION_DURATION, "verifier" => name),
             inflight: metrics::gauge!(INFLIGHT),
+            revoked_local: metrics::counter!(REVOCATIONS, "origin" => "local"),
         }
     }
 
@@ -204,4 +236,36 @@ pub(crate) fn jwks_fetch_counters() -> (Counter, Counter) {
 pub(crate) fn log_lines_suppressed_counter() -> Counter {
     describe();
     metrics::counter!(LOG_LINES_SUPPRESSED)
+}
+
+/// The handles of a shared cache tier, registered with the current recorder when it starts.
+#[cfg(feature = "redis")]
+pub(crate) struct SharedHandles {
+    pub(crate) lookups: crate::shared::tier_counters::LookupCounters,
+    pub(crate) store: crate::shared::tier_counters::StoreMetrics,
+    pub(crate) remote_revocations: Counter,
+    pub(crate) subscribed: Gauge,
+}
+
+/// Registers the shared tier's handles (`tier="shared"` lookups, Redis errors per operation,
+/// the circuit and subscription gauges, remote revocations).
+#[cfg(feature = "redis")]
+pub(crate) fn shared_handles() -> SharedHandles {
+    use crate::shared::tier_counters::{LookupCounters, OPS, StoreMetrics};
+    describe();
+    let lookup = |result: &'static str| metrics::counter!(CACHE_LOOKUPS, "tier" => "shared", "result" => result);
+    SharedHandles {
+        lookups: LookupCounters {
+            hit: lookup("hit"),
+            miss: lookup("miss"),
+            error: lookup("error"),
+            rejected: lookup("rejected"),
+        },
+        store: StoreMetrics {
+            errors: OPS.map(|op| metrics::counter!(REDIS_ERRORS, "op" => op)),
+            circuit: metrics::gauge!(REDIS_CIRCUIT),
+        },
+        remote_revocations: metrics::counter!(REVOCATIONS, "origin" => "remote"),
+        subscribed: metrics::gauge!(REDIS_SUBSCRIBED),
+    }
 }

@@ -425,3 +425,90 @@ fn guard_config_debug_does_not_show_a_password_in_a_url() {
         };
     assert!(!shown.contains("hunter2-never-shown"), "{shown}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_cache_secret_admin_token_or_token_reaches_the_logs_with_a_shared_cache() {
+    use bearer_guard::shared::SharedCache;
+    use common::redis_server::RedisServer;
+    use common::shared_support::{SECRET, issuer as introspection_issuer, shared_guard, token};
+
+    let logs = capture();
+    let mut secrets = Secrets::default();
+    secrets.add("cache secret", SECRET);
+    let admin_token = "admin-Token-never-logged-77f1";
+    secrets.add("admin token", admin_token);
+    let redis = RedisServer::start();
+    let issuer = introspection_issuer().await;
+    let first = shared_guard(&issuer, &redis.url(), SECRET);
+    let second = shared_guard(&issuer, &redis.url(), SECRET);
+    first.wait_subscribed().await;
+    second.wait_subscribed().await;
+    let valid = token(&issuer, "Users:hygiene");
+    secrets.token("shared valid token", &valid);
+    let invalid = "shared-Invalid-token-never-logged-0b3e";
+    secrets.token("shared invalid token", invalid);
+    assert_eq!(call(&first.app, &valid).await, 200);
+    assert_eq!(call(&second.app, &valid).await, 200);
+    assert_eq!(call(&first.app, invalid).await, 401);
+    // A tampered entry is rejected with a warning.
+    for key in redis.keys("bearer-guard:v1:e:*") {
+        let mut value = redis.get(&key).unwrap_or_default();
+        if let Some(last) = value.last_mut() {
+            *last ^= 1;
+        }
+        redis.set(&key, &value, 60_000);
+    }
+    let third = shared_guard(&issuer, &redis.url(), SECRET);
+    assert_eq!(call(&third.app, invalid).await, 401);
+    // Revocation through the admin router (wrong admin token first), heard by the others.
+    let router = bearer_guard::admin::admin_router(first.layer.clone(), admin_token)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = common::serve(router).await;
+    for auth in [
+        "Bearer wrong-admin-token-value-000",
+        &format!("Bearer {admin_token}"),
+    ] {
+        let _ = common::client()
+            .post(format!("http://{addr}/revoke"))
+            .header("authorization", auth)
+            .form(&[("token", valid.as_str())])
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut refused = false;
+    for _ in 0..50 {
+        if call(&second.app, &valid).await == 401 {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(refused);
+    // Debug of the settings that hold the secret, the admin token and a Redis password.
+    let password = "redis-Password-never-logged-2c9a";
+    secrets.add("redis password", password);
+    let shared = SharedCache::new(format!("redis://user:{password}@127.0.0.1:1/0"), SECRET);
+    let config = GuardConfig::from_lookup(|name| match name {
+        "GUARD_VERIFY_URL" => Some("https://crm.example/verify".into()),
+        "GUARD_REDIS_URL" => Some(format!("redis://:{password}@127.0.0.1:1")),
+        "GUARD_CACHE_SECRET" => Some(SECRET.into()),
+        "GUARD_ADMIN_LISTEN" => Some("127.0.0.1:0".into()),
+        "GUARD_ADMIN_TOKEN" => Some(admin_token.into()),
+        _ => None,
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    tracing::debug!(?shared, ?config, layer = ?first.layer, "debug of the shared settings");
+
+    let text = logs.text();
+    for expected in [
+        "subscribed to shared revocations",
+        "shared cache entry rejected",
+        "token revoked",
+        "wrong admin token",
+        "debug of the shared settings",
+    ] {
+        assert!(text.contains(expected), "the logs lack {expected:?}");
+    }
+    secrets.assert_absent("the logs", &text);
+}

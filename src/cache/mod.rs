@@ -33,6 +33,7 @@
 
 mod inflight;
 mod key;
+mod revoked;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -41,6 +42,7 @@ use moka::sync::Cache;
 
 pub(crate) use inflight::{InFlight, Join, Outcome, wait_for};
 pub(crate) use key::{BuildKeyHasher, TokenKey, TokenKeyer};
+pub(crate) use revoked::RevokedSet;
 
 use crate::principal::Principal;
 
@@ -51,7 +53,9 @@ pub(crate) enum Cached {
     Invalid,
 }
 
-/// Positive and negative verdict caches.
+/// Positive and negative verdict caches. Clones share the same caches (the shared tier's
+/// background task holds one to drop entries).
+#[derive(Clone)]
 pub(crate) struct VerdictCache {
     positive: Cache<TokenKey, Fresh, BuildKeyHasher>,
     negative: Cache<TokenKey, (), BuildKeyHasher>,
@@ -142,9 +146,21 @@ impl VerdictCache {
 
     /// Remembers a valid verdict, unless the token has already expired or the positive TTL
     /// is zero.
+    #[cfg(test)]
     pub(crate) fn insert_valid(&self, key: TokenKey, principal: Principal) {
+        self.insert_valid_within(key, principal, self.positive_ttl);
+    }
+
+    /// [`insert_valid`](Self::insert_valid), for at most `max_life` (the remaining life of a
+    /// shared entry, or the short life of an entry stored while revocations may go unheard).
+    pub(crate) fn insert_valid_within(
+        &self,
+        key: TokenKey,
+        principal: Principal,
+        max_life: Duration,
+    ) {
         let now = SystemTime::now();
-        let life_ms = millis(lifetime(&principal, self.positive_ttl, now));
+        let life_ms = millis(lifetime(&principal, self.positive_ttl.min(max_life), now));
         if life_ms == 0 {
             return;
         }
@@ -162,6 +178,23 @@ impl VerdictCache {
     /// Remembers an invalid verdict for the negative TTL.
     pub(crate) fn insert_invalid(&self, key: TokenKey) {
         self.negative.insert(key, ());
+    }
+
+    /// Forgets the valid verdict of `key` (a revocation).
+    pub(crate) fn invalidate_valid(&self, key: &TokenKey) {
+        self.positive.invalidate(key);
+    }
+
+    /// Forgets every valid verdict (the shared tier lost or regained its revocation feed).
+    #[cfg(feature = "redis")]
+    pub(crate) fn invalidate_all_valid(&self) {
+        self.positive.invalidate_all();
+    }
+
+    /// The valid verdict of `key`, if any (for a revocation's deadline in Redis).
+    #[cfg(feature = "redis")]
+    pub(crate) fn peek_valid(&self, key: &TokenKey) -> Option<Principal> {
+        self.positive.get(key).map(|fresh| fresh.principal)
     }
 
     /// Entry counts `(positive, negative)` after pending maintenance has run. For tests and

@@ -9,7 +9,9 @@ use tracing::{Instrument, Level, field};
 
 use super::catch_panic::{CatchPanic, Panicked};
 use super::decision::{CacheLookup, Decision, DecisionHook};
-use crate::cache::{Cached, InFlight, Join, Outcome, TokenKey, TokenKeyer, VerdictCache, wait_for};
+use crate::cache::{
+    Cached, InFlight, Join, Outcome, RevokedSet, TokenKey, TokenKeyer, VerdictCache, wait_for,
+};
 use crate::error::AuthError;
 use crate::extract;
 use crate::log_limit::RateLimitedLog;
@@ -40,6 +42,14 @@ pub(crate) struct GuardCore {
     pub(crate) on_decision: Option<DecisionHook>,
     /// Whether a [`Decision`] carries the subject.
     pub(crate) decision_subject: bool,
+    /// Tokens revoked in this process, refused on the miss path.
+    pub(crate) revoked: RevokedSet,
+    /// How long a revocation lasts (the deny marker's longest life).
+    #[cfg(feature = "redis")]
+    pub(crate) revocation_ttl: Duration,
+    /// The shared tier, when configured.
+    #[cfg(feature = "redis")]
+    pub(crate) shared: Option<crate::shared::SharedTier>,
 }
 
 /// The result of the synchronous part of a request: answered from the cache, or not.
@@ -218,7 +228,7 @@ impl GuardCore {
                 Join::Lead(sender) => {
                     // Removes the in-flight entry however this ends: answer, panic or drop.
                     let _finish = FinishOnDrop { core: self, key };
-                    let outcome = self.verify_and_store(key, &token, deadline).await;
+                    let outcome = self.lead(key, &token, deadline).await;
                     sender.send_replace(Some(outcome.clone()));
                     return outcome;
                 }
@@ -227,15 +237,74 @@ impl GuardCore {
         Outcome::Unavailable
     }
 
-    /// Calls the verifier (bounded by `deadline`), stores the verdict, and logs one span with
-    /// outcome, cache status and duration. Never logs the token. A verifier that panics —
-    /// while creating its future or while it is polled — is "unavailable".
-    async fn verify_and_store(
+    /// The leader's part of a miss: refuse a revoked token; else ask the shared tier (when
+    /// configured) or verify, and store the verdict.
+    async fn lead(
         &self,
         key: TokenKey,
         token: &BearerToken,
         deadline: tokio::time::Instant,
     ) -> Outcome {
+        if self.revoked.contains(&key) {
+            return self.refuse_revoked(key);
+        }
+        #[cfg(feature = "redis")]
+        if let Some(tier) = &self.shared {
+            return self.lead_shared(tier, key, token, deadline).await;
+        }
+        let verdict = self.verify(token, deadline).await;
+        self.store_local(key, verdict, Duration::MAX)
+    }
+
+    /// A revoked token: remembered as invalid (so the next request is answered from the
+    /// negative cache), its valid verdict dropped.
+    pub(super) fn refuse_revoked(&self, key: TokenKey) -> Outcome {
+        tracing::debug!("bearer-guard: token revoked");
+        if let Some(cache) = &self.cache {
+            cache.invalidate_valid(&key);
+            cache.insert_invalid(key);
+        }
+        Outcome::Invalid
+    }
+
+    /// Stores `verdict` in the local tier (a valid one for at most `max_life`) and turns it
+    /// into the outcome. A valid verdict stored while the token was being revoked is dropped
+    /// again: the revoked set is checked after the insert, and a revocation drops the entry
+    /// after it records the key, so one of the two always sees the other.
+    pub(super) fn store_local(
+        &self,
+        key: TokenKey,
+        verdict: Verdict,
+        max_life: Duration,
+    ) -> Outcome {
+        match verdict {
+            Verdict::Valid(principal) => {
+                if let Some(cache) = &self.cache {
+                    cache.insert_valid_within(key, principal.clone(), max_life);
+                }
+                if self.revoked.contains(&key) {
+                    return self.refuse_revoked(key);
+                }
+                Outcome::Valid(principal)
+            }
+            Verdict::Invalid(_) => {
+                if let Some(cache) = &self.cache {
+                    cache.insert_invalid(key);
+                }
+                Outcome::Invalid
+            }
+            Verdict::Unavailable(_) => Outcome::Unavailable,
+        }
+    }
+
+    /// Calls the verifier (bounded by `deadline`) and logs one span with outcome, cache status
+    /// and duration. Never logs the token. A verifier that panics — while creating its future
+    /// or while it is polled — is "unavailable".
+    pub(super) async fn verify(
+        &self,
+        token: &BearerToken,
+        deadline: tokio::time::Instant,
+    ) -> Verdict {
         let span = tracing::span!(
             Level::DEBUG,
             "bearer_guard.verify",
@@ -270,28 +339,18 @@ impl GuardCore {
         self.metrics.verification(verdict.index());
         self.metrics.duration.record(elapsed.as_secs_f64());
         let _entered = span.enter();
-        match verdict {
+        match &verdict {
             Verdict::Valid(principal) => {
                 tracing::debug!(subject = principal.subject(), source = %principal.source(), "token valid");
-                if let Some(cache) = &self.cache {
-                    cache.insert_valid(key, principal.clone());
-                }
-                Outcome::Valid(principal)
             }
-            Verdict::Invalid(reason) => {
-                tracing::debug!(%reason, "token invalid");
-                if let Some(cache) = &self.cache {
-                    cache.insert_invalid(key);
-                }
-                Outcome::Invalid
-            }
+            Verdict::Invalid(reason) => tracing::debug!(%reason, "token invalid"),
             Verdict::Unavailable(cause) => {
                 self.logs.unavailable.warn(|suppressed| {
                     tracing::warn!(cause = %cause, suppressed, "token verification unavailable");
                 });
-                Outcome::Unavailable
             }
         }
+        verdict
     }
 }
 

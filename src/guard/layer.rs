@@ -7,9 +7,10 @@ use tower::Layer;
 
 use super::core::{GuardCore, GuardLogs, Settings};
 use super::decision::{Decision, DecisionHook};
+use super::revoke::RevocationScope;
 use super::service::BearerGuard;
-use crate::cache::{CacheSettings, InFlight, TokenKeyer, VerdictCache};
-use crate::error::{ConfigError, DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS};
+use crate::cache::{CacheSettings, InFlight, RevokedSet, TokenKeyer, VerdictCache};
+use crate::error::{ConfigError, DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS, RevokeError};
 use crate::extract::DEFAULT_MAX_TOKEN_LEN;
 use crate::rejection::DefaultRejection;
 use crate::scope::RequireScopeLayer;
@@ -28,6 +29,10 @@ pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1_024;
 /// Default time a verifier may take before the request gets 503: 10 s.
 pub const DEFAULT_VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a revocation lasts: 1 hour.
+pub const DEFAULT_REVOCATION_TTL: Duration = Duration::from_secs(3600);
+/// Longest revocation TTL accepted: 7 days.
+pub(crate) const MAX_REVOCATION_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// Longest verify timeout accepted: 10 minutes.
 pub(crate) const MAX_VERIFY_TIMEOUT: Duration = Duration::from_secs(600);
 /// Longest positive or negative cache TTL accepted: 7 days.
@@ -127,6 +132,36 @@ impl<R> BearerGuardLayer<R> {
         async move { core.verifier.ready().await }
     }
 
+    /// Revokes `token`: from now on, for the revocation TTL (or until the token's expiry, when
+    /// known), the guard answers it 401 `invalid_token` whatever the verifier says, also while
+    /// a verification of it is in flight.
+    ///
+    /// Without a shared cache this applies to this process only
+    /// ([`RevocationScope::Local`]). With one ([`shared_cache`](BearerGuardLayerBuilder::shared_cache)),
+    /// a deny marker is written to Redis, the shared entry deleted and a message published:
+    /// every replica sharing the Redis drops its local entry within about a second, and reads
+    /// the marker on its next miss ([`RevocationScope::Shared`]).
+    ///
+    /// # Errors
+    /// [`RevokeError::MalformedToken`] for a token a request could not carry (nothing is
+    /// revoked); [`RevokeError::SharedUnavailable`] when Redis could not be reached (revoked in
+    /// this process only: try again).
+    pub async fn revoke(&self, token: &str) -> Result<RevocationScope, RevokeError> {
+        self.core.revoke(token).await
+    }
+
+    /// Whether this process hears revocations from other replicas right now: `None` without a
+    /// shared cache, `Some(false)` while its subscription to them is down (local valid
+    /// verdicts then live at most 1 s; see the README, "Running several replicas"). For a
+    /// health page or a test, not for the request path.
+    pub fn hears_revocations(&self) -> Option<bool> {
+        #[cfg(feature = "redis")]
+        if let Some(tier) = &self.core.shared {
+            return Some(tier.listening());
+        }
+        None
+    }
+
     /// Cached entries `(valid, invalid)`, after pending cache maintenance. For tests and
     /// metrics, not for the request path. `(0, 0)` when the cache is off.
     pub fn cache_entry_counts(&self) -> (u64, u64) {
@@ -167,6 +202,9 @@ pub struct BearerGuardLayerBuilder<R = DefaultRejection> {
     retry_after: Duration,
     on_decision: Option<DecisionHook>,
     decision_subject: bool,
+    revocation_ttl: Duration,
+    #[cfg(feature = "redis")]
+    shared: Option<crate::shared::SharedCache>,
 }
 
 impl BearerGuardLayerBuilder {
@@ -187,6 +225,9 @@ impl BearerGuardLayerBuilder {
             retry_after: Duration::from_secs(DEFAULT_RETRY_AFTER_SECS),
             on_decision: None,
             decision_subject: false,
+            revocation_ttl: DEFAULT_REVOCATION_TTL,
+            #[cfg(feature = "redis")]
+            shared: None,
         }
     }
 }
@@ -202,6 +243,7 @@ impl<R> std::fmt::Debug for BearerGuardLayerBuilder<R> {
             .field("retry_after", &self.retry_after)
             .field("on_decision", &self.on_decision.is_some())
             .field("decision_subject", &self.decision_subject)
+            .field("revocation_ttl", &self.revocation_ttl)
             .finish_non_exhaustive()
     }
 }
@@ -224,7 +266,29 @@ impl<R> BearerGuardLayerBuilder<R> {
             retry_after: self.retry_after,
             on_decision: self.on_decision,
             decision_subject: self.decision_subject,
+            revocation_ttl: self.revocation_ttl,
+            #[cfg(feature = "redis")]
+            shared: self.shared,
         }
+    }
+
+    /// How long a [`revoke`](BearerGuardLayer::revoke)d token stays refused (a shorter time
+    /// when its expiry is known). Default: 1 hour ([`DEFAULT_REVOCATION_TTL`]); from 1 s to
+    /// 7 days.
+    pub fn revocation_ttl(mut self, ttl: Duration) -> Self {
+        self.revocation_ttl = ttl;
+        self
+    }
+
+    /// Shares verdicts with every replica using the same Redis and secret (feature `redis`):
+    /// see [`SharedCache`](crate::shared::SharedCache) and the README, "Running several
+    /// replicas". Building the layer then needs a tokio runtime (a background task subscribes
+    /// to revocations). Default: none (the in-process cache only).
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn shared_cache(mut self, shared: crate::shared::SharedCache) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
     /// The `realm` of every `WWW-Authenticate` challenge. Default: `"api"`.
@@ -311,7 +375,10 @@ impl<R> BearerGuardLayerBuilder<R> {
     /// * [`ConfigError::Invalid`] naming the setting: a realm with characters a header cannot
     ///   carry; a token length of 0 or over 64 KiB; an in-flight cap of 0; a verify timeout of
     ///   0 or over 10 minutes; a positive or negative TTL over 7 days; a `Retry-After` over
-    ///   1 hour.
+    ///   1 hour; a revocation TTL under 1 s or over 7 days.
+    /// * With a [`shared_cache`](Self::shared_cache): `cache_secret` shorter than 32 bytes,
+    ///   `redis_timeout` out of 1 ms–10 s, a bad `key_prefix`, a `redis_url` that is not a
+    ///   Redis URL or no tokio runtime (named `redis_url`).
     /// * [`ConfigError::NoRandomKey`] when the system's random generator fails.
     pub fn build(self) -> Result<BearerGuardLayer<R>, ConfigError> {
         if self.realm.is_empty() || !self.realm.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {
@@ -353,6 +420,13 @@ impl<R> BearerGuardLayerBuilder<R> {
                 "must be at most 1 hour",
             ));
         }
+        if self.revocation_ttl < Duration::from_secs(1) || self.revocation_ttl > MAX_REVOCATION_TTL
+        {
+            return Err(ConfigError::invalid(
+                "revocation_ttl",
+                "must be from 1 s to 7 days",
+            ));
+        }
         self.assemble()
     }
 
@@ -362,6 +436,22 @@ impl<R> BearerGuardLayerBuilder<R> {
         let keyer = TokenKeyer::new().map_err(|_| ConfigError::NoRandomKey)?;
         let cache = (self.cache.capacity > 0).then(|| VerdictCache::new(self.cache));
         let kind = self.verifier.kind();
+        let revoked = RevokedSet::new(self.revocation_ttl);
+        #[cfg(feature = "redis")]
+        let shared = match &self.shared {
+            None => None,
+            Some(shared) => Some(shared.start(crate::shared::TierParts {
+                local: cache.clone(),
+                revoked: revoked.clone(),
+                kind,
+                lifetimes: crate::shared::Lifetimes {
+                    positive: self.cache.positive_ttl,
+                    negative: self.cache.negative_ttl,
+                    revocation: self.revocation_ttl,
+                },
+                id_capacity: self.cache.capacity,
+            })?),
+        };
         Ok(BearerGuardLayer {
             rejection: self.rejection,
             core: Arc::new(GuardCore {
@@ -380,6 +470,11 @@ impl<R> BearerGuardLayerBuilder<R> {
                 metrics: GuardMetrics::register(kind),
                 on_decision: self.on_decision,
                 decision_subject: self.decision_subject,
+                revoked,
+                #[cfg(feature = "redis")]
+                revocation_ttl: self.revocation_ttl,
+                #[cfg(feature = "redis")]
+                shared,
             }),
         })
     }

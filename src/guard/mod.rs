@@ -8,6 +8,8 @@
 //! | `core.rs` | the request path: extraction, cache, one verification per token |
 //! | `decision.rs` | [`Decision`]: what the verdict hook is told |
 //! | `catch_panic.rs` | a panicking verifier becomes a 503 |
+//! | `revoke.rs` | revocation: the revoked set, the shared deny marker |
+//! | `shared_miss.rs` | the miss path through the shared tier (feature `redis`) |
 //!
 //! See the [crate docs](crate) for the request flow and an example.
 
@@ -16,12 +18,16 @@ mod core;
 mod decision;
 pub mod future;
 mod layer;
+mod revoke;
 mod service;
+#[cfg(feature = "redis")]
+mod shared_miss;
 
 pub use decision::{CacheLookup, Decision, DecisionOutcome};
 pub use layer::{
     BearerGuardLayer, BearerGuardLayerBuilder, DEFAULT_CACHE_CAPACITY, DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_NEGATIVE_CACHE_CAPACITY, DEFAULT_NEGATIVE_TTL, DEFAULT_POSITIVE_TTL,
-    DEFAULT_VERIFY_TIMEOUT,
+    DEFAULT_REVOCATION_TTL, DEFAULT_VERIFY_TIMEOUT,
 };
+pub use revoke::RevocationScope;
 pub use service::BearerGuard;

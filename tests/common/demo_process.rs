@@ -76,3 +76,44 @@ pub async fn start(vars: &[(&str, &str)], want_curl: bool) -> (Child, String, Ve
     );
     (child, addr, shell)
 }
+
+/// Starts the demo with `vars` and reads its stdout until `listening on`; returns the API
+/// address and the admin address (from the `admin listening on` line, when printed).
+pub async fn start_with_admin(vars: &[(&str, &str)]) -> (Child, String, Option<String>) {
+    let mut command = Command::new(example_binary().await);
+    command
+        .env_clear()
+        .env("GUARD_LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn demo: {e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut lines = BufReader::new(stdout).lines();
+    let (mut addr, mut admin) = (String::new(), None);
+    let read = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(rest) = line.strip_prefix("admin listening on ") {
+                admin = rest.split_whitespace().next().map(str::to_owned);
+            }
+            if let Some(rest) = line.strip_prefix("listening on ") {
+                addr = rest.trim().to_owned();
+                break;
+            }
+        }
+    };
+    timeout(Duration::from_secs(60), read)
+        .await
+        .unwrap_or_else(|_| panic!("the demo did not print its lines in time"));
+    assert!(
+        addr.starts_with("http://127.0.0.1:"),
+        "listening line: {addr:?}"
+    );
+    (child, addr, admin)
+}

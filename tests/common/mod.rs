@@ -13,6 +13,8 @@ pub mod jwt_support;
 pub mod log_capture;
 pub mod mock_helpers;
 pub mod raw_http;
+pub mod redis_server;
+pub mod shared_support;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -1,0 +1,55 @@
+//! Tokens revoked in this process (by [`revoke`](crate::BearerGuardLayer::revoke), or by a
+//! revocation message from another replica for a token this one holds): refused on the miss
+//! path for the revocation TTL, whatever the verifier says.
+
+use std::time::Duration;
+
+use moka::sync::Cache;
+
+use super::{BuildKeyHasher, TokenKey};
+
+/// Most revocations remembered at once; past it the least recently used are forgotten (their
+/// deny markers in Redis, if any, still refuse them).
+pub(crate) const REVOKED_CAPACITY: u64 = 100_000;
+
+/// The revoked set: token keys, each for the revocation TTL from its revocation.
+#[derive(Clone)]
+pub(crate) struct RevokedSet {
+    keys: Cache<TokenKey, (), BuildKeyHasher>,
+}
+
+impl RevokedSet {
+    pub(crate) fn new(ttl: Duration) -> Self {
+        RevokedSet {
+            keys: Cache::builder()
+                .max_capacity(REVOKED_CAPACITY)
+                .time_to_live(ttl)
+                .build_with_hasher(BuildKeyHasher),
+        }
+    }
+
+    pub(crate) fn insert(&self, key: TokenKey) {
+        self.keys.insert(key, ());
+    }
+
+    pub(crate) fn contains(&self, key: &TokenKey) -> bool {
+        self.keys.contains_key(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_revoked_key_is_held_for_the_ttl() {
+        let set = RevokedSet::new(Duration::from_millis(100));
+        let key = TokenKey::of(b"t");
+        assert!(!set.contains(&key));
+        set.insert(key);
+        assert!(set.contains(&key));
+        assert!(!set.contains(&TokenKey::of(b"u")));
+        std::thread::sleep(Duration::from_millis(150));
+        assert!(!set.contains(&key));
+    }
+}

@@ -1,0 +1,68 @@
+//! Revocation: a token refused from now on for the revocation TTL, whatever the verifier says.
+
+#[cfg(feature = "redis")]
+use std::time::{Duration, SystemTime};
+
+use super::core::GuardCore;
+use crate::error::RevokeError;
+use crate::extract;
+
+/// Where a revocation took effect (the answer of
+/// [`BearerGuardLayer::revoke`](crate::BearerGuardLayer::revoke)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RevocationScope {
+    /// In this process only: no shared cache is configured.
+    Local,
+    /// In this process and in the shared cache: every replica sharing it refuses the token
+    /// (those subscribed within about a second, the others on their next cache miss).
+    Shared,
+}
+
+impl GuardCore {
+    /// See [`BearerGuardLayer::revoke`](crate::BearerGuardLayer::revoke).
+    pub(crate) async fn revoke(&self, token: &str) -> Result<RevocationScope, RevokeError> {
+        if token.is_empty() || token.len() > self.settings.max_token_len {
+            return Err(RevokeError::MalformedToken);
+        }
+        let token =
+            extract::validate_token(token.as_bytes()).map_err(|_| RevokeError::MalformedToken)?;
+        let key = self
+            .keyer
+            .key_of(token.as_bytes())
+            .ok_or(RevokeError::MalformedToken)?;
+        // Until the token's own expiry when this process knows it: no need to refuse longer.
+        #[cfg(feature = "redis")]
+        let expires_at = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.peek_valid(&key))
+            .and_then(|principal| principal.expires_at());
+        // The key first, then the entry: a verification storing a verdict now checks the set
+        // after its insert, so it either sees the key or has its entry dropped here.
+        self.revoked.insert(key);
+        if let Some(cache) = &self.cache {
+            cache.invalidate_valid(&key);
+            cache.insert_invalid(key);
+        }
+        self.metrics.revoked_local.increment(1);
+        tracing::info!("bearer-guard: token revoked");
+        #[cfg(feature = "redis")]
+        if let Some(tier) = &self.shared {
+            let mut ttl = self.revocation_ttl;
+            if let Some(exp) = expires_at {
+                ttl = ttl.min(
+                    exp.duration_since(SystemTime::now())
+                        .unwrap_or(Duration::ZERO),
+                );
+            }
+            let ttl = ttl.max(Duration::from_secs(1));
+            let id = tier.id_for(token, key);
+            return match tier.revoke(&id, ttl).await {
+                Ok(()) => Ok(RevocationScope::Shared),
+                Err(_) => Err(RevokeError::SharedUnavailable),
+            };
+        }
+        Ok(RevocationScope::Local)
+    }
+}

@@ -1,0 +1,167 @@
+//! The miss path with a shared tier (feature `redis`): what the leader of a token's in-process
+//! verification does — read the shared tier, take the cross-replica lock or wait for its
+//! holder, verify, share the verdict unless the token was revoked, fill the local tier.
+//!
+//! A local positive lives its full lifetime only when this process hears revocations (its
+//! subscription is up) **and** Redis answered for it (the deny marker was read, or the
+//! conditional store went through); otherwise at most
+//! [`UNHEARD_LIFETIME`](crate::shared::UNHEARD_LIFETIME) (1 s), so a revocation this process
+//! could not hear is found in Redis on a miss within a second once Redis answers again.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::core::GuardCore;
+use crate::cache::{Outcome, TokenKey};
+use crate::shared::{SharedId, SharedRead, SharedTier, UNHEARD_LIFETIME};
+use crate::token::BearerToken;
+use crate::verify::Verdict;
+
+/// First wait between two reads while another replica holds the lock; doubles up to
+/// [`POLL_MAX`].
+const POLL_FIRST: Duration = Duration::from_millis(10);
+const POLL_MAX: Duration = Duration::from_millis(100);
+
+/// What waiting for another replica's verification came to.
+enum Waited {
+    /// Its verdict (or a revocation) arrived.
+    Read(SharedRead),
+    /// The lock went away without a verdict, the wait budget ran out, or Redis stopped
+    /// answering: verify here.
+    Verify,
+}
+
+impl GuardCore {
+    pub(super) async fn lead_shared(
+        &self,
+        tier: &SharedTier,
+        key: TokenKey,
+        token: &BearerToken,
+        deadline: Instant,
+    ) -> Outcome {
+        let id = tier.id_for(token.as_str(), key);
+        match tier.read(&id).await {
+            SharedRead::Absent { .. } => {}
+            SharedRead::Unreachable => {
+                return self
+                    .verify_and_share(tier, key, &id, token, deadline, None)
+                    .await;
+            }
+            found => return self.take_shared(tier, key, found),
+        }
+        let Some(lock_value) = lock_value() else {
+            return self
+                .verify_and_share(tier, key, &id, token, deadline, None)
+                .await;
+        };
+        let lock_ttl = deadline.saturating_duration_since(Instant::now());
+        match tier.store.try_lock(&id, &lock_value, lock_ttl).await {
+            Ok(true) => {
+                self.verify_and_share(tier, key, &id, token, deadline, Some(&lock_value))
+                    .await
+            }
+            Ok(false) => match self.wait_for_holder(tier, &id, deadline).await {
+                Waited::Read(found) => self.take_shared(tier, key, found),
+                Waited::Verify => {
+                    self.verify_and_share(tier, key, &id, token, deadline, None)
+                        .await
+                }
+            },
+            Err(_) => {
+                self.verify_and_share(tier, key, &id, token, deadline, None)
+                    .await
+            }
+        }
+    }
+
+    /// A verdict read from the shared tier, into the local tier.
+    fn take_shared(&self, tier: &SharedTier, key: TokenKey, found: SharedRead) -> Outcome {
+        match found {
+            SharedRead::Verdict(entry) => {
+                let verdict = match entry.verdict {
+                    crate::shared::SharedVerdict::Valid(principal) => Verdict::Valid(principal),
+                    _ => Verdict::invalid("shared verdict"),
+                };
+                let now = crate::shared::wall_ms_now();
+                let mut life = Duration::from_millis(entry.until_ms.saturating_sub(now));
+                if !tier.listening() {
+                    life = life.min(UNHEARD_LIFETIME);
+                }
+                self.store_local(key, verdict, life)
+            }
+            SharedRead::Revoked => {
+                self.revoked.insert(key);
+                self.refuse_revoked(key)
+            }
+            SharedRead::Absent { .. } | SharedRead::Unreachable => Outcome::Unavailable,
+        }
+    }
+
+    /// Polls while another replica holds the lock: for at most half of what is left of the
+    /// verify timeout, so this request can still verify by itself in the other half.
+    async fn wait_for_holder(&self, tier: &SharedTier, id: &SharedId, deadline: Instant) -> Waited {
+        let now = Instant::now();
+        let give_up = now + deadline.saturating_duration_since(now) / 2;
+        let mut delay = POLL_FIRST;
+        loop {
+            let left = give_up.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Waited::Verify;
+            }
+            tokio::time::sleep(delay.min(left)).await;
+            match tier.read(id).await {
+                SharedRead::Absent { locked: true } => {}
+                SharedRead::Absent { locked: false } | SharedRead::Unreachable => {
+                    return Waited::Verify;
+                }
+                found => return Waited::Read(found),
+            }
+            delay = (delay * 2).min(POLL_MAX);
+        }
+    }
+
+    /// Verifies, shares the verdict (unless the token is revoked, which refuses it) and drops
+    /// `lock`, then fills the local tier.
+    async fn verify_and_share(
+        &self,
+        tier: &SharedTier,
+        key: TokenKey,
+        id: &SharedId,
+        token: &BearerToken,
+        deadline: Instant,
+        lock: Option<&str>,
+    ) -> Outcome {
+        let verdict = self.verify(token, deadline).await;
+        let value = match &verdict {
+            Verdict::Valid(principal) => tier.encode_valid(id, principal),
+            Verdict::Invalid(_) => tier.encode_invalid(id),
+            Verdict::Unavailable(_) => None,
+        };
+        // An unavailable verdict past the deadline: the lock has expired by itself.
+        let lock = lock.filter(|_| value.is_some() || Instant::now() < deadline);
+        let stored = tier
+            .store(
+                id,
+                value.as_ref().map(|(v, ttl)| (v.as_slice(), *ttl)),
+                lock,
+            )
+            .await;
+        match stored {
+            Ok(false) => {
+                self.revoked.insert(key);
+                self.refuse_revoked(key)
+            }
+            Ok(true) if tier.listening() => self.store_local(key, verdict, Duration::MAX),
+            Ok(true) | Err(_) => self.store_local(key, verdict, UNHEARD_LIFETIME),
+        }
+    }
+}
+
+/// A random lock value (16 bytes, hex), so only its holder drops the lock; `None` if the
+/// random generator fails (the caller then verifies without the lock).
+fn lock_value() -> Option<String> {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).ok()?;
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}

@@ -1,0 +1,200 @@
+//! The secret-derived keys of the shared tier: token → shared id, and the MACs of entries and
+//! revocation messages.
+//!
+//! From `GUARD_CACHE_SECRET` (at least 32 bytes) HKDF-SHA-256 (aws-lc-rs) derives three
+//! independent HMAC-SHA-256 keys, one per job (`info` = `id`, `entry`, `message`):
+//!
+//! * **id**: the shared id of a token is `HMAC-SHA-256(id key, token)`, 256 bits, written in hex
+//!   into the Redis key. HMAC is a PRF: seeing any number of ids tells nothing about the key, so
+//!   nobody without the secret can compute the id of a token, or find two tokens with one id.
+//!   The local cache's GMAC fingerprint is *not* used here: GMAC with a fixed nonce is a
+//!   polynomial hash, and anyone who saw two tags could solve for its hash key and then forge
+//!   tokens that collide with another user's key. That key never leaves the process; the
+//!   shared ids are in Redis for anyone with access to read.
+//! * **entry**: the tag over `(Redis key ‖ value)` of every stored entry and deny marker.
+//! * **message**: the tag of every revocation message on the pub/sub channel.
+
+use aws_lc_rs::{hkdf, hmac};
+
+use crate::error::ConfigError;
+
+/// Shortest `GUARD_CACHE_SECRET` accepted, in bytes.
+pub(crate) const MIN_SECRET_LEN: usize = 32;
+
+/// A token's id in the shared store: `HMAC-SHA-256(id key, token)`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct SharedId([u8; 32]);
+
+impl SharedId {
+    /// The id as 64 lower-case hex digits (the Redis key's last part).
+    pub(crate) fn hex(&self) -> String {
+        let mut out = String::with_capacity(64);
+        for byte in self.0 {
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        out
+    }
+
+    /// The raw 32 bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// An id from its 32 bytes (read back from an authenticated message).
+    pub(crate) fn from_bytes(bytes: [u8; 32]) -> Self {
+        SharedId(bytes)
+    }
+}
+
+impl std::fmt::Debug for SharedId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedId(..)")
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// The three keys derived from the cache secret. The secret itself is not kept.
+pub(crate) struct SharedKeys {
+    id: hmac::Key,
+    entry: hmac::Key,
+    message: hmac::Key,
+}
+
+impl std::fmt::Debug for SharedKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedKeys(..)")
+    }
+}
+
+/// HKDF salt: fixed, so every replica with the same secret derives the same keys; it names
+/// the construction so these keys differ from any other use of the same secret.
+const SALT: &[u8] = b"bearer-guard shared cache v1";
+
+impl SharedKeys {
+    /// Derives the keys from `secret`.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming `cache_secret` when the secret is shorter than 32 bytes.
+    pub(crate) fn derive(secret: &[u8]) -> Result<Self, ConfigError> {
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(ConfigError::invalid(
+                "cache_secret",
+                "must be at least 32 bytes (e.g. `openssl rand -base64 48`)",
+            ));
+        }
+        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, SALT).extract(secret);
+        let derive = |info: &'static [u8]| -> Result<hmac::Key, ConfigError> {
+            let infos = [info];
+            prk.expand(&infos, hmac::HMAC_SHA256)
+                .map(hmac::Key::from)
+                .map_err(|_| ConfigError::invalid("cache_secret", "key derivation failed"))
+        };
+        Ok(SharedKeys {
+            id: derive(b"id")?,
+            entry: derive(b"entry")?,
+            message: derive(b"message")?,
+        })
+    }
+
+    /// The shared id of `token`.
+    pub(crate) fn id_of(&self, token: &str) -> SharedId {
+        let tag = hmac::sign(&self.id, token.as_bytes());
+        let mut id = [0u8; 32];
+        id.copy_from_slice(tag.as_ref());
+        SharedId(id)
+    }
+
+    /// The tag of an entry stored at `redis_key` with `body`: the key's length, the key, the
+    /// body, so an entry copied to another key fails to verify.
+    pub(crate) fn entry_tag(&self, redis_key: &str, body: &[u8]) -> hmac::Tag {
+        let mut context = hmac::Context::with_key(&self.entry);
+        context.update(&(redis_key.len() as u64).to_be_bytes());
+        context.update(redis_key.as_bytes());
+        context.update(body);
+        context.sign()
+    }
+
+    /// Whether `tag` is the entry tag of (`redis_key`, `body`), compared in constant time.
+    pub(crate) fn entry_tag_ok(&self, redis_key: &str, body: &[u8], tag: &[u8]) -> bool {
+        let mut message = Vec::with_capacity(8 + redis_key.len() + body.len());
+        message.extend_from_slice(&(redis_key.len() as u64).to_be_bytes());
+        message.extend_from_slice(redis_key.as_bytes());
+        message.extend_from_slice(body);
+        hmac::verify(&self.entry, &message, tag).is_ok()
+    }
+
+    /// The tag of a revocation message `body` published on `channel`.
+    pub(crate) fn message_tag(&self, channel: &str, body: &[u8]) -> hmac::Tag {
+        let mut context = hmac::Context::with_key(&self.message);
+        context.update(&(channel.len() as u64).to_be_bytes());
+        context.update(channel.as_bytes());
+        context.update(body);
+        context.sign()
+    }
+
+    /// Whether `tag` is the message tag of (`channel`, `body`), compared in constant time.
+    pub(crate) fn message_tag_ok(&self, channel: &str, body: &[u8], tag: &[u8]) -> bool {
+        let mut message = Vec::with_capacity(8 + channel.len() + body.len());
+        message.extend_from_slice(&(channel.len() as u64).to_be_bytes());
+        message.extend_from_slice(channel.as_bytes());
+        message.extend_from_slice(body);
+        hmac::verify(&self.message, &message, tag).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(secret: &[u8]) -> SharedKeys {
+        SharedKeys::derive(secret).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_short_secret_is_refused_under_its_name() {
+        let error = SharedKeys::derive(&[7u8; 31]).err().map(|e| e.to_string());
+        assert!(
+            error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("cache_secret:")),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn same_secret_same_ids_other_secret_other_ids() {
+        let (a, b, c) = (keys(&[1; 32]), keys(&[1; 32]), keys(&[2; 32]));
+        assert_eq!(a.id_of("token"), b.id_of("token"));
+        assert_ne!(a.id_of("token"), a.id_of("token2"));
+        assert_ne!(a.id_of("token"), c.id_of("token"));
+        assert_eq!(a.id_of("token").hex().len(), 64);
+        assert!(a.id_of("t").hex().bytes().all(|b| HEX.contains(&b)));
+    }
+
+    #[test]
+    fn the_three_keys_differ() {
+        let k = keys(&[3; 40]);
+        let id = k.id_of("x");
+        let entry = k.entry_tag("", b"x");
+        let message = k.message_tag("", b"x");
+        assert_ne!(id.as_bytes().as_slice(), entry.as_ref());
+        assert_ne!(entry.as_ref(), message.as_ref());
+    }
+
+    #[test]
+    fn entry_tags_bind_key_and_body() {
+        let k = keys(&[4; 32]);
+        let tag = k.entry_tag("p:v1:e:aa", b"body");
+        assert!(k.entry_tag_ok("p:v1:e:aa", b"body", tag.as_ref()));
+        assert!(!k.entry_tag_ok("p:v1:e:ab", b"body", tag.as_ref()));
+        assert!(!k.entry_tag_ok("p:v1:e:aa", b"bodz", tag.as_ref()));
+        // The length prefix keeps (key, body) pairs with the same concatenation apart.
+        assert!(!k.entry_tag_ok("p:v1:e:aab", b"ody", tag.as_ref()));
+        assert!(!k.entry_tag_ok("p:v1:e:aa", b"body", &tag.as_ref()[..31]));
+        let message = k.message_tag("c", b"m");
+        assert!(k.message_tag_ok("c", b"m", message.as_ref()));
+        assert!(!k.message_tag_ok("c", b"n", message.as_ref()));
+    }
+}

@@ -1,0 +1,251 @@
+//! The shared verdict cache on Redis (feature `redis`): verdicts shared by every replica that
+//! uses the same Redis and cache secret, one verification per token across them, and
+//! revocation that reaches every replica.
+//!
+//! The in-process cache stays the first tier: its hit path never touches Redis. On a local
+//! miss, the request that leads the in-process verification of the token (one per token per
+//! process) reads the shared tier; a shared hit fills the local tier. On a shared miss it takes
+//! a short lock (`SET NX PX`, the verify timeout): the holder verifies and stores the verdict;
+//! the others poll for it (10, 20, 40, 80, then every 100 ms) for at most half of what is left
+//! of their verify timeout, then verify themselves. Every Redis call is bounded by the Redis
+//! timeout and goes through a circuit breaker; Redis trouble alone never makes a request fail:
+//! it is verified directly.
+//!
+//! | file | job |
+//! |---|---|
+//! | `mod.rs` | [`SharedCache`] (the settings) and starting the tier |
+//! | `keys.rs` | HKDF-SHA-256 from the secret → shared ids (HMAC-SHA-256) and MAC keys |
+//! | `entry.rs` | the versioned value format and its authentication |
+//! | `tier.rs` | the tier's operations in terms of verdicts: read, store, revoke |
+//! | `redis_store.rs` | the Redis commands and scripts, timeouts, the breaker |
+//! | `breaker.rs` | the circuit breaker |
+//! | `revocation.rs` | revocation messages, the subscriber task, the pub/sub gap policy |
+
+mod breaker;
+mod entry;
+mod keys;
+mod redis_store;
+mod revocation;
+mod tier;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use moka::sync::Cache;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::cache::{RevokedSet, VerdictCache};
+use crate::error::ConfigError;
+use crate::principal::VerifierKind;
+use crate::telemetry;
+
+pub(crate) use entry::SharedVerdict;
+pub(crate) use keys::SharedId;
+pub(crate) use tier::{Lifetimes, SharedRead, SharedTier, UNHEARD_LIFETIME};
+
+/// The counter and gauge types the telemetry module fills in.
+pub(crate) mod tier_counters {
+    pub(crate) use super::redis_store::{OPS, StoreMetrics};
+    pub(crate) use super::tier::LookupCounters;
+}
+
+/// Default timeout of one Redis call: 100 ms.
+pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_millis(100);
+/// Longest Redis timeout accepted: 10 s.
+pub const MAX_REDIS_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default prefix of every Redis key and channel: `bearer-guard:`.
+pub const DEFAULT_KEY_PREFIX: &str = "bearer-guard:";
+
+/// Where and how verdicts are shared: a Redis URL, the cache secret, the Redis timeout.
+///
+/// Given to [`BearerGuardLayerBuilder::shared_cache`](crate::BearerGuardLayerBuilder::shared_cache).
+/// Every replica that should share verdicts uses the same URL, secret and key prefix. The
+/// secret never leaves the process (only keys derived from it are kept) and `Debug` shows
+/// neither it nor the URL's password.
+#[derive(Clone)]
+pub struct SharedCache {
+    url: String,
+    secret: Vec<u8>,
+    timeout: Duration,
+    key_prefix: String,
+}
+
+impl std::fmt::Debug for SharedCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedCache")
+            .field("url", &redacted_url(&self.url))
+            .field("secret", &"..")
+            .field("timeout", &self.timeout)
+            .field("key_prefix", &self.key_prefix)
+            .finish()
+    }
+}
+
+impl SharedCache {
+    /// Share verdicts through the Redis (or Valkey) at `url` — `redis://host:port[/db]` or
+    /// `rediss://…` for TLS, a password as `redis://:password@host` — with keys derived from
+    /// `secret` (at least 32 bytes; checked when the guard is built).
+    pub fn new(url: impl Into<String>, secret: impl AsRef<[u8]>) -> Self {
+        SharedCache {
+            url: url.into(),
+            secret: secret.as_ref().to_vec(),
+            timeout: DEFAULT_REDIS_TIMEOUT,
+            key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
+        }
+    }
+
+    /// The longest one Redis call may take before the request goes on without it.
+    /// Default: 100 ms ([`DEFAULT_REDIS_TIMEOUT`]); from 1 ms to 10 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The prefix of every key and of the channel. Default: `bearer-guard:`
+    /// ([`DEFAULT_KEY_PREFIX`]); printable ASCII without spaces, at most 64 bytes.
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+
+    /// Checks the settings and starts the tier: the connection manager (connecting lazily,
+    /// warmed up by a background `PING`) and the subscriber task. Needs a tokio runtime.
+    pub(crate) fn start(&self, parts: TierParts) -> Result<SharedTier, ConfigError> {
+        let keys = Arc::new(keys::SharedKeys::derive(&self.secret)?);
+        if self.timeout.is_zero() || self.timeout > MAX_REDIS_TIMEOUT {
+            return Err(ConfigError::invalid(
+                "redis_timeout",
+                "must be from 1 ms to 10 s",
+            ));
+        }
+        if self.key_prefix.len() > 64 || !self.key_prefix.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError::invalid(
+                "key_prefix",
+                "must be printable ASCII without spaces, at most 64 bytes",
+            ));
+        }
+        let scheme_ok = self.url.starts_with("redis://") || self.url.starts_with("rediss://");
+        // The URL may hold a password: never echoed.
+        let client = redis::Client::open(self.url.as_str())
+            .ok()
+            .filter(|_| scheme_ok)
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    "redis_url",
+                    "is not a redis://host:port[/db] or rediss://host:port[/db] URL",
+                )
+            })?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            ConfigError::invalid(
+                "redis_url",
+                "the shared cache must be started inside a tokio runtime",
+            )
+        })?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(self.timeout))
+            .set_connection_timeout(Some(self.timeout.max(Duration::from_secs(1))))
+            // Reconnection runs in the background; a few quick tries, and the next call (a
+            // breaker probe) starts another round.
+            .set_number_of_retries(2)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_secs(1));
+        let conn = {
+            let _entered = runtime.enter();
+            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(|_| {
+                ConfigError::invalid("redis_url", "the Redis client could not be set up")
+            })?
+        };
+        // Warm up: the first requests find the connection up (outside the breaker).
+        let mut warm = conn.clone();
+        runtime.spawn(async move {
+            let _ = tokio::time::timeout(
+                Duration::from_secs(2),
+                redis::cmd("PING").query_async::<redis::Value>(&mut warm),
+            )
+            .await;
+        });
+        let handles = telemetry::shared_handles();
+        let names = redis_store::KeyNames::new(&self.key_prefix);
+        let store = redis_store::RedisStore::new(conn, self.timeout, names.clone(), handles.store);
+        let mut origin = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut origin).map_err(|_| ConfigError::NoRandomKey)?;
+        let ids = Cache::builder()
+            .max_capacity(parts.id_capacity.max(1))
+            .time_to_live(parts.lifetimes.positive.max(Duration::from_secs(1)))
+            .build();
+        let listening = Arc::new(AtomicBool::new(false));
+        let subscriber = revocation::Subscriber {
+            client,
+            channel: names.channel(),
+            keys: Arc::clone(&keys),
+            ids: ids.clone(),
+            local: parts.local,
+            revoked: parts.revoked,
+            listening: Arc::clone(&listening),
+            origin,
+            ping_timeout: self.timeout,
+            remote_revocations: handles.remote_revocations,
+            subscribed: handles.subscribed,
+        };
+        let task = runtime.spawn(subscriber.run());
+        let tier = SharedTier {
+            store,
+            keys,
+            ids,
+            listening,
+            lifetimes: parts.lifetimes,
+            kind: parts.kind,
+            lookups: handles.lookups,
+            origin,
+            _subscriber: revocation::AbortOnDrop(task),
+        };
+        Ok(tier)
+    }
+}
+
+/// What the tier shares with the guard it belongs to.
+pub(crate) struct TierParts {
+    pub(crate) local: Option<VerdictCache>,
+    pub(crate) revoked: RevokedSet,
+    pub(crate) kind: VerifierKind,
+    pub(crate) lifetimes: Lifetimes,
+    /// How many id → local key pairs to keep (the local cache's capacity).
+    pub(crate) id_capacity: u64,
+}
+
+/// The wall clock in milliseconds since the Unix epoch.
+pub(crate) fn wall_ms_now() -> u64 {
+    entry::wall_ms(std::time::SystemTime::now())
+}
+
+/// `url` with any password replaced by `..` (for `Debug`).
+pub(crate) fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some(".."));
+            }
+            if !parsed.username().is_empty() {
+                let _ = parsed.set_username("..");
+            }
+            parsed.to_string()
+        }
+        Err(_) => "(not a URL)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_neither_secret_nor_password() {
+        let shared = SharedCache::new("redis://user:hunter2-pass@127.0.0.1:6379/0", [b'k'; 40]);
+        let shown = format!("{shared:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("kkkk"), "{shown}");
+        assert!(!shown.contains("107, 107"), "{shown}");
+        assert!(shown.contains("127.0.0.1:6379"), "{shown}");
+    }
+}

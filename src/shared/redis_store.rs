@@ -1,0 +1,289 @@
+//! The Redis commands of the shared tier, each bounded by the Redis timeout and behind the
+//! circuit breaker. Nothing here knows about verdicts: values are bytes made by `entry.rs`.
+//!
+//! | key | holds |
+//! |---|---|
+//! | `{prefix}v1:e:<id>` | the entry (valid or invalid verdict), `PX` = its own deadline |
+//! | `{prefix}v1:d:<id>` | the deny marker of a revoked token, `PX` = the revocation's end |
+//! | `{prefix}v1:l:<id>` | the cross-replica verification lock, `PX` = the verify timeout |
+//! | `{prefix}v1:revoked` | the pub/sub channel of revocation messages |
+//!
+//! Scripts are sent with `EVAL` (a few hundred bytes; no SHA-1 code to compile for `EVALSHA`)
+//! and use only `GET`, `SET`, `DEL`, `EXISTS`: Redis ≥ 6 and Valkey run them.
+
+use std::future::Future;
+use std::time::Duration;
+
+use metrics::{Counter, Gauge};
+use redis::aio::ConnectionManager;
+use redis::{RedisError, Value};
+
+use super::breaker::{Breaker, CircuitState};
+use super::keys::SharedId;
+
+/// Stores a verdict unless the token is revoked (the deny marker is returned instead), and
+/// drops the caller's lock if it still holds it. KEYS: entry, deny, lock. ARGV: value, PX (0:
+/// store nothing), lock value ('' : no lock).
+const STORE_SCRIPT: &str = r"
+local deny = redis.call('GET', KEYS[2])
+if ARGV[3] ~= '' and redis.call('GET', KEYS[3]) == ARGV[3] then
+  redis.call('DEL', KEYS[3])
+end
+if deny then return deny end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+";
+
+/// The Redis key names under one prefix.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyNames {
+    prefix: String,
+}
+
+impl KeyNames {
+    pub(crate) fn new(prefix: &str) -> Self {
+        KeyNames {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    pub(crate) fn entry(&self, id: &SharedId) -> String {
+        format!("{}v1:e:{}", self.prefix, id.hex())
+    }
+
+    pub(crate) fn deny(&self, id: &SharedId) -> String {
+        format!("{}v1:d:{}", self.prefix, id.hex())
+    }
+
+    pub(crate) fn lock(&self, id: &SharedId) -> String {
+        format!("{}v1:l:{}", self.prefix, id.hex())
+    }
+
+    pub(crate) fn channel(&self) -> String {
+        format!("{}v1:revoked", self.prefix)
+    }
+}
+
+/// Redis could not be asked: the breaker is open, the call timed out, or Redis answered with
+/// an error. The caller goes on without the shared tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Unreachable;
+
+/// What one read of a token's keys found.
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    pub(crate) entry: Option<Vec<u8>>,
+    pub(crate) deny: Option<Vec<u8>>,
+    pub(crate) locked: bool,
+}
+
+/// What [`RedisStore::store_and_unlock`] did.
+#[derive(Debug)]
+pub(crate) enum Stored {
+    /// The value was written (or there was nothing to write).
+    Done,
+    /// A deny marker exists: nothing was written. Its value, to be authenticated.
+    Denied(Vec<u8>),
+}
+
+/// The operation a Redis error is counted under (`bearer_guard_redis_errors_total{op}`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Op {
+    Lookup = 0,
+    Lock = 1,
+    Store = 2,
+    Revoke = 3,
+}
+
+/// `op` label values, in [`Op`] order.
+pub(crate) const OPS: [&str; 4] = ["lookup", "lock", "store", "revoke"];
+
+/// The handles the store updates.
+#[derive(Debug)]
+pub(crate) struct StoreMetrics {
+    pub(crate) errors: [Counter; 4],
+    pub(crate) circuit: Gauge,
+}
+
+/// The Redis side of the shared tier.
+pub(crate) struct RedisStore {
+    conn: ConnectionManager,
+    timeout: Duration,
+    breaker: Breaker,
+    metrics: StoreMetrics,
+    pub(crate) names: KeyNames,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("timeout", &self.timeout)
+            .field("breaker", &self.breaker.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    pub(crate) fn new(
+        conn: ConnectionManager,
+        timeout: Duration,
+        names: KeyNames,
+        metrics: StoreMetrics,
+    ) -> Self {
+        metrics.circuit.set(CircuitState::Closed as u8 as f64);
+        RedisStore {
+            conn,
+            timeout,
+            breaker: Breaker::new(),
+            metrics,
+            names,
+        }
+    }
+
+    /// Runs `call` if the breaker allows, bounded by the timeout; records the outcome.
+    async fn guarded<T, F>(&self, op: Op, call: F) -> Result<T, Unreachable>
+    where
+        F: Future<Output = Result<T, RedisError>>,
+    {
+        let Some(permit) = self.breaker.permit() else {
+            return Err(Unreachable);
+        };
+        let result = tokio::time::timeout(self.timeout, call).await;
+        let ok = matches!(result, Ok(Ok(_)));
+        let state = self.breaker.record(permit, ok);
+        self.metrics.circuit.set(state as u8 as f64);
+        match result {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => {
+                self.count_error(op);
+                tracing::debug!(op = OPS[op as usize], kind = ?error.kind(), "bearer-guard: redis error");
+                Err(Unreachable)
+            }
+            Err(_) => {
+                self.count_error(op);
+                tracing::debug!(op = OPS[op as usize], "bearer-guard: redis call timed out");
+                Err(Unreachable)
+            }
+        }
+    }
+
+    fn count_error(&self, op: Op) {
+        if let Some(counter) = self.metrics.errors.get(op as usize) {
+            counter.increment(1);
+        }
+    }
+
+    /// The entry, the deny marker and whether a lock is held, in one round trip.
+    pub(crate) async fn read(&self, id: &SharedId) -> Result<Found, Unreachable> {
+        let mut conn = self.conn.clone();
+        let keys = [
+            self.names.entry(id),
+            self.names.deny(id),
+            self.names.lock(id),
+        ];
+        let values: Vec<Option<Vec<u8>>> = self
+            .guarded(Op::Lookup, async move {
+                redis::cmd("MGET").arg(&keys).query_async(&mut conn).await
+            })
+            .await?;
+        let mut values = values.into_iter();
+        Ok(Found {
+            entry: values.next().flatten(),
+            deny: values.next().flatten(),
+            locked: values.next().flatten().is_some(),
+        })
+    }
+
+    /// `SET lock value NX PX ttl`: whether this caller now holds the lock.
+    pub(crate) async fn try_lock(
+        &self,
+        id: &SharedId,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool, Unreachable> {
+        let mut conn = self.conn.clone();
+        let key = self.names.lock(id);
+        let ttl_ms = millis(ttl).max(1);
+        let answer: Option<String> = self
+            .guarded(Op::Lock, async move {
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(value)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl_ms)
+                    .query_async(&mut conn)
+                    .await
+            })
+            .await?;
+        Ok(answer.is_some())
+    }
+
+    /// Writes `value` for `ttl` at the token's entry unless a deny marker exists, and drops the
+    /// lock `lock_value` if it is still this caller's; one round trip, atomic. `value: None`
+    /// only drops the lock.
+    pub(crate) async fn store_and_unlock(
+        &self,
+        id: &SharedId,
+        value: Option<(&[u8], Duration)>,
+        lock_value: Option<&str>,
+    ) -> Result<Stored, Unreachable> {
+        let mut conn = self.conn.clone();
+        let (bytes, ttl_ms) = value.map_or((&[][..], 0), |(v, ttl)| (v, millis(ttl)));
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(STORE_SCRIPT)
+            .arg(3)
+            .arg(self.names.entry(id))
+            .arg(self.names.deny(id))
+            .arg(self.names.lock(id))
+            .arg(bytes)
+            .arg(ttl_ms)
+            .arg(lock_value.unwrap_or(""));
+        let answer: Value = self
+            .guarded(Op::Store, async move { cmd.query_async(&mut conn).await })
+            .await?;
+        Ok(match answer {
+            Value::BulkString(deny) => Stored::Denied(deny),
+            _ => Stored::Done,
+        })
+    }
+
+    /// Revokes: the deny marker for `ttl`, the entry deleted, the message published; one
+    /// atomic transaction.
+    pub(crate) async fn revoke(
+        &self,
+        id: &SharedId,
+        deny_value: &[u8],
+        ttl: Duration,
+        message: &[u8],
+    ) -> Result<(), Unreachable> {
+        let mut conn = self.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("SET")
+            .arg(self.names.deny(id))
+            .arg(deny_value)
+            .arg("PX")
+            .arg(millis(ttl).max(1))
+            .ignore()
+            .cmd("DEL")
+            .arg(self.names.entry(id))
+            .ignore()
+            .cmd("PUBLISH")
+            .arg(self.names.channel())
+            .arg(message)
+            .ignore();
+        let _: () = self
+            .guarded(Op::Revoke, async move { pipe.query_async(&mut conn).await })
+            .await?;
+        Ok(())
+    }
+}
+
+/// Whole milliseconds, saturating.
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}

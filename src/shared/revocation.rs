@@ -1,0 +1,218 @@
+//! Revocation messages and the subscriber task that applies them, with the pub/sub gap policy.
+//!
+//! **Messages.** `version (1) | origin (16: the publishing process) | shared id (32) | until_ms
+//! (u64 BE) | tag (32: HMAC-SHA-256 under the message key over (len(channel) ‖ channel ‖ the
+//! rest))`. A message that does not verify, or whose revocation has already ended (a replay of
+//! an old one), is ignored. A process skips its own messages (it applied them already).
+//!
+//! **Applying one.** The shared id is looked up in the tier's id → local key map (filled on
+//! the miss path whenever a token goes through the shared tier): when this process holds the
+//! token, its key goes into the revoked set and its local positive entry is dropped. A token
+//! it does not hold needs nothing: its next miss reads the deny marker.
+//!
+//! **The gap.** While the subscription is down this process cannot know what it misses. So:
+//! when it is lost (the stream ends, or a `PING` on it is not answered within the Redis timeout;
+//! a stopped server keeps the TCP connection open, so only the ping notices), every local
+//! positive is dropped; while it is down, a new local positive lives at most 1 s
+//! ([`UNHEARD_LIFETIME`](super::tier::UNHEARD_LIFETIME)), so the deny marker is read again on
+//! the next miss at least every second; when it is back, every local positive is dropped once
+//! more (revocations published in between were missed). None of this touches the local hit
+//! path: only this task and the miss path.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt;
+use metrics::{Counter, Gauge};
+use moka::sync::Cache;
+
+use super::entry::wall_ms;
+use super::keys::{SharedId, SharedKeys};
+use crate::cache::{RevokedSet, TokenKey, VerdictCache};
+
+const VERSION: u8 = 1;
+const MESSAGE_LEN: usize = 1 + 16 + 32 + 8 + 32;
+/// How often the subscription is pinged.
+pub(crate) const PING_EVERY: Duration = Duration::from_secs(1);
+/// First and longest wait between subscription attempts.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(1);
+/// Longest time to connect and subscribe.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A revocation message for `id`, in force until `until_ms`.
+pub(crate) fn message(
+    keys: &SharedKeys,
+    channel: &str,
+    origin: [u8; 16],
+    id: &SharedId,
+    until_ms: u64,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(MESSAGE_LEN);
+    out.push(VERSION);
+    out.extend_from_slice(&origin);
+    out.extend_from_slice(id.as_bytes());
+    out.extend_from_slice(&until_ms.to_be_bytes());
+    let tag = keys.message_tag(channel, &out);
+    out.extend_from_slice(tag.as_ref());
+    out
+}
+
+/// An authenticated message: (origin, id). `None` for anything else, or one no longer in force.
+pub(crate) fn read_message(
+    keys: &SharedKeys,
+    channel: &str,
+    payload: &[u8],
+    now_ms: u64,
+) -> Option<([u8; 16], SharedId)> {
+    if payload.len() != MESSAGE_LEN {
+        return None;
+    }
+    let (body, tag) = payload.split_at(MESSAGE_LEN - 32);
+    if !keys.message_tag_ok(channel, body, tag) || body[0] != VERSION {
+        return None;
+    }
+    let origin = <[u8; 16]>::try_from(&body[1..17]).ok()?;
+    let id = <[u8; 32]>::try_from(&body[17..49]).ok()?;
+    let until_ms = u64::from_be_bytes(<[u8; 8]>::try_from(&body[49..57]).ok()?);
+    (until_ms > now_ms).then_some((origin, SharedId::from_bytes(id)))
+}
+
+/// Aborts the task when dropped (the guard is gone).
+#[derive(Debug)]
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What the subscriber task needs.
+pub(crate) struct Subscriber {
+    pub(crate) client: redis::Client,
+    pub(crate) channel: String,
+    pub(crate) keys: Arc<SharedKeys>,
+    pub(crate) ids: Cache<SharedId, TokenKey>,
+    pub(crate) local: Option<VerdictCache>,
+    pub(crate) revoked: RevokedSet,
+    pub(crate) listening: Arc<AtomicBool>,
+    pub(crate) origin: [u8; 16],
+    pub(crate) ping_timeout: Duration,
+    pub(crate) remote_revocations: Counter,
+    pub(crate) subscribed: Gauge,
+}
+
+impl Subscriber {
+    /// Subscribes, applies messages, pings; on loss, drops local positives and tries again
+    /// with backoff, for as long as the guard lives.
+    pub(crate) async fn run(self) {
+        let mut retry = RETRY_FIRST;
+        loop {
+            match tokio::time::timeout(SUBSCRIBE_TIMEOUT, self.subscribe()).await {
+                Ok(Ok(pubsub)) => {
+                    // Back: revocations published while away were missed.
+                    self.drop_local_positives();
+                    self.set_listening(true);
+                    tracing::info!("bearer-guard: subscribed to shared revocations");
+                    self.listen(pubsub).await;
+                    self.set_listening(false);
+                    self.drop_local_positives();
+                    tracing::warn!(
+                        "bearer-guard: shared revocation feed lost; local verdicts dropped, \
+                         new ones kept at most 1 s until it is back"
+                    );
+                    retry = RETRY_FIRST;
+                }
+                Ok(Err(error)) => {
+                    tracing::debug!(kind = ?error.kind(), "bearer-guard: subscribing to revocations failed");
+                }
+                Err(_) => tracing::debug!("bearer-guard: subscribing to revocations timed out"),
+            }
+            tokio::time::sleep(retry).await;
+            retry = (retry * 2).min(RETRY_MAX);
+        }
+    }
+
+    async fn subscribe(&self) -> redis::RedisResult<redis::aio::PubSub> {
+        let mut pubsub = self.client.get_async_pubsub().await?;
+        pubsub.subscribe(&self.channel).await?;
+        Ok(pubsub)
+    }
+
+    /// Until the stream ends or a ping goes unanswered.
+    async fn listen(&self, pubsub: redis::aio::PubSub) {
+        let (mut sink, mut stream) = pubsub.split();
+        let mut every = tokio::time::interval(PING_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                message = stream.next() => match message {
+                    Some(message) => self.apply(message.get_payload_bytes()),
+                    None => return,
+                },
+                _ = every.tick() => {
+                    let ping = tokio::time::timeout(self.ping_timeout, sink.ping::<redis::Value>()).await;
+                    if !matches!(ping, Ok(Ok(_))) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply(&self, payload: &[u8]) {
+        let now = wall_ms(SystemTime::now());
+        let Some((origin, id)) = read_message(&self.keys, &self.channel, payload, now) else {
+            tracing::warn!("bearer-guard: revocation message ignored (not authentic or expired)");
+            return;
+        };
+        if origin == self.origin {
+            return;
+        }
+        self.remote_revocations.increment(1);
+        if let Some(key) = self.ids.get(&id) {
+            self.revoked.insert(key);
+            if let Some(local) = &self.local {
+                local.invalidate_valid(&key);
+            }
+        }
+    }
+
+    fn set_listening(&self, up: bool) {
+        self.listening.store(up, Ordering::Release);
+        self.subscribed.set(if up { 1.0 } else { 0.0 });
+    }
+
+    fn drop_local_positives(&self) {
+        if let Some(local) = &self.local {
+            local.invalidate_all_valid();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_verify_only_untouched_current_and_on_their_channel() {
+        let keys = SharedKeys::derive(&[5u8; 32]).unwrap_or_else(|e| panic!("{e}"));
+        let id = keys.id_of("token");
+        let m = message(&keys, "c", [1; 16], &id, 2_000);
+        assert_eq!(read_message(&keys, "c", &m, 1_000), Some(([1; 16], id)));
+        assert_eq!(
+            read_message(&keys, "c", &m, 2_000),
+            None,
+            "no longer in force"
+        );
+        assert_eq!(read_message(&keys, "d", &m, 1_000), None, "another channel");
+        let mut altered = m.clone();
+        altered[20] ^= 1;
+        assert_eq!(read_message(&keys, "c", &altered, 1_000), None);
+        assert_eq!(read_message(&keys, "c", &m[..m.len() - 1], 1_000), None);
+        let other = SharedKeys::derive(&[6u8; 32]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(read_message(&other, "c", &m, 1_000), None);
+    }
+}

@@ -1,0 +1,266 @@
+//! [`SharedTier`]: what the guard's miss path asks of the shared store — read a token's
+//! verdict, take the cross-replica lock, store a verdict unless revoked, revoke — in terms of
+//! verdicts and principals. The Redis commands are in `redis_store.rs`, the value format in
+//! `entry.rs`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use metrics::Counter;
+use moka::sync::Cache;
+
+use super::entry::{self, Entry, Rejected, SharedVerdict, wall_ms};
+use super::keys::{SharedId, SharedKeys};
+use super::redis_store::{RedisStore, Stored, Unreachable};
+use super::revocation::{self, AbortOnDrop};
+use crate::cache::TokenKey;
+use crate::principal::{Principal, VerifierKind};
+
+/// How far ahead of `now + TTL` a deadline read back may lie (clocks of replicas differ).
+pub(crate) const CLOCK_SKEW: Duration = Duration::from_secs(1);
+/// The longest a local positive lives when this replica may not hear revocations (not
+/// subscribed), or Redis was not asked when it was stored.
+pub(crate) const UNHEARD_LIFETIME: Duration = Duration::from_secs(1);
+
+/// What the shared store says about a token.
+#[derive(Debug)]
+pub(crate) enum SharedRead {
+    /// An authentic entry, within its deadline.
+    Verdict(Entry),
+    /// An authentic deny marker: the token is revoked.
+    Revoked,
+    /// Nothing usable; `locked`: another replica is verifying it.
+    Absent { locked: bool },
+    /// Redis could not be asked.
+    Unreachable,
+}
+
+/// The `tier="shared"` lookup counters.
+#[derive(Debug)]
+pub(crate) struct LookupCounters {
+    pub(crate) hit: Counter,
+    pub(crate) miss: Counter,
+    pub(crate) error: Counter,
+    pub(crate) rejected: Counter,
+}
+
+/// Lifetimes the shared tier checks deadlines against.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lifetimes {
+    pub(crate) positive: Duration,
+    pub(crate) negative: Duration,
+    pub(crate) revocation: Duration,
+}
+
+/// The shared tier of one guard.
+pub(crate) struct SharedTier {
+    pub(crate) store: RedisStore,
+    pub(crate) keys: Arc<SharedKeys>,
+    /// Shared id → local key of the tokens this process holds, so a revocation message (which
+    /// carries the shared id) finds the local entry. Filled on the miss path only.
+    pub(crate) ids: Cache<SharedId, TokenKey>,
+    /// Whether the revocation feed is up (set by the subscriber task).
+    pub(crate) listening: Arc<AtomicBool>,
+    pub(crate) lifetimes: Lifetimes,
+    pub(crate) kind: VerifierKind,
+    pub(crate) lookups: LookupCounters,
+    /// A random id of this process, in its revocation messages (it skips its own).
+    pub(crate) origin: [u8; 16],
+    pub(crate) _subscriber: AbortOnDrop,
+}
+
+impl std::fmt::Debug for SharedTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedTier")
+            .field("store", &self.store)
+            .field("listening", &self.listening.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedTier {
+    /// The shared id of `token`, remembered against its local key.
+    pub(crate) fn id_for(&self, token: &str, key: TokenKey) -> SharedId {
+        let id = self.keys.id_of(token);
+        self.ids.insert(id, key);
+        id
+    }
+
+    /// Whether revocation messages reach this process now.
+    pub(crate) fn listening(&self) -> bool {
+        self.listening.load(Ordering::Acquire)
+    }
+
+    /// Reads what the store holds for `id`: deny marker first, then the entry.
+    pub(crate) async fn read(&self, id: &SharedId) -> SharedRead {
+        let Ok(found) = self.store.read(id).await else {
+            self.lookups.error.increment(1);
+            return SharedRead::Unreachable;
+        };
+        let now = wall_ms(SystemTime::now());
+        if let Some(deny) = &found.deny
+            && self.authentic_deny(id, deny)
+        {
+            self.lookups.hit.increment(1);
+            return SharedRead::Revoked;
+        }
+        let Some(value) = &found.entry else {
+            self.lookups.miss.increment(1);
+            return SharedRead::Absent {
+                locked: found.locked,
+            };
+        };
+        let checked = entry::decode(&self.keys, &self.store.names.entry(id), value, self.kind)
+            .and_then(|entry| {
+                let ttl = match entry.verdict {
+                    SharedVerdict::Valid(_) => self.lifetimes.positive,
+                    SharedVerdict::Invalid => self.lifetimes.negative,
+                    SharedVerdict::Revoked => return Err(Rejected::Kind),
+                };
+                within(entry.until_ms, now, ttl)?;
+                Ok(entry)
+            });
+        match checked {
+            Ok(entry) => {
+                self.lookups.hit.increment(1);
+                SharedRead::Verdict(entry)
+            }
+            Err(why) => {
+                self.lookups.rejected.increment(1);
+                tracing::warn!(reason = ?why, "bearer-guard: shared cache entry rejected; verifying upstream");
+                SharedRead::Absent {
+                    locked: found.locked,
+                }
+            }
+        }
+    }
+
+    /// Whether `value` is an authentic, current deny marker for `id`. A forged one is counted
+    /// as rejected and ignored.
+    pub(crate) fn authentic_deny(&self, id: &SharedId, value: &[u8]) -> bool {
+        let now = wall_ms(SystemTime::now());
+        let checked = entry::decode(&self.keys, &self.store.names.deny(id), value, self.kind)
+            .and_then(|entry| match entry.verdict {
+                SharedVerdict::Revoked => within(entry.until_ms, now, self.lifetimes.revocation),
+                _ => Err(Rejected::Kind),
+            });
+        match checked {
+            Ok(()) => true,
+            Err(why) => {
+                self.lookups.rejected.increment(1);
+                tracing::warn!(reason = ?why, "bearer-guard: shared deny marker rejected");
+                false
+            }
+        }
+    }
+
+    /// The value and Redis lifetime of a verdict to share; `None` for one not worth sharing
+    /// (expired).
+    pub(crate) fn encode_valid(
+        &self,
+        id: &SharedId,
+        principal: &Principal,
+    ) -> Option<(Vec<u8>, Duration)> {
+        let now = SystemTime::now();
+        let mut life = self.lifetimes.positive;
+        if let Some(exp) = principal.expires_at() {
+            life = life.min(exp.duration_since(now).unwrap_or(Duration::ZERO));
+        }
+        if life < Duration::from_millis(1) {
+            return None;
+        }
+        let until_ms = wall_ms(now).saturating_add(super::redis_store::millis(life));
+        let entry = Entry {
+            verdict: SharedVerdict::Valid(principal.clone()),
+            until_ms,
+        };
+        Some((
+            entry::encode(&self.keys, &self.store.names.entry(id), &entry),
+            life,
+        ))
+    }
+
+    /// The value and Redis lifetime of an invalid verdict.
+    pub(crate) fn encode_invalid(&self, id: &SharedId) -> Option<(Vec<u8>, Duration)> {
+        let life = self.lifetimes.negative;
+        if life < Duration::from_millis(1) {
+            return None;
+        }
+        let until_ms = wall_ms(SystemTime::now()).saturating_add(super::redis_store::millis(life));
+        let entry = Entry {
+            verdict: SharedVerdict::Invalid,
+            until_ms,
+        };
+        Some((
+            entry::encode(&self.keys, &self.store.names.entry(id), &entry),
+            life,
+        ))
+    }
+
+    /// Stores `value` unless the token is revoked and drops `lock`: `Ok(true)` stored (or
+    /// nothing to store), `Ok(false)` an authentic deny marker refused it.
+    pub(crate) async fn store(
+        &self,
+        id: &SharedId,
+        value: Option<(&[u8], Duration)>,
+        lock: Option<&str>,
+    ) -> Result<bool, Unreachable> {
+        if value.is_none() && lock.is_none() {
+            return Ok(true);
+        }
+        match self.store.store_and_unlock(id, value, lock).await? {
+            Stored::Done => Ok(true),
+            Stored::Denied(deny) => Ok(!self.authentic_deny(id, &deny)),
+        }
+    }
+
+    /// Revokes `id` in the store for `ttl`: deny marker, entry deleted, message published.
+    pub(crate) async fn revoke(&self, id: &SharedId, ttl: Duration) -> Result<(), Unreachable> {
+        let ttl = ttl.max(Duration::from_millis(1));
+        let until_ms = wall_ms(SystemTime::now()).saturating_add(super::redis_store::millis(ttl));
+        let deny = entry::encode(
+            &self.keys,
+            &self.store.names.deny(id),
+            &Entry {
+                verdict: SharedVerdict::Revoked,
+                until_ms,
+            },
+        );
+        let message = revocation::message(
+            &self.keys,
+            &self.store.names.channel(),
+            self.origin,
+            id,
+            until_ms,
+        );
+        self.store.revoke(id, &deny, ttl, &message).await
+    }
+}
+
+/// A deadline read back must lie ahead of `now`, and no further than `ttl` (+ skew).
+fn within(until_ms: u64, now_ms: u64, ttl: Duration) -> Result<(), Rejected> {
+    let latest = now_ms
+        .saturating_add(super::redis_store::millis(ttl))
+        .saturating_add(super::redis_store::millis(CLOCK_SKEW));
+    if until_ms > now_ms && until_ms <= latest {
+        Ok(())
+    } else {
+        Err(Rejected::Deadline)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_is_accepted_only_ahead_and_within_ttl_plus_skew() {
+        let ttl = Duration::from_secs(300);
+        assert!(within(1_001, 1_000, ttl).is_ok());
+        assert!(within(1_000, 1_000, ttl).is_err());
+        assert!(within(1_000 + 301_000, 1_000, ttl).is_ok());
+        assert!(within(1_000 + 301_001, 1_000, ttl).is_err());
+        assert!(within(u64::MAX, 1_000, ttl).is_err());
+    }
+}

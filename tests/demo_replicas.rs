@@ -1,0 +1,129 @@
+//! Two demo processes (`examples/guarded_api.rs`) sharing one real `redis-server` and one mock
+//! crm-now issuer: a token verified through one is a hit through the other, and an admin
+//! revocation on one is a 401 on the other within a second. Also the startup errors that name
+//! the missing setting.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bearer_guard_mock::Endpoint;
+use common::demo_process::{example_binary, start_with_admin};
+use common::mock_helpers::{issuer, token_over_http};
+use common::redis_server::RedisServer;
+use common::shared_support::SECRET;
+use http::StatusCode;
+
+const ADMIN_TOKEN: &str = "demo-admin-token-0123456789";
+
+async fn whoami(base: &str, token: &str) -> StatusCode {
+    common::client()
+        .get(format!("{base}/whoami"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .status()
+}
+
+#[tokio::test]
+async fn two_demo_processes_share_verdicts_and_revocations() {
+    let redis = RedisServer::start();
+    let issuer = issuer().await;
+    let url = redis.url();
+    let vars = [
+        ("GUARD_VERIFY_URL", issuer.verify_url()),
+        ("GUARD_REDIS_URL", url.as_str()),
+        ("GUARD_CACHE_SECRET", SECRET),
+        ("GUARD_ADMIN_LISTEN", "127.0.0.1:0"),
+        ("GUARD_ADMIN_TOKEN", ADMIN_TOKEN),
+    ];
+    let (_one, api_one, admin_one) = start_with_admin(&vars).await;
+    let (_two, api_two, _) = start_with_admin(&vars).await;
+    let admin_one = admin_one.unwrap_or_else(|| panic!("no admin listener line"));
+    let token = token_over_http(&issuer).await;
+    issuer.reset_calls();
+    assert_eq!(whoami(&api_one, &token).await, StatusCode::OK);
+    assert_eq!(issuer.calls(Endpoint::Verify), 1);
+    assert_eq!(whoami(&api_two, &token).await, StatusCode::OK);
+    assert_eq!(
+        issuer.calls(Endpoint::Verify),
+        1,
+        "the second process read it from Redis"
+    );
+    // The API listener has no admin routes.
+    let on_api = common::client()
+        .post(format!("{api_one}/revoke"))
+        .bearer_auth(ADMIN_TOKEN)
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(on_api.status(), StatusCode::NOT_FOUND);
+    let wrong = common::client()
+        .post(format!("{admin_one}/revoke"))
+        .bearer_auth("not-the-admin-token-000")
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(whoami(&api_two, &token).await, StatusCode::OK);
+    let revoked = common::client()
+        .post(format!("{admin_one}/revoke"))
+        .bearer_auth(ADMIN_TOKEN)
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    let started = Instant::now();
+    let mut status = whoami(&api_two, &token).await;
+    while status != StatusCode::UNAUTHORIZED && started.elapsed() < Duration::from_secs(1) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        status = whoami(&api_two, &token).await;
+    }
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "not refused by the other process within 1 s"
+    );
+    assert_eq!(whoami(&api_one, &token).await, StatusCode::UNAUTHORIZED);
+    assert!(issuer.is_valid(&token), "the issuer still calls it valid");
+}
+
+/// Runs the demo with `vars` and returns its exit status and stderr.
+async fn fails_with(vars: &[(&str, &str)]) -> (bool, String) {
+    let output = tokio::process::Command::new(example_binary().await)
+        .env_clear()
+        .env("GUARD_LISTEN", "127.0.0.1:0")
+        .envs(vars.iter().copied())
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn startup_fails_naming_the_missing_secret_or_admin_token() {
+    let (ok, stderr) = fails_with(&[("GUARD_REDIS_URL", "redis://127.0.0.1:9")]).await;
+    assert!(!ok);
+    assert!(stderr.contains("GUARD_CACHE_SECRET"), "{stderr}");
+    let (ok, stderr) = fails_with(&[
+        ("GUARD_REDIS_URL", "redis://127.0.0.1:9"),
+        ("GUARD_CACHE_SECRET", "too-short"),
+    ])
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("GUARD_CACHE_SECRET"), "{stderr}");
+    assert!(
+        !stderr.contains("too-short"),
+        "the secret was echoed: {stderr}"
+    );
+    let (ok, stderr) = fails_with(&[("GUARD_ADMIN_LISTEN", "127.0.0.1:0")]).await;
+    assert!(!ok);
+    assert!(stderr.contains("GUARD_ADMIN_TOKEN"), "{stderr}");
+}

@@ -1,0 +1,206 @@
+//! The shared cache over a real `redis-server`: one upstream verification per token across
+//! guards, verdicts shared, entries that do not verify ignored, Redis never holding a token.
+
+mod common;
+
+use std::sync::Arc;
+
+use bearer_guard::shared::SharedCache;
+use common::redis_server::RedisServer;
+use common::shared_support::{SECRET, issuer, shared_guard, shared_guard_with, token};
+use http::StatusCode;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_guards_fifty_concurrent_first_requests_each_make_one_upstream_call() {
+    let redis = RedisServer::start();
+    let issuer = issuer().await;
+    let guards: Vec<_> = (0..3)
+        .map(|_| Arc::new(shared_guard(&issuer, &redis.url(), SECRET)))
+        .collect();
+    let token = Arc::new(token(&issuer, "Users:1"));
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        for guard in &guards {
+            let (guard, token) = (Arc::clone(guard), Arc::clone(&token));
+            requests.spawn(async move { guard.status(&token).await });
+        }
+    }
+    let mut answered = 0;
+    while let Some(status) = requests.join_next().await {
+        assert_eq!(status.unwrap_or_else(|e| panic!("{e}")), StatusCode::OK);
+        answered += 1;
+    }
+    assert_eq!(answered, 150);
+    assert_eq!(
+        issuer.token_calls(&token),
+        1,
+        "one upstream call for 3 guards × 50 requests"
+    );
+    // Each guard asked Redis (one leader per process); two of them found the verdict there.
+    let hits: f64 = guards.iter().map(|g| g.shared("hit")).sum();
+    assert!(hits >= 2.0, "shared hits: {hits}");
+}
+
+#[tokio::test]
+async fn a_verdict_written_by_one_guard_is_a_hit_for_another_and_redis_holds_no_token() {
+    let redis = RedisServer::start();
+    let issuer = issuer().await;
+    let first = shared_guard(&issuer, &redis.url(), SECRET);
+    let second = shared_guard(&issuer, &redis.url(), SECRET);
+    let valid = token(&issuer, "Users:2");
+    let invalid = "never-issued-token";
+    assert_eq!(first.status(&valid).await, StatusCode::OK);
+    assert_eq!(first.status(invalid).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(issuer.token_calls(&valid), 1);
+    assert_eq!(issuer.token_calls(invalid), 1);
+    assert_eq!(second.status(&valid).await, StatusCode::OK);
+    assert_eq!(second.status(invalid).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        issuer.token_calls(&valid),
+        1,
+        "the valid verdict came from Redis"
+    );
+    assert_eq!(
+        issuer.token_calls(invalid),
+        1,
+        "the invalid verdict came from Redis"
+    );
+    assert_eq!(second.shared("hit"), 2.0);
+    // The route saw the principal read back from Redis.
+    let body = common::body_text(
+        common::send(
+            &second.app,
+            common::get_with("/me", &[&common::bearer(&valid)]),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(body, "Users:2 read");
+    // A guard with another secret shares nothing with them.
+    let other = shared_guard(
+        &issuer,
+        &redis.url(),
+        "another-secret-of-at-least-32-bytes!!",
+    );
+    assert_eq!(other.status(&valid).await, StatusCode::OK);
+    assert_eq!(issuer.token_calls(&valid), 2);
+    // No key or value in Redis holds a token.
+    let keys = redis.keys("*");
+    assert!(keys.len() >= 3, "{keys:?}");
+    for key in &keys {
+        assert!(key.starts_with("bearer-guard:v1:e:"), "{key}");
+        for token in [valid.as_str(), invalid] {
+            assert!(!key.contains(token), "{key}");
+            let value = redis.get(key).unwrap_or_default();
+            assert!(
+                !value.windows(token.len()).any(|w| w == token.as_bytes()),
+                "a value holds a token"
+            );
+        }
+    }
+    // The entry lives in Redis for its own deadline (the positive TTL here: 300 s).
+    let pttl = keys.iter().map(|k| redis.pttl(k)).max().unwrap_or(0);
+    assert!(pttl > 290_000 && pttl <= 300_000, "PTTL {pttl}");
+}
+
+/// The entry key `guard` wrote for `token` (a fresh guard asks Redis, so the key is the one
+/// that appeared).
+fn entry_key_of(redis: &RedisServer, before: &[String]) -> String {
+    let after = redis.keys("bearer-guard:v1:e:*");
+    let new: Vec<_> = after.into_iter().filter(|k| !before.contains(k)).collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    new[0].clone()
+}
+
+#[tokio::test]
+async fn forged_altered_truncated_and_moved_entries_are_ignored() {
+    let redis = RedisServer::start();
+    let issuer = issuer().await;
+    let writer = shared_guard(&issuer, &redis.url(), SECRET);
+    let alice = token(&issuer, "Users:alice");
+    let refused = "not-a-token-the-issuer-knows";
+    assert_eq!(writer.status(&alice).await, StatusCode::OK);
+    let alice_key = entry_key_of(&redis, &[]);
+    let before = redis.keys("bearer-guard:v1:e:*");
+    assert_eq!(writer.status(refused).await, StatusCode::UNAUTHORIZED);
+    let refused_key = entry_key_of(&redis, &before);
+    let alice_value = redis.get(&alice_key).unwrap_or_default();
+    // The same token's entry written under another secret (same prefix, so another key).
+    let stranger = shared_guard(
+        &issuer,
+        &redis.url(),
+        "a-different-secret-also-32-bytes-long!",
+    );
+    let before = redis.keys("bearer-guard:v1:e:*");
+    assert_eq!(stranger.status(&alice).await, StatusCode::OK);
+    let forged = redis
+        .get(&entry_key_of(&redis, &before))
+        .unwrap_or_default();
+    let mut altered = alice_value.clone();
+    let subject_at = altered
+        .windows(5)
+        .position(|w| w == b"alice")
+        .unwrap_or_else(|| panic!("no subject in the value"));
+    altered[subject_at] = b'A';
+    let truncated = alice_value[..alice_value.len() - 1].to_vec();
+    let calls_before = issuer.token_calls(refused);
+    // Each of these under the refused token's key: believed, it would let the token in.
+    for (case, value) in [
+        ("moved", alice_value.clone()),
+        ("forged", forged),
+        ("altered", altered),
+        ("truncated", truncated),
+    ] {
+        redis.set(&refused_key, &value, 60_000);
+        let reader = shared_guard(&issuer, &redis.url(), SECRET);
+        assert_eq!(
+            reader.status(refused).await,
+            StatusCode::UNAUTHORIZED,
+            "a {case} entry was believed"
+        );
+        assert_eq!(reader.shared("rejected"), 1.0, "{case}");
+    }
+    assert_eq!(
+        issuer.token_calls(refused),
+        calls_before + 4,
+        "each ignored entry was a miss, verified upstream"
+    );
+    // An altered entry under its own key is no hit either: alice is verified again.
+    let mut altered_own = alice_value.clone();
+    altered_own[subject_at] = b'A';
+    redis.set(&alice_key, &altered_own, 60_000);
+    let reader = shared_guard(&issuer, &redis.url(), SECRET);
+    let calls = issuer.token_calls(&alice);
+    let body = common::body_text(
+        common::send(
+            &reader.app,
+            common::get_with("/me", &[&common::bearer(&alice)]),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(body, "Users:alice read");
+    assert_eq!(issuer.token_calls(&alice), calls + 1);
+}
+
+#[tokio::test]
+async fn a_key_prefix_keeps_two_deployments_apart() {
+    let redis = RedisServer::start();
+    let issuer = issuer().await;
+    let a = shared_guard_with(
+        &issuer,
+        SharedCache::new(redis.url(), SECRET).key_prefix("a:"),
+        |b| b,
+    );
+    let b = shared_guard_with(
+        &issuer,
+        SharedCache::new(redis.url(), SECRET).key_prefix("b:"),
+        |b| b,
+    );
+    let t = token(&issuer, "Users:3");
+    assert_eq!(a.status(&t).await, StatusCode::OK);
+    assert_eq!(b.status(&t).await, StatusCode::OK);
+    assert_eq!(issuer.token_calls(&t), 2);
+    assert_eq!(redis.keys("a:v1:e:*").len(), 1);
+    assert_eq!(redis.keys("b:v1:e:*").len(), 1);
+}
