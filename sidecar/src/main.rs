@@ -1,6 +1,7 @@
 //! `bearer-guard`: the forward-auth sidecar. See the crate docs of `bearer_guard_sidecar` and
 //! the README's "Forward auth for any language (the sidecar)".
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -287,14 +287,11 @@ impl RawRule {
                     "a rule has `scopes_any` or `scopes_all`, not both".into(),
                 ));
             }
-            (true, Some(scopes), None) | (true, None, Some(scopes)) => {
+            (true, Some(_), None) | (true, None, Some(_)) => {
+                let span = self.public.as_ref().map_or(0..0, Spanned::span);
                 return Err(invalid(
-                    scopes.span(),
-                    if self.public.is_some() {
-                        "public"
-                    } else {
-                        "scopes_any"
-                    },
+                    span,
+                    "public",
                     "a public rule cannot require scopes (remove `public` or the scopes)".into(),
                 ));
             }
@@ -503,7 +500,7 @@ scopes_all = ["write"]
         for (text, line, key, says) in [
             (
                 "\n[[rule]]\npath = \"/a\"\npublic = true\nscopes_any = [\"read\"]",
-                5,
+                4,
                 "public",
                 "public rule cannot require scopes",
             ),
