@@ -128,6 +128,34 @@ async fn through_nginx_every_answer_reaches_the_client_and_the_backend_gets_the_
         "{headers:?}"
     );
 
+    // A client cannot name another path or method for the check: its own X-Forwarded-* and
+    // X-Original-* headers never reach the sidecar in place of nginx's.
+    let before_spoofs = backend::count(&seen);
+    for (name, value) in [
+        ("x-forwarded-uri", "/health"),
+        ("x-original-uri", "/health"),
+        ("x-forwarded-method", "GET"),
+        ("x-original-method", "GET"),
+    ] {
+        let response = client
+            .post(nginx.url("/records"))
+            .bearer_auth(&read)
+            .header(name, value)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(response.status(), 403, "{name}: {value}");
+    }
+    let response = client
+        .get(nginx.url("/records"))
+        .header("x-forwarded-uri", "/health")
+        .header("x-original-uri", "/health")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(response.status(), 401);
+    assert_eq!(backend::count(&seen), before_spoofs);
+
     // nginx normalises too; the sidecar sees $request_uri, the raw original.
     let response = client
         .get(nginx.url("/health/../records"))
