@@ -17,7 +17,7 @@
 //! | [`answer`] | the 200 with `X-Auth-*` headers, the sidecar's own 400 and 403 |
 //! | [`log`] | one rate-limited structured log line per decision |
 //! | [`server`] | the router, serving, graceful shutdown |
-//! | [`error`] | [`StartupError`](error::StartupError) |
+//! | [`error`] | [`StartupError`] |
 
 pub mod answer;
 pub mod config;

@@ -9,7 +9,7 @@
 //! the subject.
 //!
 //! At most [`DECISION_LINES_PER_SECOND`] lines a second go out
-//! ([`RateLimitedLog`](bearer_guard::log_limit::RateLimitedLog)); the first line after a held
+//! ([`bearer_guard::log_limit::RateLimitedLog`]); the first line after a held
 //! back stretch carries `suppressed = N`, and every held-back line counts in
 //! `bearer_guard_log_lines_suppressed_total`.
 
