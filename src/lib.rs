@@ -99,7 +99,7 @@ mod extractor;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod guard;
-mod log_limit;
+pub mod log_limit;
 mod outbound;
 pub mod presets;
 pub mod principal;

@@ -1,0 +1,131 @@
+//! The `bearer-guard` binary as a child process: started with chosen variables and nothing
+//! else from the test's environment, read until it prints `listening on`, its stderr kept for
+//! the test, killed when dropped.
+#![allow(dead_code)]
+#![allow(unreachable_pub)]
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::time::timeout;
+
+/// The binary under test.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_bearer-guard");
+
+/// How long the sidecar may take to print `listening on`.
+const START_WAIT: Duration = Duration::from_secs(30);
+
+/// A running sidecar.
+pub struct SidecarProcess {
+    pub child: Child,
+    /// `127.0.0.1:port`.
+    pub addr: String,
+    /// Lines it wrote to stderr so far.
+    pub stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl SidecarProcess {
+    /// Starts the binary with `vars` (`GUARD_LISTEN` is `127.0.0.1:0` unless given) and waits
+    /// for `listening on`.
+    pub async fn start(vars: &[(&str, &str)]) -> SidecarProcess {
+        let mut command = Command::new(BINARY);
+        command
+            .env_clear()
+            .env("GUARD_LISTEN", "127.0.0.1:0")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {BINARY}: {e}"));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        if let Some(err) = child.stderr.take() {
+            let sink = Arc::clone(&stderr);
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(err).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    lock(&sink).push(line);
+                }
+            });
+        }
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let mut lines = BufReader::new(stdout).lines();
+        let read = async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    return Some(rest.trim().to_owned());
+                }
+            }
+            None
+        };
+        let addr = match timeout(START_WAIT, read).await {
+            Ok(Some(url)) => url.trim_start_matches("http://").to_owned(),
+            Ok(None) => panic!(
+                "the sidecar exited without `listening on`: {:?}",
+                lock(&stderr)
+            ),
+            Err(_) => panic!("no `listening on` within {START_WAIT:?}"),
+        };
+        // Keep draining stdout so that the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        assert!(addr.starts_with("127.0.0.1:"), "listening on {addr:?}");
+        SidecarProcess {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    /// `http://addr{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The stderr lines so far.
+    pub fn stderr_lines(&self) -> Vec<String> {
+        lock(&self.stderr).clone()
+    }
+
+    /// Sends SIGTERM.
+    pub async fn terminate(&self) {
+        let pid = self
+            .child
+            .id()
+            .unwrap_or_else(|| panic!("the sidecar has exited"));
+        let status = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await
+            .unwrap_or_else(|e| panic!("kill: {e}"));
+        assert!(status.success(), "kill -TERM {pid}");
+    }
+}
+
+/// Runs the binary with `args` and `vars` to the end (bounded): exit code, stdout, stderr.
+pub async fn run(args: &[&str], vars: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let mut command = Command::new(BINARY);
+    command.env_clear().args(args).kill_on_drop(true);
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    let output = timeout(Duration::from_secs(30), command.output())
+        .await
+        .unwrap_or_else(|_| panic!("{BINARY} {args:?} did not exit within 30 s"))
+        .unwrap_or_else(|e| panic!("run {BINARY}: {e}"));
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
