@@ -38,6 +38,15 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+    /// `GUARD_ADMIN_LISTEN` could not be bound.
+    #[error("GUARD_ADMIN_LISTEN: cannot bind {addr}: {source}")]
+    AdminBind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why not.
+        #[source]
+        source: std::io::Error,
+    },
     /// The server failed while serving.
     #[error("serving: {0}")]
     Serve(#[source] std::io::Error),

@@ -83,6 +83,8 @@ fn main() -> ExitCode {
 async fn check_config() -> Result<(), StartupError> {
     let config = SidecarConfig::from_env()?;
     let sidecar = Sidecar::build(&config, None)?;
+    // GUARD_ADMIN_LISTEN without GUARD_ADMIN_TOKEN (or a short one) is refused here too.
+    config.guard.admin_router(sidecar.guard())?;
     drop(sidecar);
     let rules = match &config.rules_file {
         Some(file) => format!(
@@ -114,7 +116,7 @@ async fn run() -> Result<(), StartupError> {
             })?;
     let addr = listener.local_addr().map_err(StartupError::Serve)?;
     let (shutdown, _) = watch::channel(false);
-    start_extra_listeners(&config, shutdown.subscribe()).await?;
+    start_extra_listeners(&config, &sidecar, shutdown.subscribe()).await?;
     let mode = config.guard.mode.map_or("none", |mode| mode.as_str());
     println!(
         "bearer-guard: mode {mode}, {} rules",
@@ -126,15 +128,38 @@ async fn run() -> Result<(), StartupError> {
     Ok(())
 }
 
-/// SEAM for listeners besides the main one, started after the main one is bound and before
-/// `listening on` is printed; each stops when `shutdown` turns `true`. None yet: the admin
-/// listener of the shared-cache issue (`GUARD_ADMIN_LISTEN`, `GUARD_ADMIN_TOKEN`,
-/// `POST /revoke`) is to be started here from the library's admin router.
+/// Listeners besides the main one, bound after it and before `listening on` is printed: the
+/// admin listener (`GUARD_ADMIN_LISTEN`, the library's `POST /revoke` router, requiring
+/// `GUARD_ADMIN_TOKEN`), which stops when `shutdown` turns `true`. The main listener has no
+/// admin routes.
 async fn start_extra_listeners(
     config: &SidecarConfig,
+    sidecar: &Sidecar,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), StartupError> {
-    let _ = (config, shutdown);
+    let (Some(router), Some(at)) = (
+        config.guard.admin_router(sidecar.guard())?,
+        config.guard.admin_listen,
+    ) else {
+        return Ok(());
+    };
+    let listener = TcpListener::bind(at)
+        .await
+        .map_err(|source| StartupError::AdminBind { addr: at, source })?;
+    let addr = listener.local_addr().map_err(StartupError::Serve)?;
+    println!("admin listener at http://{addr} (POST /revoke)");
+    let mut stop = shutdown;
+    tokio::spawn(async move {
+        let stopped = async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        };
+        if let Err(error) = axum::serve(listener, router)
+            .with_graceful_shutdown(stopped)
+            .await
+        {
+            tracing::error!(%error, "admin listener stopped");
+        }
+    });
     Ok(())
 }
 

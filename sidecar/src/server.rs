@@ -75,6 +75,11 @@ impl Sidecar {
         }))
     }
 
+    /// The guard every rule's gate shares (for the admin router: revocations reach its cache).
+    pub fn guard(&self) -> &BearerGuardLayer {
+        &self.0.guard
+    }
+
     /// The router. Serve it with
     /// `into_make_service_with_connect_info::<SocketAddr>()`: without the peer's address
     /// every `/auth` caller is untrusted.

@@ -345,3 +345,77 @@ async fn sigterm_lets_an_in_flight_verification_finish_then_exits_0() {
     // New connections are refused once it has stopped.
     assert!(client().get(sidecar.url("/health")).send().await.is_err());
 }
+
+#[tokio::test]
+async fn the_admin_listener_revokes_a_token_and_the_main_listener_has_no_admin_routes() {
+    const ADMIN_TOKEN: &str = "sidecar-admin-token-0123456789";
+    let issuer = issuer().await;
+    let admin_addr = format!("127.0.0.1:{}", common::closed_port());
+    let sidecar = SidecarProcess::start(&[
+        ("GUARD_VERIFY_URL", issuer.verify_url()),
+        ("GUARD_ADMIN_LISTEN", &admin_addr),
+        ("GUARD_ADMIN_TOKEN", ADMIN_TOKEN),
+    ])
+    .await;
+    let client = client();
+    let read = token(&issuer, "read");
+    let auth = || {
+        client
+            .get(sidecar.url("/auth"))
+            .header("x-original-uri", "/records")
+            .bearer_auth(&read)
+            .send()
+    };
+    let first = auth().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        first.status(),
+        200,
+        "the token is valid before the revocation"
+    );
+    let revoke = |admin: &'static str| {
+        client
+            .post(format!("http://{admin_addr}/revoke"))
+            .bearer_auth(admin)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={read}"))
+            .send()
+    };
+    let wrong = revoke("not-the-admin-token-at-all")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(wrong.status(), 401, "a wrong admin token revokes nothing");
+    let still = auth().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(still.status(), 200);
+    let on_main = client
+        .post(sidecar.url("/revoke"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={read}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !on_main.status().is_success(),
+        "the main listener has no admin routes: {}",
+        on_main.status()
+    );
+    assert_eq!(auth().await.unwrap_or_else(|e| panic!("{e}")).status(), 200);
+    let revoked = revoke(ADMIN_TOKEN).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(revoked.status(), 204);
+    let after = auth().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        after.status(),
+        401,
+        "revoked although the issuer still says valid"
+    );
+    assert!(
+        after.headers()["www-authenticate"]
+            .to_str()
+            .is_ok_and(|c| c.contains(r#"error="invalid_token""#))
+    );
+    assert_eq!(
+        issuer.calls(Endpoint::Verify),
+        1,
+        "one verification before the revocation, none after"
+    );
+}
