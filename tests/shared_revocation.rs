@@ -192,3 +192,36 @@ async fn a_stopped_redis_is_noticed_by_the_ping_and_local_verdicts_dropped() {
     assert_eq!(status, StatusCode::OK);
     g.wait_subscribed().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_invalid_tokens_does_not_hide_a_held_token_from_a_revocation() {
+    let redis = RedisServer::start();
+    let issuer = issuer().await;
+    let small = |issuer: &MockIssuer| {
+        shared_guard_with(issuer, SharedCache::new(redis.url(), SECRET), |b| {
+            b.cache_capacity(50).negative_ttl(Duration::from_secs(1))
+        })
+    };
+    let holder = small(&issuer);
+    let revoker = small(&issuer);
+    let t = token(&issuer, "Users:held");
+    holder.wait_subscribed().await;
+    assert_eq!(holder.status(&t).await, StatusCode::OK);
+    for i in 0..300 {
+        assert_eq!(
+            holder.status(&format!("garbage-{i}")).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        holder.status(&t).await,
+        StatusCode::OK,
+        "still held locally"
+    );
+    assert_eq!(issuer.token_calls(&t), 1);
+    assert_eq!(revoker.layer.revoke(&t).await, Ok(RevocationScope::Shared));
+    assert!(
+        refused_within(&holder, &t, Duration::from_secs(1)).await,
+        "the revocation did not reach a token held through a garbage flood"
+    );
+}

@@ -42,6 +42,8 @@ use moka::sync::Cache;
 
 pub(crate) use inflight::{InFlight, Join, Outcome, wait_for};
 pub(crate) use key::{BuildKeyHasher, TokenKey, TokenKeyer};
+#[cfg(feature = "redis")]
+pub(crate) use revoked::REVOKED_CAPACITY;
 pub(crate) use revoked::RevokedSet;
 
 use crate::principal::Principal;

@@ -137,7 +137,7 @@ impl<R> BearerGuardLayer<R> {
     /// a verification of it is in flight.
     ///
     /// Without a shared cache this applies to this process only
-    /// ([`RevocationScope::Local`]). With one ([`shared_cache`](BearerGuardLayerBuilder::shared_cache)),
+    /// ([`RevocationScope::Local`]). With one (`shared_cache`, feature `redis`),
     /// a deny marker is written to Redis, the shared entry deleted and a message published:
     /// every replica sharing the Redis drops its local entry within about a second, and reads
     /// the marker on its next miss ([`RevocationScope::Shared`]).
@@ -376,7 +376,7 @@ impl<R> BearerGuardLayerBuilder<R> {
     ///   carry; a token length of 0 or over 64 KiB; an in-flight cap of 0; a verify timeout of
     ///   0 or over 10 minutes; a positive or negative TTL over 7 days; a `Retry-After` over
     ///   1 hour; a revocation TTL under 1 s or over 7 days.
-    /// * With a [`shared_cache`](Self::shared_cache): `cache_secret` shorter than 32 bytes,
+    /// * With a `shared_cache` (feature `redis`): `cache_secret` shorter than 32 bytes,
     ///   `redis_timeout` out of 1 ms–10 s, a bad `key_prefix`, a `redis_url` that is not a
     ///   Redis URL or no tokio runtime (named `redis_url`).
     /// * [`ConfigError::NoRandomKey`] when the system's random generator fails.

@@ -57,7 +57,7 @@ impl GuardCore {
                 );
             }
             let ttl = ttl.max(Duration::from_secs(1));
-            let id = tier.id_for(token, key);
+            let id = tier.id_of(token);
             return match tier.revoke(&id, ttl).await {
                 Ok(()) => Ok(RevocationScope::Shared),
                 Err(_) => Err(RevokeError::SharedUnavailable),

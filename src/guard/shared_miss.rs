@@ -40,7 +40,7 @@ impl GuardCore {
         token: &BearerToken,
         deadline: Instant,
     ) -> Outcome {
-        let id = tier.id_for(token.as_str(), key);
+        let id = tier.id_of(token.as_str());
         match tier.read(&id).await {
             SharedRead::Absent { .. } => {}
             SharedRead::Unreachable => {
@@ -48,7 +48,7 @@ impl GuardCore {
                     .verify_and_share(tier, key, &id, token, deadline, None)
                     .await;
             }
-            found => return self.take_shared(tier, key, found),
+            found => return self.take_shared(tier, key, &id, found),
         }
         let Some(lock_value) = lock_value() else {
             return self
@@ -62,7 +62,7 @@ impl GuardCore {
                     .await
             }
             Ok(false) => match self.wait_for_holder(tier, &id, deadline).await {
-                Waited::Read(found) => self.take_shared(tier, key, found),
+                Waited::Read(found) => self.take_shared(tier, key, &id, found),
                 Waited::Verify => {
                     self.verify_and_share(tier, key, &id, token, deadline, None)
                         .await
@@ -76,7 +76,13 @@ impl GuardCore {
     }
 
     /// A verdict read from the shared tier, into the local tier.
-    fn take_shared(&self, tier: &SharedTier, key: TokenKey, found: SharedRead) -> Outcome {
+    fn take_shared(
+        &self,
+        tier: &SharedTier,
+        key: TokenKey,
+        id: &SharedId,
+        found: SharedRead,
+    ) -> Outcome {
         match found {
             SharedRead::Verdict(entry) => {
                 let verdict = match entry.verdict {
@@ -88,7 +94,7 @@ impl GuardCore {
                 if !tier.listening() {
                     life = life.min(UNHEARD_LIFETIME);
                 }
-                self.store_local(key, verdict, life)
+                self.fill_local(tier, key, id, verdict, life)
             }
             SharedRead::Revoked => {
                 self.revoked.insert(key);
@@ -152,9 +158,31 @@ impl GuardCore {
                 self.revoked.insert(key);
                 self.refuse_revoked(key)
             }
-            Ok(true) if tier.listening() => self.store_local(key, verdict, Duration::MAX),
-            Ok(true) | Err(_) => self.store_local(key, verdict, UNHEARD_LIFETIME),
+            Ok(true) if tier.listening() => self.fill_local(tier, key, id, verdict, Duration::MAX),
+            Ok(true) | Err(_) => self.fill_local(tier, key, id, verdict, UNHEARD_LIFETIME),
         }
+    }
+
+    /// [`store_local`](GuardCore::store_local) with the shared tier's bookkeeping: a valid
+    /// verdict's id → key mapping goes in first, and an id another replica announced revoked
+    /// (a message that came before the mapping) refuses it after the insert.
+    fn fill_local(
+        &self,
+        tier: &SharedTier,
+        key: TokenKey,
+        id: &SharedId,
+        verdict: Verdict,
+        max_life: Duration,
+    ) -> Outcome {
+        if matches!(verdict, Verdict::Valid(_)) {
+            tier.remember(*id, key);
+        }
+        let outcome = self.store_local(key, verdict, max_life);
+        if matches!(outcome, Outcome::Valid(_)) && tier.announced_revoked(id) {
+            self.revoked.insert(key);
+            return self.refuse_revoked(key);
+        }
+        outcome
     }
 }
 

@@ -170,9 +170,24 @@ impl SharedCache {
         let store = redis_store::RedisStore::new(conn, self.timeout, names.clone(), handles.store);
         let mut origin = [0u8; 16];
         aws_lc_rs::rand::fill(&mut origin).map_err(|_| ConfigError::NoRandomKey)?;
+        // LRU, with the local cache's capacity; an entry evicted for room drops its local
+        // verdict too (a local verdict without a mapping could not be revoked by a message).
+        let evicted_local = parts.local.clone();
         let ids = Cache::builder()
             .max_capacity(parts.id_capacity.max(1))
+            .eviction_policy(moka::policy::EvictionPolicy::lru())
             .time_to_live(parts.lifetimes.positive.max(Duration::from_secs(1)))
+            .eviction_listener(move |_id, key: crate::cache::TokenKey, cause| {
+                if cause == moka::notification::RemovalCause::Size
+                    && let Some(local) = &evicted_local
+                {
+                    local.invalidate_valid(&key);
+                }
+            })
+            .build();
+        let revoked_ids = Cache::builder()
+            .max_capacity(crate::cache::REVOKED_CAPACITY)
+            .time_to_live(parts.lifetimes.revocation)
             .build();
         let listening = Arc::new(AtomicBool::new(false));
         let subscriber = revocation::Subscriber {
@@ -180,6 +195,7 @@ impl SharedCache {
             channel: names.channel(),
             keys: Arc::clone(&keys),
             ids: ids.clone(),
+            revoked_ids: revoked_ids.clone(),
             local: parts.local,
             revoked: parts.revoked,
             listening: Arc::clone(&listening),
@@ -193,6 +209,7 @@ impl SharedCache {
             store,
             keys,
             ids,
+            revoked_ids,
             listening,
             lifetimes: parts.lifetimes,
             kind: parts.kind,

@@ -5,10 +5,11 @@
 //! rest))`. A message that does not verify, or whose revocation has already ended (a replay of
 //! an old one), is ignored. A process skips its own messages (it applied them already).
 //!
-//! **Applying one.** The shared id is looked up in the tier's id → local key map (filled on
-//! the miss path whenever a token goes through the shared tier): when this process holds the
-//! token, its key goes into the revoked set and its local positive entry is dropped. A token
-//! it does not hold needs nothing: its next miss reads the deny marker.
+//! **Applying one.** The shared id goes into the tier's set of announced revocations (checked
+//! after every valid local fill), then is looked up in the id → local key map (filled just
+//! before a valid verdict enters the local tier): when this process holds the token, its key
+//! goes into the revoked set and its local positive entry is dropped. A token it does not hold
+//! needs nothing more: its next miss reads the deny marker.
 //!
 //! **The gap.** While the subscription is down this process cannot know what it misses. So:
 //! when it is lost (the stream ends, or a `PING` on it is not answered within the Redis timeout;
@@ -95,6 +96,7 @@ pub(crate) struct Subscriber {
     pub(crate) channel: String,
     pub(crate) keys: Arc<SharedKeys>,
     pub(crate) ids: Cache<SharedId, TokenKey>,
+    pub(crate) revoked_ids: Cache<SharedId, ()>,
     pub(crate) local: Option<VerdictCache>,
     pub(crate) revoked: RevokedSet,
     pub(crate) listening: Arc<AtomicBool>,
@@ -172,6 +174,9 @@ impl Subscriber {
             return;
         }
         self.remote_revocations.increment(1);
+        // The id first: a verdict being stored now checks it after its local insert, so it
+        // either sees the id or has put its mapping in place before the lookup below.
+        self.revoked_ids.insert(id, ());
         if let Some(key) = self.ids.get(&id) {
             self.revoked.insert(key);
             if let Some(local) = &self.local {

@@ -57,9 +57,15 @@ pub(crate) struct Lifetimes {
 pub(crate) struct SharedTier {
     pub(crate) store: RedisStore,
     pub(crate) keys: Arc<SharedKeys>,
-    /// Shared id → local key of the tokens this process holds, so a revocation message (which
-    /// carries the shared id) finds the local entry. Filled on the miss path only.
+    /// Shared id → local key of the tokens this process holds a valid verdict for, so a
+    /// revocation message (which carries the shared id) finds the local entry. Filled on the
+    /// miss path, just before a valid verdict enters the local tier; an entry evicted for
+    /// room drops its local verdict too, so no local verdict is ever without its mapping.
     pub(crate) ids: Cache<SharedId, TokenKey>,
+    /// Shared ids announced revoked by other replicas (for the revocation TTL), checked after
+    /// a valid verdict enters the local tier: closes the race with a message that arrived
+    /// before the mapping existed.
+    pub(crate) revoked_ids: Cache<SharedId, ()>,
     /// Whether the revocation feed is up (set by the subscriber task).
     pub(crate) listening: Arc<AtomicBool>,
     pub(crate) lifetimes: Lifetimes,
@@ -80,11 +86,19 @@ impl std::fmt::Debug for SharedTier {
 }
 
 impl SharedTier {
-    /// The shared id of `token`, remembered against its local key.
-    pub(crate) fn id_for(&self, token: &str, key: TokenKey) -> SharedId {
-        let id = self.keys.id_of(token);
+    /// The shared id of `token`.
+    pub(crate) fn id_of(&self, token: &str) -> SharedId {
+        self.keys.id_of(token)
+    }
+
+    /// Remembers that this process is about to hold a valid verdict for `id` under `key`.
+    pub(crate) fn remember(&self, id: SharedId, key: TokenKey) {
         self.ids.insert(id, key);
-        id
+    }
+
+    /// Whether another replica announced `id` revoked.
+    pub(crate) fn announced_revoked(&self, id: &SharedId) -> bool {
+        self.revoked_ids.contains_key(id)
     }
 
     /// Whether revocation messages reach this process now.
