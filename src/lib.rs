@@ -74,6 +74,15 @@
 //! Every rejection is built by a [`RejectionResponse`] ([`DefaultRejection`] unless the layer
 //! is given another) and carries its [`AuthError`] in the response's extensions.
 //!
+//! ## The partner side
+//!
+//! With the `client` feature, the `client` module is the other end of the same tokens: a
+//! `TokenSource` fetches an access token with client credentials (crm-now, SuiteCRM, 1CRM, any
+//! RFC 6749 token endpoint), keeps it, refreshes it before it expires, and hands out
+//! `Authorization` values; `AddBearerLayer` adds them to the requests of a tower HTTP client.
+//! [`credentials::basic_credentials`] (always available) builds the `Basic` value both sides
+//! use.
+//!
 //! ## What the public API may mention
 //!
 //! Besides this crate's own types and `std`, a public signature (function, field, variant,

@@ -209,8 +209,9 @@ impl MockIssuer {
     }
 
     /// Sets the fault of the verifytoken endpoint. Returns once it is in effect: after
-    /// [`Fault::Down`], new connections are refused; after clearing `Down` (when the JWKS
-    /// fault is not `Down` either), the same port is listening again.
+    /// [`Fault::Down`], new connections are refused; after clearing `Down` (when no other
+    /// endpoint's fault is `Down` either: they share the port), the same port is listening
+    /// again.
     ///
     /// # Errors
     ///
