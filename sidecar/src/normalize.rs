@@ -9,21 +9,41 @@
 //!    and a fragment (`#…`) are dropped. What is left must start with `/`.
 //! 3. Control characters (0x00–0x1F, 0x7F) and spaces are refused; bytes above 0x7F (raw
 //!    UTF-8) are percent-encoded.
-//! 4. Percent-escapes (RFC 3986 §6.2.2): a `%` not followed by two hex digits is refused; an
+//! 4. **A `;` is refused**, raw or as `%3B`. Tomcat and Jetty cut a path parameter (`;…`) off
+//!    every segment before they resolve dot segments, so `/health/..;/records` is `/records`
+//!    to them while it would be under `/health` here, and `/admin;x` is `/admin` to them while
+//!    it would match no `/admin` rule here. Refusing every `;` (as Spring Security's
+//!    `StrictHttpFirewall` does) covers both, whatever the segment holds before it.
+//! 5. Percent-escapes (RFC 3986 §6.2.2): a `%` not followed by two hex digits is refused; an
 //!    escape of an unreserved character (`A–Z a–z 0–9 - . _ ~`) is decoded (`/%72ecords` →
 //!    `/records`, `%2E` → `.`); an escape of a control character (`%00`–`%1F`, `%7F`) is
 //!    refused; every other escape is kept, with upper-case hex (`%2f` → `%2F`).
-//! 5. **An encoded slash is not a separator**: `%2F` stays encoded and is part of its
+//! 6. **An encoded slash is not a separator**: `%2F` stays encoded and is part of its
 //!    segment, so `/records%2Fx` is the one segment `records%2Fx` and does not match a rule
 //!    `/records` (it is not `/records/x`). Since a backend may decode `%2F` before it resolves
 //!    dot segments, a segment whose `%2F`-separated pieces include `.` or `..`
 //!    (`/records%2F..%2Fadmin`) is refused rather than guessed at.
-//! 6. Empty segments are dropped (`//records` → `/records`); a trailing `/` is kept
-//!    (`/records/` stays `/records/`).
-//! 7. Dot segments are removed as RFC 3986 §5.2.4 `remove_dot_segments` does: `.` goes, `..`
-//!    removes the segment before it (`/health/../records` → `/records`). A `..` at the root
-//!    stays at the root (`/../records` → `/records`), as §5.2.4 says; nginx itself answers
-//!    400 to such a request line before it asks.
+//! 7. **An empty segment and a dot segment (`.` or `..`, after step 5) in one path are
+//!    refused.** Backends disagree on such paths: nginx (`merge_slashes`) and Tomcat merge
+//!    `//` first, so `/admin//../health` is `/health` to them, while an RFC 3986 / WHATWG
+//!    resolver (Node's `new URL`) keeps the empty segment, which `..` then removes, giving
+//!    `/admin/health`. An empty segment is one between two `/` (`//`); the trailing `/` of
+//!    `/records/` is not one.
+//! 8. A path with no dot segment has its empty segments dropped (`//records` → `/records`,
+//!    `/records//` → `/records/`); a trailing `/` is kept (`/records/` stays `/records/`).
+//! 9. A path with dot segments (and so, by step 7, no empty segment) has them removed exactly
+//!    as RFC 3986 §5.2.4 `remove_dot_segments` does: `.` goes, `..` removes the segment
+//!    before it (`/health/../records` → `/records`), `/records/x/..` → `/records/`. A `..` at
+//!    the root stays at the root (`/../records` → `/records`), as §5.2.4 says; nginx itself
+//!    answers 400 to such a request line before it asks.
+//!
+//! After steps 4 and 7 a path whose dot segments are resolved holds no `;` and no empty
+//! segment, so Tomcat and Jetty, backends that merge `//` and RFC 3986 / WHATWG resolvers
+//! all resolve it to the path the rules see; a path whose empty segments are dropped has no
+//! dot segment to resolve. A backend that resolves paths some other way (decoding `%2F` or
+//! `%5C` to a separator, treating `\` as `/`, cutting other parameters) may serve a resource
+//! other than the one the rules matched: the backend must not resolve paths more
+//! permissively than this.
 //!
 //! Anything refused is a [`PathError`]; the sidecar answers it 400.
 
@@ -52,13 +72,20 @@ pub enum PathError {
     /// A segment holds an encoded slash next to a dot segment (`%2F..%2F`).
     #[error("the original path has an encoded slash next to a dot segment")]
     EncodedSlashDotSegment,
+    /// A `;` (a path parameter, `/x;jsessionid=…`), raw or as `%3B`.
+    #[error("the original path has a `;` (a path parameter)")]
+    PathParameter,
+    /// An empty segment (`//`) and a dot segment (`.`, `..`) in the same path.
+    #[error("the original path has both an empty segment and a dot segment")]
+    EmptyAndDotSegment,
 }
 
 /// The canonical form of `raw`. See the [module docs](self) for every step.
 ///
 /// # Errors
-/// [`PathError`] for a path that is too long, not absolute, or has control characters,
-/// broken or control percent-escapes, or `%2F` next to a dot segment.
+/// [`PathError`] for a path that is too long, not absolute, or has control characters, a
+/// `;`, broken or control percent-escapes, `%2F` next to a dot segment, or both an empty and
+/// a dot segment.
 pub fn normalize_path(raw: &[u8]) -> Result<String, PathError> {
     if raw.len() > MAX_PATH_LEN {
         return Err(PathError::TooLong);
@@ -70,6 +97,7 @@ pub fn normalize_path(raw: &[u8]) -> Result<String, PathError> {
         return Err(PathError::NotAbsolute);
     }
     let decoded = decode_unreserved(path.as_bytes())?;
+    refuse_empty_with_dot_segments(&decoded)?;
     let trailing_slash = decoded.ends_with('/');
     let mut output: Vec<&str> = Vec::new();
     let mut last_was_dir = false;
@@ -104,6 +132,19 @@ pub fn normalize_path(raw: &[u8]) -> Result<String, PathError> {
         normalized.push('/');
     }
     Ok(normalized)
+}
+
+/// Step 7 of the module docs: `path` (decoded, starting with `/`) may not hold both an empty
+/// segment between two `/` and a `.` or `..` segment.
+fn refuse_empty_with_dot_segments(path: &str) -> Result<(), PathError> {
+    let has_empty = path.contains("//");
+    let has_dot = path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..");
+    if has_empty && has_dot {
+        return Err(PathError::EmptyAndDotSegment);
+    }
+    Ok(())
 }
 
 /// `http://host/path?q` → `/path?q` (any scheme `[a-z][a-z0-9+.-]*` followed by `://`);
@@ -146,8 +187,8 @@ fn encode_non_ascii(raw: &[u8]) -> Cow<'_, str> {
     }
 }
 
-/// Step 3 and 4 of the module docs (on ASCII): refuses controls and spaces, decodes
-/// unreserved escapes, upper-cases the others.
+/// Steps 3 to 5 of the module docs (on ASCII): refuses controls, spaces and `;` (raw or
+/// `%3B`), decodes unreserved escapes, upper-cases the others.
 fn decode_unreserved(bytes: &[u8]) -> Result<String, PathError> {
     let mut out = String::with_capacity(bytes.len());
     let mut i = 0;
@@ -155,6 +196,7 @@ fn decode_unreserved(bytes: &[u8]) -> Result<String, PathError> {
         let byte = bytes[i];
         match byte {
             0x00..=0x20 | 0x7F => return Err(PathError::ControlCharacter),
+            b';' => return Err(PathError::PathParameter),
             b'%' => {
                 let (Some(high), Some(low)) = (
                     bytes.get(i + 1).and_then(|b| hex_value(*b)),
@@ -165,6 +207,9 @@ fn decode_unreserved(bytes: &[u8]) -> Result<String, PathError> {
                 let value = (high << 4) | low;
                 if value < 0x20 || value == 0x7F {
                     return Err(PathError::ControlCharacter);
+                }
+                if value == b';' {
+                    return Err(PathError::PathParameter);
                 }
                 if is_unreserved(value) {
                     out.push(char::from(value));
@@ -285,6 +330,59 @@ mod tests {
     }
 
     #[test]
+    fn a_path_parameter_is_refused_whatever_its_segment_holds() {
+        for raw in [
+            "/health/..;/records",
+            "/health/%2e%2e;/records",
+            "/health/%2E%2E;x/records",
+            "/health/.;/records",
+            "/health/..;jsessionid=x/records",
+            "/health/..%3B/records",
+            "/health/..%3b/records",
+            "/records;jsessionid=x",
+            "/admin;x",
+            "/admin%3Bx",
+            "/health;",
+            "http://example.test/health/..;/records?x=;",
+        ] {
+            assert_eq!(
+                normalize_path(raw.as_bytes()),
+                Err(PathError::PathParameter),
+                "{raw:?}"
+            );
+        }
+        // A `;` in the query is not in the path.
+        assert_eq!(normal("/records?a=1;b=2"), "/records");
+    }
+
+    #[test]
+    fn an_empty_segment_next_to_a_dot_segment_is_refused() {
+        for raw in [
+            "/admin//../health",
+            "/a//..//health",
+            "/a//../health",
+            "//..",
+            "/records//.",
+            "/./records//",
+            "/x/..//health",
+            "/admin//%2e%2e/health",
+            "http://example.test/admin//../health",
+        ] {
+            assert_eq!(
+                normalize_path(raw.as_bytes()),
+                Err(PathError::EmptyAndDotSegment),
+                "{raw:?}"
+            );
+        }
+        // Either alone is read: empty segments merge, dot segments resolve (RFC 3986 §5.2.4).
+        assert_eq!(normal("/admin//health"), "/admin/health");
+        assert_eq!(normal("/admin/x/../health"), "/admin/health");
+        // The trailing `/` is not an empty segment.
+        assert_eq!(normal("/records/x/../"), "/records/");
+        assert_eq!(normal("/../"), "/");
+    }
+
+    #[test]
     fn other_escapes_are_kept_with_upper_case_hex() {
         assert_eq!(normal("/a%3fb"), "/a%3Fb");
         assert_eq!(normal("/caf%c3%a9"), "/caf%C3%A9");
@@ -326,7 +424,8 @@ mod tests {
     fn normalising_twice_changes_nothing() {
         for raw in [
             "/health/../records",
-            "/a/./b//c/../d/",
+            "/a/./b/c/../d/",
+            "/a//b//",
             "/%7e%2f%41",
             "/caf%c3%a9/x",
             "/",

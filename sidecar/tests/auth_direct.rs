@@ -234,7 +234,18 @@ async fn spoofed_auth_headers_of_a_request_are_never_echoed() {
     assert_eq!(header(&granted, "x-auth-scopes"), Some("read"));
     assert_eq!(header(&granted, "x-auth-source"), Some("remote"));
     assert_eq!(header(&granted, "x-auth-owner-type"), Some("user"));
-    assert_ne!(header(&granted, "x-auth-expires"), Some("9999999999"));
+    // The token's own expiry (the mock's 300 s lifetime), not the spoofed one.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let expires: u64 = header(&granted, "x-auth-expires")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("X-Auth-Expires missing or not a number"));
+    assert!(
+        (now + 250..=now + 310).contains(&expires),
+        "{expires} vs {now}"
+    );
     assert!(granted.headers().get("x-auth-extra").is_none());
     for (uri, auth, status) in [
         ("/health", None, StatusCode::OK),
@@ -292,6 +303,9 @@ async fn paths_that_cannot_be_read_are_400_without_a_challenge() {
     let rules = rules_file(RULES);
     let sidecar = with_rules(issuer.verify_url(), &rules);
     let read = bearer(&token(&issuer, "read"));
+    // The `;` and `//`-with-`..` spellings were 200 here before they were refused: under the
+    // public `/health` rule without a token, or (`/admin;x`) under the default rule with a
+    // `read` token while Tomcat serves `/admin`, whose rule needs `admin`.
     for path in [
         "/records%2F..%2Fadmin",
         "/health%2F..",
@@ -299,20 +313,39 @@ async fn paths_that_cannot_be_read_are_400_without_a_challenge() {
         "/records%00",
         "/records%0d%0aX-Auth-Subject:%20x",
         "records",
+        "/health/..;/records",
+        "/health/%2e%2e;/records",
+        "/health/..;jsessionid=x/records",
+        "/health/..%3B/records",
+        "/admin;x",
+        "/admin//../health",
+        "/a//..//health",
     ] {
-        let response = send_from(&sidecar, LOOPBACK, nginx_style("GET", path, Some(&read))).await;
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
-        assert!(
-            response.headers().get("www-authenticate").is_none(),
-            "{path}"
-        );
-        assert!(auth_headers(&response).is_empty());
-        assert!(
-            body_text(response)
-                .await
-                .contains(r#""error":"invalid_request""#)
-        );
+        for auth in [None, Some(read.as_str())] {
+            let response = send_from(&sidecar, LOOPBACK, nginx_style("GET", path, auth)).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::BAD_REQUEST,
+                "{path} {auth:?}"
+            );
+            assert!(
+                response.headers().get("www-authenticate").is_none(),
+                "{path}"
+            );
+            assert!(auth_headers(&response).is_empty());
+            assert!(
+                body_text(response)
+                    .await
+                    .contains(r#""error":"invalid_request""#)
+            );
+        }
     }
+    // Each alone is read: `//` merges, `..` resolves (so these reach `/health`, public).
+    for path in ["/health//live", "/admin/../health", "/health/x/../live/"] {
+        let response = send_from(&sidecar, LOOPBACK, nginx_style("GET", path, None)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+    assert_eq!(issuer.calls(Endpoint::Verify), 0);
     let repeated = request(
         "GET",
         "/auth",
@@ -499,6 +532,18 @@ async fn the_envoy_path_prefix_carries_the_original_method_and_path() {
         ("POST", "/auth/records", Some(&read), StatusCode::FORBIDDEN),
         ("POST", "/auth/records", Some(&write), StatusCode::OK),
         ("GET", "/auth/health", None, StatusCode::OK),
+        (
+            "GET",
+            "/auth/health/..;/records",
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "GET",
+            "/auth/admin//../health",
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
         ("GET", "/auth/", None, StatusCode::UNAUTHORIZED),
         ("GET", "/auth/other", Some(&write), StatusCode::OK),
     ] {
