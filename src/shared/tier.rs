@@ -15,6 +15,7 @@ use super::keys::{SharedId, SharedKeys};
 use super::redis_store::{RedisStore, Stored, Unreachable};
 use super::revocation::{self, AbortOnDrop};
 use crate::cache::TokenKey;
+use crate::guard::MAX_REVOCATION_TTL;
 use crate::principal::{Principal, VerifierKind};
 
 /// How far ahead of `now + TTL` a deadline read back may lie (clocks of replicas differ).
@@ -151,12 +152,14 @@ impl SharedTier {
     }
 
     /// Whether `value` is an authentic, current deny marker for `id`. A forged one is counted
-    /// as rejected and ignored.
+    /// as rejected and ignored. Its deadline may lie up to the longest revocation TTL any
+    /// replica accepts (7 days) ahead, not just this replica's: replicas with different
+    /// revocation TTLs honour each other's revocations.
     pub(crate) fn authentic_deny(&self, id: &SharedId, value: &[u8]) -> bool {
         let now = wall_ms(SystemTime::now());
         let checked = entry::decode(&self.keys, &self.store.names.deny(id), value, self.kind)
             .and_then(|entry| match entry.verdict {
-                SharedVerdict::Revoked => within(entry.until_ms, now, self.lifetimes.revocation),
+                SharedVerdict::Revoked => within(entry.until_ms, now, MAX_REVOCATION_TTL),
                 _ => Err(Rejected::Kind),
             });
         match checked {
