@@ -69,7 +69,7 @@ pub(crate) enum Rejected {
     Deadline,
     /// Authentic, but of a verdict this read did not expect (e.g. an entry under a deny key).
     Kind,
-    /// Authentic, but names a custom verifier this guard does not run.
+    /// Authentic, but its principal comes from a kind of verifier this guard does not run.
     Source,
 }
 
@@ -268,7 +268,7 @@ mod tests {
     use serde_json::json;
 
     fn keys() -> SharedKeys {
-        SharedKeys::derive(&[9u8; 32]).unwrap_or_else(|e| panic!("{e}"))
+        SharedKeys::derive(&[9u8; 32], b"").unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn principal() -> Principal {
@@ -350,7 +350,7 @@ mod tests {
         assert_eq!(decode("k", &value[..value.len() - 1]), Some(Rejected::Tag));
         assert_eq!(decode("k", &value[..20]), Some(Rejected::Format));
         let forged = encode(
-            &SharedKeys::derive(&[8u8; 32]).unwrap_or_else(|e| panic!("{e}")),
+            &SharedKeys::derive(&[8u8; 32], b"").unwrap_or_else(|e| panic!("{e}")),
             "k",
             &entry,
         );

@@ -54,13 +54,16 @@ pub(crate) mod tier_counters {
 pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_millis(100);
 /// Longest Redis timeout accepted: 10 s.
 pub const MAX_REDIS_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest [`SharedCache::scope`] accepted, in bytes.
+const MAX_SCOPE_LEN: usize = 1024;
 /// Default prefix of every Redis key and channel: `bearer-guard:`.
 pub const DEFAULT_KEY_PREFIX: &str = "bearer-guard:";
 
 /// Where and how verdicts are shared: a Redis URL, the cache secret, the Redis timeout.
 ///
 /// Given to [`BearerGuardLayerBuilder::shared_cache`](crate::BearerGuardLayerBuilder::shared_cache).
-/// Every replica that should share verdicts uses the same URL, secret and key prefix. The
+/// Every replica that should share verdicts uses the same URL, secret, [scope](Self::scope)
+/// and key prefix: guards share verdicts only when their secret AND scope are equal. The
 /// secret never leaves the process (only keys derived from it are kept) and `Debug` shows
 /// neither it nor the URL's password.
 #[derive(Clone)]
@@ -69,6 +72,7 @@ pub struct SharedCache {
     secret: Vec<u8>,
     timeout: Duration,
     key_prefix: String,
+    scope: String,
 }
 
 impl std::fmt::Debug for SharedCache {
@@ -78,6 +82,7 @@ impl std::fmt::Debug for SharedCache {
             .field("secret", &"..")
             .field("timeout", &self.timeout)
             .field("key_prefix", &self.key_prefix)
+            .field("scope", &self.scope)
             .finish()
     }
 }
@@ -92,7 +97,19 @@ impl SharedCache {
             secret: secret.as_ref().to_vec(),
             timeout: DEFAULT_REDIS_TIMEOUT,
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            scope: String::new(),
         }
+    }
+
+    /// What decides a verdict here — typically the verifier's settings (mode, URLs, issuer,
+    /// audience, …) — folded into the key derivation: guards share verdicts only when their
+    /// secret AND scope are equal. Give guards whose verifiers could judge one token
+    /// differently different scopes, or they accept each other's verdicts.
+    /// [`GuardConfig::layer`](crate::config::GuardConfig::layer) sets it from the verifier
+    /// settings. Default: empty; at most 1,024 bytes. Not secret.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = scope.into();
+        self
     }
 
     /// The longest one Redis call may take before the request goes on without it.
@@ -112,7 +129,16 @@ impl SharedCache {
     /// Checks the settings and starts the tier: the connection manager (connecting lazily,
     /// warmed up by a background `PING`) and the subscriber task. Needs a tokio runtime.
     pub(crate) fn start(&self, parts: TierParts) -> Result<SharedTier, ConfigError> {
-        let keys = Arc::new(keys::SharedKeys::derive(&self.secret)?);
+        if self.scope.len() > MAX_SCOPE_LEN {
+            return Err(ConfigError::invalid(
+                "shared_scope",
+                "must be at most 1024 bytes",
+            ));
+        }
+        let keys = Arc::new(keys::SharedKeys::derive(
+            &self.secret,
+            self.scope.as_bytes(),
+        )?);
         if self.timeout.is_zero() || self.timeout > MAX_REDIS_TIMEOUT {
             return Err(ConfigError::invalid(
                 "redis_timeout",

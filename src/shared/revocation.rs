@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn messages_verify_only_untouched_current_and_on_their_channel() {
-        let keys = SharedKeys::derive(&[5u8; 32]).unwrap_or_else(|e| panic!("{e}"));
+        let keys = SharedKeys::derive(&[5u8; 32], b"").unwrap_or_else(|e| panic!("{e}"));
         let id = keys.id_of("token");
         let m = message(&keys, "c", [1; 16], &id, 2_000);
         assert_eq!(read_message(&keys, "c", &m, 1_000), Some(([1; 16], id)));
@@ -217,7 +217,7 @@ mod tests {
         altered[20] ^= 1;
         assert_eq!(read_message(&keys, "c", &altered, 1_000), None);
         assert_eq!(read_message(&keys, "c", &m[..m.len() - 1], 1_000), None);
-        let other = SharedKeys::derive(&[6u8; 32]).unwrap_or_else(|e| panic!("{e}"));
+        let other = SharedKeys::derive(&[6u8; 32], b"").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(read_message(&other, "c", &m, 1_000), None);
     }
 }

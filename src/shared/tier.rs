@@ -128,7 +128,12 @@ impl SharedTier {
         };
         let checked = entry::decode(&self.keys, &self.store.names.entry(id), value, self.kind)
             .and_then(|entry| {
-                let ttl = match entry.verdict {
+                let ttl = match &entry.verdict {
+                    SharedVerdict::Valid(principal)
+                        if !source_fits(self.kind, principal.source()) =>
+                    {
+                        return Err(Rejected::Source);
+                    }
                     SharedVerdict::Valid(_) => self.lifetimes.positive,
                     SharedVerdict::Invalid => self.lifetimes.negative,
                     SharedVerdict::Revoked => return Err(Rejected::Kind),
@@ -255,6 +260,16 @@ impl SharedTier {
     }
 }
 
+/// Whether a principal from `source` could have come from this guard's verifier (`local`):
+/// the same kind, or for `auto` either side (JWT or remote). A shared valid verdict from
+/// another kind of verifier is treated as a miss.
+fn source_fits(local: VerifierKind, source: VerifierKind) -> bool {
+    match local {
+        VerifierKind::Custom("auto") => matches!(source, VerifierKind::Jwt | VerifierKind::Remote),
+        local => source == local,
+    }
+}
+
 /// A deadline read back must lie ahead of `now`, and no further than `ttl` (+ skew).
 fn within(until_ms: u64, now_ms: u64, ttl: Duration) -> Result<(), Rejected> {
     let latest = now_ms
@@ -279,5 +294,20 @@ mod tests {
         assert!(within(1_000 + 301_000, 1_000, ttl).is_ok());
         assert!(within(1_000 + 301_001, 1_000, ttl).is_err());
         assert!(within(u64::MAX, 1_000, ttl).is_err());
+    }
+
+    #[test]
+    fn only_a_principal_of_this_guards_verifier_kind_is_taken() {
+        use VerifierKind::{Bitrix24, Custom, Introspection, Jwt, Remote};
+        assert!(source_fits(Introspection, Introspection));
+        assert!(!source_fits(Introspection, Jwt));
+        assert!(!source_fits(Remote, Jwt));
+        assert!(!source_fits(Jwt, Remote));
+        assert!(!source_fits(Bitrix24, Remote));
+        assert!(source_fits(Custom("auto"), Jwt));
+        assert!(source_fits(Custom("auto"), Remote));
+        assert!(!source_fits(Custom("auto"), Introspection));
+        assert!(source_fits(Custom("mine"), Custom("mine")));
+        assert!(!source_fits(Custom("mine"), Remote));
     }
 }
