@@ -178,7 +178,8 @@ impl SharedTier {
     }
 
     /// The value and Redis lifetime of a verdict to share; `None` for one not worth sharing
-    /// (expired).
+    /// (expired) or too long to share (over 64 KiB encoded: readers would reject it; the
+    /// local tier still keeps it).
     pub(crate) fn encode_valid(
         &self,
         id: &SharedId,
@@ -197,10 +198,11 @@ impl SharedTier {
             verdict: SharedVerdict::Valid(principal.clone()),
             until_ms,
         };
-        Some((
-            entry::encode(&self.keys, &self.store.names.entry(id), &entry),
-            life,
-        ))
+        let value = entry::encode_bounded(&self.keys, &self.store.names.entry(id), &entry);
+        if value.is_none() {
+            tracing::debug!("bearer-guard: verdict too long to share; kept locally only");
+        }
+        Some((value?, life))
     }
 
     /// The value and Redis lifetime of an invalid verdict.
