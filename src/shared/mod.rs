@@ -226,7 +226,7 @@ impl SharedCache {
             revoked: parts.revoked,
             listening: Arc::clone(&listening),
             origin,
-            ping_timeout: self.timeout,
+            ping_timeout: revocation::ping_timeout(self.timeout),
             remote_revocations: handles.remote_revocations,
             subscribed: handles.subscribed,
         };
