@@ -22,7 +22,7 @@
 //! | `GUARD_HTTPS_PROXY` | forward proxy for `https://` verify and JWKS calls (never for `http://` ones) | none: `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` are ignored |
 //! | `GUARD_REDIS_URL` | `redis://host:port[/db]` or `rediss://…`: verdicts shared by every replica using the same Redis and secret (feature `redis`; without it, setting this is an error) | none: in-process cache only |
 //! | `GUARD_CACHE_SECRET` | the shared secret (at least 32 bytes) replicas derive cache keys and entry MAC keys from; read as is | required with `GUARD_REDIS_URL` |
-//! | `GUARD_REDIS_TIMEOUT_MS` | longest wait for one Redis call (1–10000) | 100 |
+//! | `GUARD_REDIS_TIMEOUT_MS` | longest wait for one Redis call (1–10000, and at most a quarter of the verify timeout: 2500 with the default 10 s) | 100 |
 //! | `GUARD_REVOCATION_TTL_SECS` | how long a revoked token stays refused (1–604800) | 3600 |
 //! | `GUARD_ADMIN_LISTEN` | address of the admin listener (`POST /revoke`, [`admin`](crate::admin)) | none: off |
 //! | `GUARD_ADMIN_TOKEN` | the bearer token the admin listener requires (at least 16 bytes); read as is | required with `GUARD_ADMIN_LISTEN` |

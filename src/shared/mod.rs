@@ -5,11 +5,14 @@
 //! The in-process cache stays the first tier: its hit path never touches Redis. On a local
 //! miss, the request that leads the in-process verification of the token (one per token per
 //! process) reads the shared tier; a shared hit fills the local tier. On a shared miss it takes
-//! a short lock (`SET NX PX`, the verify timeout): the holder verifies and stores the verdict;
-//! the others poll for it (10, 20, 40, 80, then every 100 ms) for at most half of what is left
-//! of their verify timeout, then verify themselves. Every Redis call is bounded by the Redis
-//! timeout and goes through a circuit breaker; Redis trouble alone never makes a request fail:
-//! it is verified directly.
+//! a short lock (`SET NX PX`, the request's time left): the holder verifies and stores the
+//! verdict; the others poll for it (10, 20, 40, 80, then every 100 ms) for at most half of what
+//! is left of their time, then verify themselves. Every Redis call is bounded by the Redis
+//! timeout (at most a quarter of the verify timeout) and goes through a circuit breaker. A
+//! miss may take the verify timeout plus three Redis timeouts, and the verification gets its
+//! whole verify timeout after the Redis read and lock: Redis trouble alone does not make a
+//! request fail (it is verified directly), except that a request which waited for another
+//! replica's lock holder verifies in the half of its time left.
 //!
 //! | file | job |
 //! |---|---|
@@ -113,10 +116,16 @@ impl SharedCache {
     }
 
     /// The longest one Redis call may take before the request goes on without it.
-    /// Default: 100 ms ([`DEFAULT_REDIS_TIMEOUT`]); from 1 ms to 10 s.
+    /// Default: 100 ms ([`DEFAULT_REDIS_TIMEOUT`]); from 1 ms to 10 s, and at most a quarter
+    /// of the guard's verify timeout (checked when the guard is built).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
+    }
+
+    /// The Redis timeout set.
+    pub(crate) fn redis_timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The prefix of every key and of the channel. Default: `bearer-guard:`

@@ -142,6 +142,11 @@ impl RedisStore {
         }
     }
 
+    /// The bound of one call.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Runs `call` if the breaker allows, bounded by the timeout; records the outcome.
     async fn guarded<T, F>(&self, op: Op, call: F) -> Result<T, Unreachable>
     where
