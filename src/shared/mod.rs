@@ -238,6 +238,7 @@ impl SharedCache {
             ping_timeout: revocation::ping_timeout(self.timeout),
             remote_revocations: handles.remote_revocations,
             subscribed: handles.subscribed,
+            ignored_log: crate::log_limit::RateLimitedLog::default(),
         };
         let task = runtime.spawn(subscriber.run());
         let tier = SharedTier {
@@ -250,6 +251,7 @@ impl SharedCache {
             kind: parts.kind,
             lookups: handles.lookups,
             origin,
+            logs: tier::TierLogs::default(),
             _subscriber: revocation::AbortOnDrop(task),
         };
         Ok(tier)

@@ -33,6 +33,7 @@ use moka::sync::Cache;
 use super::entry::wall_ms;
 use super::keys::{SharedId, SharedKeys};
 use crate::cache::{RevokedSet, TokenKey, VerdictCache};
+use crate::log_limit::RateLimitedLog;
 
 const VERSION: u8 = 1;
 const MESSAGE_LEN: usize = 1 + 16 + 32 + 8 + 32;
@@ -127,6 +128,8 @@ pub(crate) struct Subscriber {
     pub(crate) ping_timeout: Duration,
     pub(crate) remote_revocations: Counter,
     pub(crate) subscribed: Gauge,
+    /// The "message ignored" warning, which anyone who can PUBLISH could repeat.
+    pub(crate) ignored_log: RateLimitedLog,
 }
 
 impl Subscriber {
@@ -191,7 +194,12 @@ impl Subscriber {
     fn apply(&self, payload: &[u8]) {
         let now = wall_ms(SystemTime::now());
         let Some((origin, id)) = read_message(&self.keys, &self.channel, payload, now) else {
-            tracing::warn!("bearer-guard: revocation message ignored (not authentic or expired)");
+            self.ignored_log.warn(|suppressed| {
+                tracing::warn!(
+                    suppressed,
+                    "bearer-guard: revocation message ignored (not authentic or expired)"
+                );
+            });
             return;
         };
         if origin == self.origin {

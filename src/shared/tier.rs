@@ -16,6 +16,7 @@ use super::redis_store::{RedisStore, Stored, Unreachable};
 use super::revocation::{self, AbortOnDrop};
 use crate::cache::TokenKey;
 use crate::guard::MAX_REVOCATION_TTL;
+use crate::log_limit::RateLimitedLog;
 use crate::principal::{Principal, VerifierKind};
 
 /// How far ahead of `now + TTL` a deadline read back may lie (clocks of replicas differ).
@@ -74,7 +75,16 @@ pub(crate) struct SharedTier {
     pub(crate) lookups: LookupCounters,
     /// A random id of this process, in its revocation messages (it skips its own).
     pub(crate) origin: [u8; 16],
+    pub(crate) logs: TierLogs,
     pub(crate) _subscriber: AbortOnDrop,
+}
+
+/// The warnings anyone with write access to Redis could repeat on every request, each
+/// rate-limited (the first at once, then one per 10 s carrying the count it stood for).
+#[derive(Debug, Default)]
+pub(crate) struct TierLogs {
+    pub(crate) entry_rejected: RateLimitedLog,
+    pub(crate) deny_rejected: RateLimitedLog,
 }
 
 impl std::fmt::Debug for SharedTier {
@@ -148,7 +158,9 @@ impl SharedTier {
             }
             Err(why) => {
                 self.lookups.rejected.increment(1);
-                tracing::warn!(reason = ?why, "bearer-guard: shared cache entry rejected; verifying upstream");
+                self.logs.entry_rejected.warn(|suppressed| {
+                    tracing::warn!(reason = ?why, suppressed, "bearer-guard: shared cache entry rejected; verifying upstream");
+                });
                 SharedRead::Absent {
                     locked: found.locked,
                 }
@@ -171,7 +183,9 @@ impl SharedTier {
             Ok(()) => true,
             Err(why) => {
                 self.lookups.rejected.increment(1);
-                tracing::warn!(reason = ?why, "bearer-guard: shared deny marker rejected");
+                self.logs.deny_rejected.warn(|suppressed| {
+                    tracing::warn!(reason = ?why, suppressed, "bearer-guard: shared deny marker rejected");
+                });
                 false
             }
         }
