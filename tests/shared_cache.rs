@@ -268,3 +268,34 @@ async fn guard_configs_with_another_audience_do_not_share_verdicts() {
         "another audience verified again"
     );
 }
+
+/// A lock held by a replica that never answers: a guard waits for it at most half of its time,
+/// then verifies by itself (200, one more upstream call), instead of spending it all waiting.
+#[tokio::test]
+async fn a_lock_whose_holder_never_answers_is_waited_for_at_most_half_the_budget() {
+    let redis = RedisServer::start();
+    let issuer = issuer().await;
+    let first = shared_guard(&issuer, &redis.url(), SECRET);
+    let t = token(&issuer, "Users:held");
+    assert_eq!(first.status(&t).await, StatusCode::OK);
+    let entries = redis.keys("bearer-guard:v1:e:*");
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    // The entry gone, and a lock held (for a minute) by a replica that died.
+    let mut conn = redis.connection();
+    let _: i64 = redis::cmd("DEL")
+        .arg(&entries[0])
+        .query(&mut conn)
+        .unwrap_or_else(|e| panic!("{e}"));
+    redis.set(
+        &entries[0].replace(":v1:e:", ":v1:l:"),
+        b"dead-holder",
+        60_000,
+    );
+    let second = shared_guard(&issuer, &redis.url(), SECRET);
+    assert_eq!(second.status(&t).await, StatusCode::OK);
+    assert_eq!(
+        issuer.token_calls(&t),
+        2,
+        "verified by itself after waiting"
+    );
+}
