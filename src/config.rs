@@ -22,7 +22,7 @@
 //! | `GUARD_HTTPS_PROXY` | forward proxy for `https://` verify and JWKS calls (never for `http://` ones) | none: `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` are ignored |
 //! | `GUARD_REDIS_URL` | `redis://host:port[/db]` or `rediss://…`: verdicts shared by every replica using the same Redis and secret (feature `redis`; without it, setting this is an error) | none: in-process cache only |
 //! | `GUARD_CACHE_SECRET` | the shared secret (at least 32 bytes) replicas derive cache keys and entry MAC keys from; read as is | required with `GUARD_REDIS_URL` |
-//! | `GUARD_REDIS_TIMEOUT_MS` | longest wait for one Redis call (1–10000) | 100 |
+//! | `GUARD_REDIS_TIMEOUT_MS` | longest wait for one Redis call (1–10000, and at most a quarter of the verify timeout: 2500 with the default 10 s) | 100 |
 //! | `GUARD_REVOCATION_TTL_SECS` | how long a revoked token stays refused (1–604800) | 3600 |
 //! | `GUARD_ADMIN_LISTEN` | address of the admin listener (`POST /revoke`, [`admin`](crate::admin)) | none: off |
 //! | `GUARD_ADMIN_TOKEN` | the bearer token the admin listener requires (at least 16 bytes); read as is | required with `GUARD_ADMIN_LISTEN` |
@@ -37,6 +37,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod replicas;
+#[cfg(feature = "redis")]
+mod shared_scope;
 
 use crate::error::{ConfigError, DEFAULT_REALM};
 use crate::guard::{BearerGuardLayer, DEFAULT_NEGATIVE_TTL, DEFAULT_POSITIVE_TTL};
@@ -408,7 +410,11 @@ impl GuardConfig {
     }
 
     /// Builds the guard layer: the verifier plus the cache TTLs, realm and revocation TTL,
-    /// and the shared cache when `GUARD_REDIS_URL` is set (then inside a tokio runtime).
+    /// and the shared cache when `GUARD_REDIS_URL` is set (then inside a tokio runtime). The
+    /// shared cache's [scope](crate::shared::SharedCache::scope) is a fingerprint of the
+    /// settings that decide validity (mode, verify / JWKS / introspection URLs and client id,
+    /// public key, issuers, audiences, Bitrix24 portal and app code, `GUARD_REQUIRE_AT_JWT`):
+    /// only replicas with equal settings share verdicts.
     ///
     /// # Errors
     /// As [`GuardConfig::verifier`], and for a realm a header cannot carry (`GUARD_REALM`),
@@ -422,7 +428,9 @@ impl GuardConfig {
         #[cfg(feature = "redis")]
         let builder = match (&self.redis_url, &self.cache_secret) {
             (Some(url), Some(secret)) => builder.shared_cache(
-                crate::shared::SharedCache::new(url.clone(), secret).timeout(self.redis_timeout),
+                crate::shared::SharedCache::new(url.clone(), secret)
+                    .timeout(self.redis_timeout)
+                    .scope(shared_scope::verifier_scope(self)),
             ),
             _ => builder,
         };
@@ -434,7 +442,7 @@ impl GuardConfig {
                     "revocation_ttl" => "GUARD_REVOCATION_TTL_SECS",
                     "cache_secret" => "GUARD_CACHE_SECRET",
                     "redis_timeout" => "GUARD_REDIS_TIMEOUT_MS",
-                    "redis_url" | "key_prefix" => "GUARD_REDIS_URL",
+                    "redis_url" | "key_prefix" | "shared_scope" => "GUARD_REDIS_URL",
                     _ => "GUARD_REALM",
                 },
                 _ => "GUARD_REALM",

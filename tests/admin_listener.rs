@@ -136,3 +136,24 @@ fn a_short_admin_token_is_refused_under_its_name() {
         );
     }
 }
+
+#[tokio::test]
+async fn admin_tokens_are_bounded_at_4096_bytes() {
+    let verifier = ScriptedVerifier::new();
+    let guard = BearerGuardLayer::new(Arc::clone(&verifier));
+    let error = admin_router(guard.clone(), "a".repeat(4097))
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("admin_token:")),
+        "{error:?}"
+    );
+    assert!(admin_router(guard, "a".repeat(4096)).is_ok());
+    // A presented token past the bound is refused without being compared.
+    let (_, _, url) = setup().await;
+    let long = format!("Bearer {}", "b".repeat(5_000));
+    let response = post(&url, Some(&long), FORM, "token=user-token".into()).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}

@@ -1,5 +1,6 @@
 //! A condition every request hits — the upstream is down (never cached), the in-flight table
-//! is full — logs one warning, not one per request (SECURITY.md, "log amplification").
+//! is full, forged shared entries or messages, wrong admin tokens — logs one warning, not one
+//! per request (SECURITY.md, "log amplification").
 //!
 //! This binary installs a global tracing subscriber at TRACE into a buffer and counts lines.
 
@@ -66,4 +67,89 @@ async fn a_full_in_flight_table_warns_once_not_once_per_request() {
         log.text()
     );
     holder.abort();
+}
+
+#[tokio::test]
+async fn wrong_admin_tokens_warn_once_not_once_per_request() {
+    let log = common::log_capture::capture();
+    let verifier = ScriptedVerifier::new();
+    let guard = BearerGuardLayer::new(Arc::clone(&verifier));
+    let router = bearer_guard::admin::admin_router(guard, "admin-token-0123456789")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = common::serve(router).await;
+    let client = common::client();
+    for i in 0..50 {
+        let response = client
+            .post(format!("http://{addr}/revoke"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", format!("Bearer wrong-admin-token-{i:04}"))
+            .body("token=user-token")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(response.status(), 401);
+    }
+    assert_eq!(log.lines_with("wrong admin token"), 1, "{}", log.text());
+}
+
+/// Anyone who can write to Redis or PUBLISH on its channel could make every request (or every
+/// message) log a warning: forged entries, deny markers and revocation messages warn once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_shared_entries_deny_markers_and_messages_warn_once() {
+    use bearer_guard::shared::SharedCache;
+    use common::redis_server::RedisServer;
+    use common::shared_support::{SECRET, issuer, shared_guard_with, token, wait_until};
+    let log = common::log_capture::capture();
+    let redis = RedisServer::start();
+    let issuer = issuer().await;
+    // No local cache: every request reads Redis.
+    let guard = shared_guard_with(&issuer, SharedCache::new(redis.url(), SECRET), |b| {
+        b.cache_capacity(0)
+    });
+    guard.wait_subscribed().await;
+    let t = token(&issuer, "Users:forged");
+    assert_eq!(guard.status(&t).await, 200);
+    let entries = redis.keys("bearer-guard:v1:e:*");
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let deny = entries[0].replace(":v1:e:", ":v1:d:");
+    redis.set(&entries[0], &[0x5a; 80], 60_000);
+    redis.set(&deny, &[0x5a; 80], 60_000);
+    for _ in 0..20 {
+        assert_eq!(guard.status(&t).await, 200);
+    }
+    assert_eq!(
+        log.lines_with("shared cache entry rejected"),
+        1,
+        "{}",
+        log.text()
+    );
+    assert_eq!(
+        log.lines_with("shared deny marker rejected"),
+        1,
+        "{}",
+        log.text()
+    );
+    let mut conn = redis.connection();
+    for _ in 0..20 {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg("bearer-guard:v1:revoked")
+            .arg(&[0x5a_u8; 89][..])
+            .query(&mut conn)
+            .unwrap_or_else(|e| panic!("PUBLISH: {e}"));
+    }
+    assert!(
+        wait_until(Duration::from_secs(3), || log
+            .lines_with("revocation message ignored")
+            >= 1)
+        .await,
+        "no message was read"
+    );
+    // Let the other 19 arrive.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        log.lines_with("revocation message ignored"),
+        1,
+        "{}",
+        log.text()
+    );
 }

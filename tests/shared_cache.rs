@@ -204,3 +204,98 @@ async fn a_key_prefix_keeps_two_deployments_apart() {
     assert_eq!(redis.keys("a:v1:e:*").len(), 1);
     assert_eq!(redis.keys("b:v1:e:*").len(), 1);
 }
+
+#[tokio::test]
+async fn guards_with_the_same_secret_but_another_scope_share_nothing() {
+    let redis = RedisServer::start();
+    let issuer = issuer().await;
+    let guard = |scope: &str| {
+        shared_guard_with(
+            &issuer,
+            SharedCache::new(redis.url(), SECRET).scope(scope),
+            |b| b,
+        )
+    };
+    let (a, same_as_a, b) = (guard("aud=api-a"), guard("aud=api-a"), guard("aud=api-b"));
+    let t = token(&issuer, "Users:scoped");
+    assert_eq!(a.status(&t).await, StatusCode::OK);
+    assert_eq!(issuer.token_calls(&t), 1);
+    // Same scope: a shared hit, no upstream call.
+    assert_eq!(same_as_a.status(&t).await, StatusCode::OK);
+    assert_eq!(issuer.token_calls(&t), 1);
+    // Another scope: a miss, verified upstream again.
+    assert_eq!(b.status(&t).await, StatusCode::OK);
+    assert_eq!(issuer.token_calls(&t), 2, "a verdict crossed scopes");
+    assert_eq!(b.shared("hit"), 0.0);
+}
+
+/// `GuardConfig::layer()` scopes the shared cache by the verifier settings: two replicas
+/// with the same Redis and secret but another `GUARD_AUDIENCE` do not share.
+#[tokio::test]
+async fn guard_configs_with_another_audience_do_not_share_verdicts() {
+    use bearer_guard::GuardConfig;
+    use bearer_guard_mock::{Endpoint, MintOptions, MockIssuer};
+    let redis = RedisServer::start();
+    let issuer = MockIssuer::start()
+        .await
+        .unwrap_or_else(|e| panic!("issuer: {e}"));
+    let app = |audience: &str| {
+        let vars = [
+            ("GUARD_VERIFY_URL", issuer.verify_url().to_owned()),
+            ("GUARD_REDIS_URL", redis.url().to_owned()),
+            ("GUARD_CACHE_SECRET", SECRET.to_owned()),
+            ("GUARD_AUDIENCE", audience.to_owned()),
+        ];
+        let config = GuardConfig::from_lookup(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+        })
+        .unwrap_or_else(|e| panic!("config: {e}"));
+        common::app(config.layer().unwrap_or_else(|e| panic!("layer: {e}")))
+    };
+    let t = issuer
+        .mint(MintOptions::default().subject("Users:1"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (a, same_as_a, b) = (app("api-a"), app("api-a"), app("api-b"));
+    assert_eq!(common::status_of(&a, &t).await, StatusCode::OK);
+    assert_eq!(common::status_of(&same_as_a, &t).await, StatusCode::OK);
+    assert_eq!(issuer.calls(Endpoint::Verify), 1, "same settings share");
+    assert_eq!(common::status_of(&b, &t).await, StatusCode::OK);
+    assert_eq!(
+        issuer.calls(Endpoint::Verify),
+        2,
+        "another audience verified again"
+    );
+}
+
+/// A lock held by a replica that never answers: a guard waits for it at most half of its time,
+/// then verifies by itself (200, one more upstream call), instead of spending it all waiting.
+#[tokio::test]
+async fn a_lock_whose_holder_never_answers_is_waited_for_at_most_half_the_budget() {
+    let redis = RedisServer::start();
+    let issuer = issuer().await;
+    let first = shared_guard(&issuer, &redis.url(), SECRET);
+    let t = token(&issuer, "Users:held");
+    assert_eq!(first.status(&t).await, StatusCode::OK);
+    let entries = redis.keys("bearer-guard:v1:e:*");
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    // The entry gone, and a lock held (for a minute) by a replica that died.
+    let mut conn = redis.connection();
+    let _: i64 = redis::cmd("DEL")
+        .arg(&entries[0])
+        .query(&mut conn)
+        .unwrap_or_else(|e| panic!("{e}"));
+    redis.set(
+        &entries[0].replace(":v1:e:", ":v1:l:"),
+        b"dead-holder",
+        60_000,
+    );
+    let second = shared_guard(&issuer, &redis.url(), SECRET);
+    assert_eq!(second.status(&t).await, StatusCode::OK);
+    assert_eq!(
+        issuer.token_calls(&t),
+        2,
+        "verified by itself after waiting"
+    );
+}

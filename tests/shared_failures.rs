@@ -1,6 +1,8 @@
 //! Redis trouble mid-traffic, over a real `redis-server`: SIGKILL, SIGSTOP, restart. No request
 //! gets a 503 because of Redis, each is answered within the Redis timeout plus the verify time
-//! (a generous correctness bound, not a benchmark), and sharing resumes by itself.
+//! (a generous correctness bound, not a benchmark), and sharing resumes by itself. A stopped
+//! Redis leaves the verification its whole verify timeout; a Redis timeout over a quarter of
+//! the verify timeout is refused at build.
 
 mod common;
 
@@ -104,4 +106,93 @@ async fn redis_killed_paused_and_restarted_mid_traffic_never_causes_a_503() {
             "resubscribed after SIGCONT"
         );
     }
+}
+
+/// A verifier of the guard's own API that takes 700 ms to say yes (the time an upstream
+/// would take; nothing here replaces a client).
+struct SlowYes;
+
+impl bearer_guard::Verifier for SlowYes {
+    fn verify<'a>(
+        &'a self,
+        _token: &'a bearer_guard::BearerToken,
+    ) -> bearer_guard::verify::BoxFuture<'a, bearer_guard::Verdict> {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            bearer_guard::Verdict::Valid(
+                bearer_guard::Principal::builder(bearer_guard::VerifierKind::Custom("custom"))
+                    .subject("Users:slow")
+                    .build(),
+            )
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_redis_does_not_eat_the_verify_timeout() {
+    use bearer_guard::shared::SharedCache;
+    let mut redis = RedisServer::start();
+    // Verify timeout 800 ms, Redis timeout 200 ms (a quarter), verification 700 ms: the
+    // verification must get its whole 800 ms after a Redis read that times out.
+    let layer = bearer_guard::BearerGuardLayer::builder(SlowYes)
+        .verify_timeout(Duration::from_millis(800))
+        .shared_cache(SharedCache::new(redis.url(), SECRET).timeout(Duration::from_millis(200)))
+        .build()
+        .unwrap_or_else(|e| panic!("guard: {e}"));
+    let app = common::app(layer);
+    // The connection is up (answered with Redis running), then Redis stops answering.
+    assert_eq!(
+        common::status_of(&app, "warm-up-token").await,
+        StatusCode::OK
+    );
+    redis.pause();
+    let status = common::status_of(&app, "token-while-redis-is-stopped").await;
+    redis.resume();
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "Redis's timeout ate the verify timeout"
+    );
+}
+
+#[test]
+fn a_redis_timeout_over_a_quarter_of_the_verify_timeout_is_refused_by_name() {
+    use bearer_guard::shared::SharedCache;
+    let build = |verify_ms: u64, redis_ms: u64| {
+        bearer_guard::BearerGuardLayer::builder(SlowYes)
+            .verify_timeout(Duration::from_millis(verify_ms))
+            .shared_cache(
+                SharedCache::new("redis://127.0.0.1:1", SECRET)
+                    .timeout(Duration::from_millis(redis_ms)),
+            )
+            .build()
+            .err()
+            .map(|e| e.to_string())
+    };
+    let error = build(1_000, 251);
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("redis_timeout:")),
+        "{error:?}"
+    );
+    // The default verify timeout (10 s) admits at most 2.5 s; the error names the variable.
+    let config = bearer_guard::GuardConfig::from_lookup(|name| {
+        match name {
+            "GUARD_VERIFY_URL" => Some("https://crm.example/v1/verify"),
+            "GUARD_REDIS_URL" => Some("redis://127.0.0.1:1"),
+            "GUARD_CACHE_SECRET" => Some(SECRET),
+            "GUARD_REDIS_TIMEOUT_MS" => Some("2501"),
+            _ => None,
+        }
+        .map(str::to_owned)
+    })
+    .unwrap_or_else(|e| panic!("config: {e}"));
+    let error = config.layer().err().map(|e| e.to_string());
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("GUARD_REDIS_TIMEOUT_MS:")),
+        "{error:?}"
+    );
 }

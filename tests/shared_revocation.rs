@@ -178,7 +178,8 @@ async fn a_stopped_redis_is_noticed_by_the_ping_and_local_verdicts_dropped() {
     assert_eq!(g.status(&t).await, StatusCode::OK);
     assert_eq!(g.layer.cache_entry_counts().0, 1);
     redis.pause();
-    let noticed = wait_until(Duration::from_secs(5), || {
+    // Two missed pings (1 s timeout each, one per second) before the feed counts as lost.
+    let noticed = wait_until(Duration::from_secs(10), || {
         !g.subscribed() && g.layer.cache_entry_counts().0 == 0
     })
     .await;
@@ -187,7 +188,7 @@ async fn a_stopped_redis_is_noticed_by_the_ping_and_local_verdicts_dropped() {
     redis.resume();
     assert!(
         noticed,
-        "a stopped Redis (TCP still open) went unnoticed for 5 s"
+        "a stopped Redis (TCP still open) went unnoticed for 10 s"
     );
     assert_eq!(status, StatusCode::OK);
     g.wait_subscribed().await;
@@ -224,4 +225,36 @@ async fn a_flood_of_invalid_tokens_does_not_hide_a_held_token_from_a_revocation(
         refused_within(&holder, &t, Duration::from_secs(1)).await,
         "the revocation did not reach a token held through a garbage flood"
     );
+}
+
+#[tokio::test]
+async fn a_replica_with_a_shorter_revocation_ttl_honours_a_longer_revocation() {
+    let redis = RedisServer::start();
+    let issuer = issuer().await;
+    let long = shared_guard_with(&issuer, SharedCache::new(redis.url(), SECRET), |b| {
+        b.revocation_ttl(Duration::from_secs(86_400))
+            .negative_ttl(Duration::from_secs(1))
+    });
+    // A token that lives two days, so the revocation is not cut short by its expiry.
+    let t = issuer
+        .issue_introspection_token("Users:leaked-long", "read", Duration::from_secs(172_800))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(long.status(&t).await, StatusCode::OK);
+    assert_eq!(long.layer.revoke(&t).await, Ok(RevocationScope::Shared));
+    let deny = redis.keys("bearer-guard:v1:d:*");
+    assert_eq!(deny.len(), 1, "{deny:?}");
+    assert!(
+        redis.pttl(&deny[0]) > 3_700_000,
+        "the marker outlives an hour"
+    );
+    // A replica configured with a one-hour revocation TTL, started after the revocation (so
+    // only the deny marker, a day ahead, can tell it).
+    let short = shared_guard_with(&issuer, SharedCache::new(redis.url(), SECRET), |b| {
+        b.revocation_ttl(Duration::from_secs(3_600))
+            .negative_ttl(Duration::from_secs(1))
+    });
+    let calls = issuer.token_calls(&t);
+    assert_eq!(short.status(&t).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(issuer.token_calls(&t), calls, "the deny marker answered");
+    assert_eq!(short.shared("rejected"), 0.0);
 }

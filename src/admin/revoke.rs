@@ -13,6 +13,7 @@ use super::auth::AdminToken;
 use crate::error::{ConfigError, RevokeError};
 use crate::extract;
 use crate::guard::BearerGuardLayer;
+use crate::log_limit::RateLimitedLog;
 
 /// Shortest admin token accepted: 16 bytes.
 pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
@@ -26,6 +27,8 @@ const MAX_ADMIN_TOKEN_LEN: usize = 4096;
 struct AdminState<R> {
     guard: BearerGuardLayer<R>,
     token: AdminToken,
+    /// The "wrong admin token" warning, which anyone reaching the listener can repeat.
+    wrong_token_log: RateLimitedLog,
 }
 
 /// The admin routes for `guard`: `POST /revoke` with `Authorization: Bearer <admin_token>` and
@@ -56,6 +59,7 @@ where
     let state = Arc::new(AdminState {
         guard,
         token: AdminToken::new(admin_token)?,
+        wrong_token_log: RateLimitedLog::default(),
     });
     Ok(Router::new()
         .route("/revoke", post(revoke::<R>))
@@ -73,7 +77,9 @@ where
     match extract::raw_bearer_token(&parts.headers, MAX_ADMIN_TOKEN_LEN) {
         Ok(presented) if state.token.matches(presented) => {}
         Ok(_) => {
-            tracing::warn!("bearer-guard admin: wrong admin token");
+            state.wrong_token_log.warn(|suppressed| {
+                tracing::warn!(suppressed, "bearer-guard admin: wrong admin token");
+            });
             return challenge(true);
         }
         Err(_) => return challenge(false),

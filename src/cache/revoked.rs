@@ -52,4 +52,19 @@ mod tests {
         std::thread::sleep(Duration::from_millis(150));
         assert!(!set.contains(&key));
     }
+
+    #[test]
+    fn the_set_is_bounded_by_its_capacity() {
+        let set = RevokedSet::new(Duration::from_secs(3600));
+        for i in 0..REVOKED_CAPACITY + 5_000 {
+            set.insert(TokenKey::of(&i.to_be_bytes()));
+        }
+        set.keys.run_pending_tasks();
+        assert!(
+            set.keys.entry_count() <= REVOKED_CAPACITY,
+            "{}",
+            set.keys.entry_count()
+        );
+        assert!(set.keys.entry_count() > 0);
+    }
 }

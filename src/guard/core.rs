@@ -180,13 +180,16 @@ impl GuardCore {
     /// before answering (its client hung up), its waiters start over — one of them leads the
     /// next attempt — at most [`JOIN_ATTEMPTS`] times, then answer "unavailable".
     ///
-    /// One deadline covers the whole request: the verify timeout from the moment it missed.
+    /// One deadline covers the whole request: the verify timeout from the moment it missed
+    /// (with a shared cache, plus three Redis timeouts: the read and the lock before the
+    /// verification, which then still gets the whole verify timeout, and the store after it).
     /// A waiter gives up at that deadline plus [`WAIT_MARGIN`] (time for a leader that started
     /// no later to publish its answer), and a waiter that takes over gets only what is left of
     /// it, so leaders cancelled one after another cannot stretch a request's wait past the
     /// verify timeout.
     async fn resolve(&self, key: TokenKey, token: BearerToken) -> Outcome {
-        let deadline = tokio::time::Instant::now() + self.settings.verify_timeout;
+        let deadline =
+            tokio::time::Instant::now() + self.settings.verify_timeout + self.shared_overhead();
         for _ in 0..JOIN_ATTEMPTS {
             let join = self.inflight.join(key, || {
                 self.cache
@@ -254,6 +257,16 @@ impl GuardCore {
         }
         let verdict = self.verify(token, deadline).await;
         self.store_local(key, verdict, Duration::MAX)
+    }
+
+    /// The time a miss may spend on Redis besides the verification: three Redis timeouts
+    /// (read, lock, store); zero without a shared cache.
+    fn shared_overhead(&self) -> Duration {
+        #[cfg(feature = "redis")]
+        if let Some(tier) = &self.shared {
+            return tier.store.timeout().saturating_mul(3);
+        }
+        Duration::ZERO
     }
 
     /// A revoked token: remembered as invalid (so the next request is answered from the

@@ -280,10 +280,12 @@ impl<R> BearerGuardLayerBuilder<R> {
         self
     }
 
-    /// Shares verdicts with every replica using the same Redis and secret (feature `redis`):
-    /// see [`SharedCache`](crate::shared::SharedCache) and the README, "Running several
-    /// replicas". Building the layer then needs a tokio runtime (a background task subscribes
-    /// to revocations). Default: none (the in-process cache only).
+    /// Shares verdicts with every replica using the same Redis, secret and scope (feature
+    /// `redis`): see [`SharedCache`](crate::shared::SharedCache) and the README, "Running
+    /// several replicas". Building the layer then needs a tokio runtime (a background task
+    /// subscribes to revocations), and the Redis timeout must be at most a quarter of the
+    /// verify timeout (a miss may spend three Redis calls on top of the verify timeout).
+    /// Default: none (the in-process cache only).
     #[cfg(feature = "redis")]
     #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub fn shared_cache(mut self, shared: crate::shared::SharedCache) -> Self {
@@ -418,6 +420,15 @@ impl<R> BearerGuardLayerBuilder<R> {
             return Err(ConfigError::invalid(
                 "retry_after",
                 "must be at most 1 hour",
+            ));
+        }
+        #[cfg(feature = "redis")]
+        if let Some(shared) = &self.shared
+            && shared.redis_timeout().saturating_mul(4) > self.verify_timeout
+        {
+            return Err(ConfigError::invalid(
+                "redis_timeout",
+                "must be at most a quarter of the verify timeout",
             ));
         }
         if self.revocation_ttl < Duration::from_secs(1) || self.revocation_ttl > MAX_REVOCATION_TTL

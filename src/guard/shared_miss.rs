@@ -7,6 +7,11 @@
 //! conditional store went through); otherwise at most
 //! [`UNHEARD_LIFETIME`](crate::shared::UNHEARD_LIFETIME) (1 s), so a revocation this process
 //! could not hear is found in Redis on a miss within a second once Redis answers again.
+//!
+//! Time: the request's deadline (`deadline` below) is the verify timeout plus three Redis
+//! timeouts from the miss. The verification gets the whole verify timeout measured from after
+//! the Redis read and lock (one Redis timeout stays reserved for the store after it), so a
+//! slow or stuck Redis cannot eat the upstream's time and turn a valid token into a 503.
 
 use std::time::Duration;
 
@@ -41,38 +46,54 @@ impl GuardCore {
         deadline: Instant,
     ) -> Outcome {
         let id = tier.id_of(token.as_str());
+        // The store after the verification keeps one Redis timeout of the request's deadline.
+        let verified_by = deadline
+            .checked_sub(tier.store.timeout())
+            .unwrap_or(deadline);
         match tier.read(&id).await {
             SharedRead::Absent { .. } => {}
             SharedRead::Unreachable => {
+                let until = self.verify_deadline(verified_by);
                 return self
-                    .verify_and_share(tier, key, &id, token, deadline, None)
+                    .verify_and_share(tier, key, &id, token, until, None)
                     .await;
             }
             found => return self.take_shared(tier, key, &id, found),
         }
         let Some(lock_value) = lock_value() else {
+            let until = self.verify_deadline(verified_by);
             return self
-                .verify_and_share(tier, key, &id, token, deadline, None)
+                .verify_and_share(tier, key, &id, token, until, None)
                 .await;
         };
         let lock_ttl = deadline.saturating_duration_since(Instant::now());
-        match tier.store.try_lock(&id, &lock_value, lock_ttl).await {
+        let locked = tier.store.try_lock(&id, &lock_value, lock_ttl).await;
+        match locked {
             Ok(true) => {
-                self.verify_and_share(tier, key, &id, token, deadline, Some(&lock_value))
+                let until = self.verify_deadline(verified_by);
+                self.verify_and_share(tier, key, &id, token, until, Some(&lock_value))
                     .await
             }
-            Ok(false) => match self.wait_for_holder(tier, &id, deadline).await {
+            Ok(false) => match self.wait_for_holder(tier, &id, verified_by).await {
                 Waited::Read(found) => self.take_shared(tier, key, &id, found),
                 Waited::Verify => {
-                    self.verify_and_share(tier, key, &id, token, deadline, None)
+                    let until = self.verify_deadline(verified_by);
+                    self.verify_and_share(tier, key, &id, token, until, None)
                         .await
                 }
             },
             Err(_) => {
-                self.verify_and_share(tier, key, &id, token, deadline, None)
+                let until = self.verify_deadline(verified_by);
+                self.verify_and_share(tier, key, &id, token, until, None)
                     .await
             }
         }
+    }
+
+    /// The deadline of a verification starting now: the whole verify timeout, but never past
+    /// `latest` (the request's deadline less the store's Redis timeout).
+    fn verify_deadline(&self, latest: Instant) -> Instant {
+        (Instant::now() + self.settings.verify_timeout).min(latest)
     }
 
     /// A verdict read from the shared tier, into the local tier.
@@ -105,7 +126,7 @@ impl GuardCore {
     }
 
     /// Polls while another replica holds the lock: for at most half of what is left of the
-    /// verify timeout, so this request can still verify by itself in the other half.
+    /// request's time, so this request can still verify by itself in the other half.
     async fn wait_for_holder(&self, tier: &SharedTier, id: &SharedId, deadline: Instant) -> Waited {
         let now = Instant::now();
         let give_up = now + deadline.saturating_duration_since(now) / 2;

@@ -4,10 +4,16 @@
 //! Closed → (3 consecutive failures) → open for 1 s → half-open: one call goes through (the
 //! probe), every other call is skipped → success: closed; failure: open again for twice as
 //! long, at most 30 s. A success while closed resets the failure count.
+//!
+//! A [`Permit`] is a guard: a probe permit dropped without [`Permit::record`] (the request
+//! future was dropped mid-call, e.g. the client hung up) counts as a failed probe, so the
+//! breaker goes back to open with its backoff instead of staying half-open with no probe out.
+//! A dropped ordinary permit records nothing (a cancelled call says nothing about Redis).
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use metrics::Gauge;
 use tokio::time::Instant;
 
 /// Consecutive failures that open the breaker.
@@ -44,41 +50,70 @@ enum State {
 #[derive(Debug)]
 pub(crate) struct Breaker {
     state: Mutex<State>,
+    /// `bearer_guard_redis_circuit_state`, set on every change.
+    gauge: Gauge,
 }
 
-/// Leave to make one call; report how it went with [`Breaker::record`].
-#[derive(Debug, Clone, Copy)]
+/// Leave to make one call; report how it went with [`Permit::record`]. Dropping a probe
+/// permit unrecorded counts as a failed probe (see the [module docs](self)).
+#[derive(Debug)]
 #[must_use]
-pub(crate) struct Permit {
+pub(crate) struct Permit<'a> {
+    breaker: &'a Breaker,
     probe: bool,
+    recorded: bool,
+}
+
+impl Permit<'_> {
+    /// Records the outcome of the call this permit allowed; returns the state after it.
+    pub(crate) fn record(mut self, success: bool) -> CircuitState {
+        self.recorded = true;
+        self.breaker.record_outcome(self.probe, success)
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if !self.recorded && self.probe {
+            self.breaker.record_outcome(true, false);
+        }
+    }
 }
 
 impl Breaker {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(gauge: Gauge) -> Self {
+        gauge.set(CircuitState::Closed as u8 as f64);
         Breaker {
             state: Mutex::new(State::Closed { failures: 0 }),
+            gauge,
         }
     }
 
     /// Leave to call Redis now, or `None` while the breaker is open (or a probe is out).
-    pub(crate) fn permit(&self) -> Option<Permit> {
+    pub(crate) fn permit(&self) -> Option<Permit<'_>> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        match *state {
-            State::Closed { .. } => Some(Permit { probe: false }),
+        let probe = match *state {
+            State::Closed { .. } => false,
             State::Open { until, period } if Instant::now() >= until => {
                 *state = State::HalfOpen { period };
-                Some(Permit { probe: true })
+                self.gauge.set(CircuitState::HalfOpen as u8 as f64);
+                true
             }
-            State::Open { .. } | State::HalfOpen { .. } => None,
-        }
+            State::Open { .. } | State::HalfOpen { .. } => return None,
+        };
+        Some(Permit {
+            breaker: self,
+            probe,
+            recorded: false,
+        })
     }
 
-    /// Records the outcome of the call `permit` allowed; returns the state after it.
-    pub(crate) fn record(&self, permit: Permit, success: bool) -> CircuitState {
+    /// Records the outcome of a call (`probe`: the half-open probe's); returns the state after.
+    fn record_outcome(&self, probe: bool, success: bool) -> CircuitState {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let next = match (&*state, success) {
             (_, true) => State::Closed { failures: 0 },
-            (State::HalfOpen { period }, false) if permit.probe => State::Open {
+            (State::HalfOpen { period }, false) if probe => State::Open {
                 until: Instant::now() + (*period * 2).min(MAX_OPEN),
                 period: (*period * 2).min(MAX_OPEN),
             },
@@ -99,7 +134,9 @@ impl Breaker {
             (State::HalfOpen { period }, false) => State::HalfOpen { period: *period },
         };
         *state = next;
-        state_of(&state)
+        let now = state_of(&state);
+        self.gauge.set(now as u8 as f64);
+        now
     }
 
     /// The current state.
@@ -120,16 +157,20 @@ fn state_of(state: &State) -> CircuitState {
 mod tests {
     use super::*;
 
+    fn breaker() -> Breaker {
+        Breaker::new(Gauge::noop())
+    }
+
     fn fail(breaker: &Breaker) -> CircuitState {
         match breaker.permit() {
-            Some(permit) => breaker.record(permit, false),
+            Some(permit) => permit.record(false),
             None => breaker.state(),
         }
     }
 
     #[tokio::test(start_paused = true)]
     async fn opens_after_three_failures_then_probes_once_and_doubles() {
-        let breaker = Breaker::new();
+        let breaker = breaker();
         assert_eq!(fail(&breaker), CircuitState::Closed);
         assert_eq!(fail(&breaker), CircuitState::Closed);
         assert_eq!(fail(&breaker), CircuitState::Open);
@@ -138,9 +179,10 @@ mod tests {
         let probe = breaker.permit();
         assert!(probe.is_some());
         assert_eq!(breaker.state(), CircuitState::HalfOpen);
+        // (A second permit is refused while the probe is out.)
         assert!(breaker.permit().is_none(), "one probe at a time");
         if let Some(probe) = probe {
-            assert_eq!(breaker.record(probe, false), CircuitState::Open);
+            assert_eq!(probe.record(false), CircuitState::Open);
         }
         tokio::time::advance(FIRST_OPEN).await;
         assert!(
@@ -151,14 +193,14 @@ mod tests {
         let probe = breaker.permit();
         assert!(probe.is_some());
         if let Some(probe) = probe {
-            assert_eq!(breaker.record(probe, true), CircuitState::Closed);
+            assert_eq!(probe.record(true), CircuitState::Closed);
         }
         assert!(breaker.permit().is_some());
     }
 
     #[tokio::test(start_paused = true)]
     async fn the_open_period_stops_doubling_at_thirty_seconds() {
-        let breaker = Breaker::new();
+        let breaker = breaker();
         for _ in 0..FAILURES_TO_OPEN {
             fail(&breaker);
         }
@@ -176,14 +218,45 @@ mod tests {
 
     #[test]
     fn a_success_resets_the_count() {
-        let breaker = Breaker::new();
+        let breaker = breaker();
         fail(&breaker);
         fail(&breaker);
         if let Some(permit) = breaker.permit() {
-            breaker.record(permit, true);
+            permit.record(true);
         }
         fail(&breaker);
         fail(&breaker);
+        assert_eq!(breaker.state(), CircuitState::Closed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_probe_counts_as_failed_and_a_new_probe_follows() {
+        let breaker = breaker();
+        for _ in 0..FAILURES_TO_OPEN {
+            fail(&breaker);
+        }
+        tokio::time::advance(FIRST_OPEN).await;
+        let probe = breaker.permit();
+        assert!(probe.is_some());
+        assert_eq!(breaker.state(), CircuitState::HalfOpen);
+        // The request future holding the probe is dropped mid-call.
+        drop(probe);
+        assert_eq!(breaker.state(), CircuitState::Open, "not stuck half-open");
+        assert!(breaker.permit().is_none(), "open again, with its backoff");
+        tokio::time::advance(FIRST_OPEN * 2).await;
+        let next = breaker.permit();
+        assert!(next.is_some(), "a new probe is granted");
+        if let Some(next) = next {
+            assert_eq!(next.record(true), CircuitState::Closed);
+        }
+    }
+
+    #[test]
+    fn a_dropped_ordinary_permit_records_nothing() {
+        let breaker = breaker();
+        fail(&breaker);
+        fail(&breaker);
+        drop(breaker.permit());
         assert_eq!(breaker.state(), CircuitState::Closed);
     }
 }

@@ -13,7 +13,8 @@
 //! [`PrincipalBuilder::subject`](crate::principal::PrincipalBuilder::subject) does). A value
 //! that is too long, truncated, of another version, with a tag that does not verify (forged,
 //! altered, or moved from another key), with trailing bytes, or with a deadline out of bounds
-//! is rejected: the caller treats it as a miss and verifies upstream.
+//! is rejected: the caller treats it as a miss and verifies upstream. A value that would be
+//! longer than [`MAX_VALUE_LEN`] (64 KiB) is never written ([`encode_bounded`]).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -69,8 +70,14 @@ pub(crate) enum Rejected {
     Deadline,
     /// Authentic, but of a verdict this read did not expect (e.g. an entry under a deny key).
     Kind,
-    /// Authentic, but names a custom verifier this guard does not run.
+    /// Authentic, but its principal comes from a kind of verifier this guard does not run.
     Source,
+}
+
+/// [`encode`], or `None` when the value would be longer than [`MAX_VALUE_LEN`]: every reader
+/// would reject it, so it is not stored at all (the local tier still keeps the verdict).
+pub(crate) fn encode_bounded(keys: &SharedKeys, redis_key: &str, entry: &Entry) -> Option<Vec<u8>> {
+    Some(encode(keys, redis_key, entry)).filter(|value| value.len() <= MAX_VALUE_LEN)
 }
 
 /// Encodes `entry` for `redis_key` and appends the tag.
@@ -268,7 +275,7 @@ mod tests {
     use serde_json::json;
 
     fn keys() -> SharedKeys {
-        SharedKeys::derive(&[9u8; 32]).unwrap_or_else(|e| panic!("{e}"))
+        SharedKeys::derive(&[9u8; 32], b"").unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn principal() -> Principal {
@@ -350,7 +357,7 @@ mod tests {
         assert_eq!(decode("k", &value[..value.len() - 1]), Some(Rejected::Tag));
         assert_eq!(decode("k", &value[..20]), Some(Rejected::Format));
         let forged = encode(
-            &SharedKeys::derive(&[8u8; 32]).unwrap_or_else(|e| panic!("{e}")),
+            &SharedKeys::derive(&[8u8; 32], b"").unwrap_or_else(|e| panic!("{e}")),
             "k",
             &entry,
         );
@@ -397,5 +404,28 @@ mod tests {
         );
         let other = decode(&keys, "k", &value, VerifierKind::Custom("yours"));
         assert_eq!(other.err(), Some(Rejected::Source));
+    }
+
+    #[test]
+    fn a_value_readers_would_reject_as_too_long_is_not_encoded() {
+        let keys = keys();
+        let entry_with = |claim_len: usize| {
+            let mut claims = Claims::new();
+            claims.insert("big".into(), Value::String("x".repeat(claim_len)));
+            Entry {
+                verdict: SharedVerdict::Valid(
+                    Principal::builder(VerifierKind::Jwt)
+                        .subject("s")
+                        .claims(claims)
+                        .build(),
+                ),
+                until_ms: 1,
+            }
+        };
+        let small = encode_bounded(&keys, "k", &entry_with(100));
+        assert!(small.is_some_and(|v| decode(&keys, "k", &v, VerifierKind::Jwt).is_ok()));
+        let big = entry_with(MAX_VALUE_LEN);
+        assert!(encode(&keys, "k", &big).len() > MAX_VALUE_LEN);
+        assert!(encode_bounded(&keys, "k", &big).is_none());
     }
 }

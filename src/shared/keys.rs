@@ -2,7 +2,10 @@
 //! revocation messages.
 //!
 //! From `GUARD_CACHE_SECRET` (at least 32 bytes) HKDF-SHA-256 (aws-lc-rs) derives three
-//! independent HMAC-SHA-256 keys, one per job (`info` = `id`, `entry`, `message`):
+//! independent HMAC-SHA-256 keys, one per job (`info` = `id`, `entry`, `message`, each followed
+//! by the length and bytes of the guard's *scope*: a string naming the verifier settings, so
+//! guards with the same secret but different verifiers derive unrelated keys and share
+//! nothing):
 //!
 //! * **id**: the shared id of a token is `HMAC-SHA-256(id key, token)`, 256 bits, written in hex
 //!   into the Redis key. HMAC is a PRF: seeing any number of ids tells nothing about the key, so
@@ -73,11 +76,11 @@ impl std::fmt::Debug for SharedKeys {
 const SALT: &[u8] = b"bearer-guard shared cache v1";
 
 impl SharedKeys {
-    /// Derives the keys from `secret`.
+    /// Derives the keys from `secret` and `scope` (see the [module docs](self)).
     ///
     /// # Errors
     /// [`ConfigError::Invalid`] naming `cache_secret` when the secret is shorter than 32 bytes.
-    pub(crate) fn derive(secret: &[u8]) -> Result<Self, ConfigError> {
+    pub(crate) fn derive(secret: &[u8], scope: &[u8]) -> Result<Self, ConfigError> {
         if secret.len() < MIN_SECRET_LEN {
             return Err(ConfigError::invalid(
                 "cache_secret",
@@ -85,8 +88,9 @@ impl SharedKeys {
             ));
         }
         let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, SALT).extract(secret);
+        let scope_len = (scope.len() as u64).to_be_bytes();
         let derive = |info: &'static [u8]| -> Result<hmac::Key, ConfigError> {
-            let infos = [info];
+            let infos = [info, &scope_len[..], scope];
             prk.expand(&infos, hmac::HMAC_SHA256)
                 .map(hmac::Key::from)
                 .map_err(|_| ConfigError::invalid("cache_secret", "key derivation failed"))
@@ -149,12 +153,14 @@ mod tests {
     use super::*;
 
     fn keys(secret: &[u8]) -> SharedKeys {
-        SharedKeys::derive(secret).unwrap_or_else(|e| panic!("{e}"))
+        SharedKeys::derive(secret, b"").unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
     fn a_short_secret_is_refused_under_its_name() {
-        let error = SharedKeys::derive(&[7u8; 31]).err().map(|e| e.to_string());
+        let error = SharedKeys::derive(&[7u8; 31], b"")
+            .err()
+            .map(|e| e.to_string());
         assert!(
             error
                 .as_deref()
@@ -196,5 +202,17 @@ mod tests {
         let message = k.message_tag("c", b"m");
         assert!(k.message_tag_ok("c", b"m", message.as_ref()));
         assert!(!k.message_tag_ok("c", b"n", message.as_ref()));
+    }
+
+    #[test]
+    fn another_scope_gives_other_ids_and_tags() {
+        let a = SharedKeys::derive(&[1; 32], b"scope-a").unwrap_or_else(|e| panic!("{e}"));
+        let b = SharedKeys::derive(&[1; 32], b"scope-b").unwrap_or_else(|e| panic!("{e}"));
+        let a2 = SharedKeys::derive(&[1; 32], b"scope-a").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.id_of("token"), a2.id_of("token"));
+        assert_ne!(a.id_of("token"), b.id_of("token"));
+        let tag = a.entry_tag("k", b"v");
+        assert!(a2.entry_tag_ok("k", b"v", tag.as_ref()));
+        assert!(!b.entry_tag_ok("k", b"v", tag.as_ref()));
     }
 }

@@ -5,11 +5,14 @@
 //! The in-process cache stays the first tier: its hit path never touches Redis. On a local
 //! miss, the request that leads the in-process verification of the token (one per token per
 //! process) reads the shared tier; a shared hit fills the local tier. On a shared miss it takes
-//! a short lock (`SET NX PX`, the verify timeout): the holder verifies and stores the verdict;
-//! the others poll for it (10, 20, 40, 80, then every 100 ms) for at most half of what is left
-//! of their verify timeout, then verify themselves. Every Redis call is bounded by the Redis
-//! timeout and goes through a circuit breaker; Redis trouble alone never makes a request fail:
-//! it is verified directly.
+//! a short lock (`SET NX PX`, the request's time left): the holder verifies and stores the
+//! verdict; the others poll for it (10, 20, 40, 80, then every 100 ms) for at most half of what
+//! is left of their time, then verify themselves. Every Redis call is bounded by the Redis
+//! timeout (at most a quarter of the verify timeout) and goes through a circuit breaker. A
+//! miss may take the verify timeout plus three Redis timeouts, and the verification gets its
+//! whole verify timeout after the Redis read and lock: Redis trouble alone does not make a
+//! request fail (it is verified directly), except that a request which waited for another
+//! replica's lock holder verifies in the half of its time left.
 //!
 //! | file | job |
 //! |---|---|
@@ -54,13 +57,16 @@ pub(crate) mod tier_counters {
 pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_millis(100);
 /// Longest Redis timeout accepted: 10 s.
 pub const MAX_REDIS_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest [`SharedCache::scope`] accepted, in bytes.
+const MAX_SCOPE_LEN: usize = 1024;
 /// Default prefix of every Redis key and channel: `bearer-guard:`.
 pub const DEFAULT_KEY_PREFIX: &str = "bearer-guard:";
 
 /// Where and how verdicts are shared: a Redis URL, the cache secret, the Redis timeout.
 ///
 /// Given to [`BearerGuardLayerBuilder::shared_cache`](crate::BearerGuardLayerBuilder::shared_cache).
-/// Every replica that should share verdicts uses the same URL, secret and key prefix. The
+/// Every replica that should share verdicts uses the same URL, secret, [scope](Self::scope)
+/// and key prefix: guards share verdicts only when their secret AND scope are equal. The
 /// secret never leaves the process (only keys derived from it are kept) and `Debug` shows
 /// neither it nor the URL's password.
 #[derive(Clone)]
@@ -69,6 +75,7 @@ pub struct SharedCache {
     secret: Vec<u8>,
     timeout: Duration,
     key_prefix: String,
+    scope: String,
 }
 
 impl std::fmt::Debug for SharedCache {
@@ -78,6 +85,7 @@ impl std::fmt::Debug for SharedCache {
             .field("secret", &"..")
             .field("timeout", &self.timeout)
             .field("key_prefix", &self.key_prefix)
+            .field("scope", &self.scope)
             .finish()
     }
 }
@@ -92,14 +100,32 @@ impl SharedCache {
             secret: secret.as_ref().to_vec(),
             timeout: DEFAULT_REDIS_TIMEOUT,
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
+            scope: String::new(),
         }
     }
 
+    /// What decides a verdict here — typically the verifier's settings (mode, URLs, issuer,
+    /// audience, …) — folded into the key derivation: guards share verdicts only when their
+    /// secret AND scope are equal. Give guards whose verifiers could judge one token
+    /// differently different scopes, or they accept each other's verdicts.
+    /// [`GuardConfig::layer`](crate::config::GuardConfig::layer) sets it from the verifier
+    /// settings. Default: empty; at most 1,024 bytes. Not secret.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = scope.into();
+        self
+    }
+
     /// The longest one Redis call may take before the request goes on without it.
-    /// Default: 100 ms ([`DEFAULT_REDIS_TIMEOUT`]); from 1 ms to 10 s.
+    /// Default: 100 ms ([`DEFAULT_REDIS_TIMEOUT`]); from 1 ms to 10 s, and at most a quarter
+    /// of the guard's verify timeout (checked when the guard is built).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
+    }
+
+    /// The Redis timeout set.
+    pub(crate) fn redis_timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// The prefix of every key and of the channel. Default: `bearer-guard:`
@@ -112,7 +138,16 @@ impl SharedCache {
     /// Checks the settings and starts the tier: the connection manager (connecting lazily,
     /// warmed up by a background `PING`) and the subscriber task. Needs a tokio runtime.
     pub(crate) fn start(&self, parts: TierParts) -> Result<SharedTier, ConfigError> {
-        let keys = Arc::new(keys::SharedKeys::derive(&self.secret)?);
+        if self.scope.len() > MAX_SCOPE_LEN {
+            return Err(ConfigError::invalid(
+                "shared_scope",
+                "must be at most 1024 bytes",
+            ));
+        }
+        let keys = Arc::new(keys::SharedKeys::derive(
+            &self.secret,
+            self.scope.as_bytes(),
+        )?);
         if self.timeout.is_zero() || self.timeout > MAX_REDIS_TIMEOUT {
             return Err(ConfigError::invalid(
                 "redis_timeout",
@@ -200,9 +235,10 @@ impl SharedCache {
             revoked: parts.revoked,
             listening: Arc::clone(&listening),
             origin,
-            ping_timeout: self.timeout,
+            ping_timeout: revocation::ping_timeout(self.timeout),
             remote_revocations: handles.remote_revocations,
             subscribed: handles.subscribed,
+            ignored_log: crate::log_limit::RateLimitedLog::default(),
         };
         let task = runtime.spawn(subscriber.run());
         let tier = SharedTier {
@@ -215,6 +251,7 @@ impl SharedCache {
             kind: parts.kind,
             lookups: handles.lookups,
             origin,
+            logs: tier::TierLogs::default(),
             _subscriber: revocation::AbortOnDrop(task),
         };
         Ok(tier)

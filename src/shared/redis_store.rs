@@ -18,7 +18,7 @@ use metrics::{Counter, Gauge};
 use redis::aio::ConnectionManager;
 use redis::{RedisError, Value};
 
-use super::breaker::{Breaker, CircuitState};
+use super::breaker::Breaker;
 use super::keys::SharedId;
 
 /// Stores a verdict unless the token is revoked (the deny marker is returned instead), and
@@ -133,14 +133,18 @@ impl RedisStore {
         names: KeyNames,
         metrics: StoreMetrics,
     ) -> Self {
-        metrics.circuit.set(CircuitState::Closed as u8 as f64);
         RedisStore {
             conn,
             timeout,
-            breaker: Breaker::new(),
+            breaker: Breaker::new(metrics.circuit.clone()),
             metrics,
             names,
         }
+    }
+
+    /// The bound of one call.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Runs `call` if the breaker allows, bounded by the timeout; records the outcome.
@@ -152,9 +156,7 @@ impl RedisStore {
             return Err(Unreachable);
         };
         let result = tokio::time::timeout(self.timeout, call).await;
-        let ok = matches!(result, Ok(Ok(_)));
-        let state = self.breaker.record(permit, ok);
-        self.metrics.circuit.set(state as u8 as f64);
+        permit.record(matches!(result, Ok(Ok(_))));
         match result {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => {

@@ -12,8 +12,10 @@
 //! needs nothing more: its next miss reads the deny marker.
 //!
 //! **The gap.** While the subscription is down this process cannot know what it misses. So:
-//! when it is lost (the stream ends, or a `PING` on it is not answered within the Redis timeout;
-//! a stopped server keeps the TCP connection open, so only the ping notices), every local
+//! when it is lost (the stream ends, or two `PING`s in a row on it are not answered within the
+//! ping timeout, the Redis timeout but at least 1 s — one slow answer does not flush every
+//! replica's local cache; a stopped server keeps the TCP connection open, so only the ping
+//! notices), every local
 //! positive is dropped; while it is down, a new local positive lives at most 1 s
 //! ([`UNHEARD_LIFETIME`](super::tier::UNHEARD_LIFETIME)), so the deny marker is read again on
 //! the next miss at least every second; when it is back, every local positive is dropped once
@@ -31,11 +33,33 @@ use moka::sync::Cache;
 use super::entry::wall_ms;
 use super::keys::{SharedId, SharedKeys};
 use crate::cache::{RevokedSet, TokenKey, VerdictCache};
+use crate::log_limit::RateLimitedLog;
 
 const VERSION: u8 = 1;
 const MESSAGE_LEN: usize = 1 + 16 + 32 + 8 + 32;
 /// How often the subscription is pinged.
 pub(crate) const PING_EVERY: Duration = Duration::from_secs(1);
+/// Shortest time a ping may take before it counts as missed.
+pub(crate) const MIN_PING_TIMEOUT: Duration = Duration::from_secs(1);
+/// Consecutive missed pings after which the feed counts as lost.
+pub(crate) const MISSED_PINGS_TO_LOSE: u32 = 2;
+
+/// How long a ping may take: the Redis timeout, but at least [`MIN_PING_TIMEOUT`].
+pub(crate) fn ping_timeout(redis_timeout: Duration) -> Duration {
+    redis_timeout.max(MIN_PING_TIMEOUT)
+}
+
+/// Counts consecutive missed pings.
+#[derive(Debug, Default)]
+struct PingMisses(u32);
+
+impl PingMisses {
+    /// Records one ping's outcome; whether the feed is now to be taken as lost.
+    fn lost_after(&mut self, answered: bool) -> bool {
+        self.0 = if answered { 0 } else { self.0 + 1 };
+        self.0 >= MISSED_PINGS_TO_LOSE
+    }
+}
 /// First and longest wait between subscription attempts.
 const RETRY_FIRST: Duration = Duration::from_millis(50);
 const RETRY_MAX: Duration = Duration::from_secs(1);
@@ -104,6 +128,8 @@ pub(crate) struct Subscriber {
     pub(crate) ping_timeout: Duration,
     pub(crate) remote_revocations: Counter,
     pub(crate) subscribed: Gauge,
+    /// The "message ignored" warning, which anyone who can PUBLISH could repeat.
+    pub(crate) ignored_log: RateLimitedLog,
 }
 
 impl Subscriber {
@@ -143,9 +169,10 @@ impl Subscriber {
         Ok(pubsub)
     }
 
-    /// Until the stream ends or a ping goes unanswered.
+    /// Until the stream ends or [`MISSED_PINGS_TO_LOSE`] pings in a row go unanswered.
     async fn listen(&self, pubsub: redis::aio::PubSub) {
         let (mut sink, mut stream) = pubsub.split();
+        let mut misses = PingMisses::default();
         let mut every = tokio::time::interval(PING_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -156,7 +183,7 @@ impl Subscriber {
                 },
                 _ = every.tick() => {
                     let ping = tokio::time::timeout(self.ping_timeout, sink.ping::<redis::Value>()).await;
-                    if !matches!(ping, Ok(Ok(_))) {
+                    if misses.lost_after(matches!(ping, Ok(Ok(_)))) {
                         return;
                     }
                 }
@@ -167,7 +194,12 @@ impl Subscriber {
     fn apply(&self, payload: &[u8]) {
         let now = wall_ms(SystemTime::now());
         let Some((origin, id)) = read_message(&self.keys, &self.channel, payload, now) else {
-            tracing::warn!("bearer-guard: revocation message ignored (not authentic or expired)");
+            self.ignored_log.warn(|suppressed| {
+                tracing::warn!(
+                    suppressed,
+                    "bearer-guard: revocation message ignored (not authentic or expired)"
+                );
+            });
             return;
         };
         if origin == self.origin {
@@ -203,7 +235,7 @@ mod tests {
 
     #[test]
     fn messages_verify_only_untouched_current_and_on_their_channel() {
-        let keys = SharedKeys::derive(&[5u8; 32]).unwrap_or_else(|e| panic!("{e}"));
+        let keys = SharedKeys::derive(&[5u8; 32], b"").unwrap_or_else(|e| panic!("{e}"));
         let id = keys.id_of("token");
         let m = message(&keys, "c", [1; 16], &id, 2_000);
         assert_eq!(read_message(&keys, "c", &m, 1_000), Some(([1; 16], id)));
@@ -217,7 +249,28 @@ mod tests {
         altered[20] ^= 1;
         assert_eq!(read_message(&keys, "c", &altered, 1_000), None);
         assert_eq!(read_message(&keys, "c", &m[..m.len() - 1], 1_000), None);
-        let other = SharedKeys::derive(&[6u8; 32]).unwrap_or_else(|e| panic!("{e}"));
+        let other = SharedKeys::derive(&[6u8; 32], b"").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(read_message(&other, "c", &m, 1_000), None);
+    }
+
+    #[test]
+    fn one_missed_ping_is_forgiven_two_in_a_row_lose_the_feed() {
+        let mut misses = PingMisses::default();
+        assert!(!misses.lost_after(false), "one slow ping");
+        assert!(!misses.lost_after(true));
+        assert!(
+            !misses.lost_after(false),
+            "the answer in between reset the count"
+        );
+        assert!(misses.lost_after(false), "two in a row");
+    }
+
+    #[test]
+    fn the_ping_timeout_is_at_least_a_second() {
+        assert_eq!(ping_timeout(Duration::from_millis(100)), MIN_PING_TIMEOUT);
+        assert_eq!(
+            ping_timeout(Duration::from_millis(2_500)),
+            Duration::from_millis(2_500)
+        );
     }
 }

@@ -15,6 +15,8 @@ use super::keys::{SharedId, SharedKeys};
 use super::redis_store::{RedisStore, Stored, Unreachable};
 use super::revocation::{self, AbortOnDrop};
 use crate::cache::TokenKey;
+use crate::guard::MAX_REVOCATION_TTL;
+use crate::log_limit::RateLimitedLog;
 use crate::principal::{Principal, VerifierKind};
 
 /// How far ahead of `now + TTL` a deadline read back may lie (clocks of replicas differ).
@@ -73,7 +75,16 @@ pub(crate) struct SharedTier {
     pub(crate) lookups: LookupCounters,
     /// A random id of this process, in its revocation messages (it skips its own).
     pub(crate) origin: [u8; 16],
+    pub(crate) logs: TierLogs,
     pub(crate) _subscriber: AbortOnDrop,
+}
+
+/// The warnings anyone with write access to Redis could repeat on every request, each
+/// rate-limited (the first at once, then one per 10 s carrying the count it stood for).
+#[derive(Debug, Default)]
+pub(crate) struct TierLogs {
+    pub(crate) entry_rejected: RateLimitedLog,
+    pub(crate) deny_rejected: RateLimitedLog,
 }
 
 impl std::fmt::Debug for SharedTier {
@@ -127,7 +138,12 @@ impl SharedTier {
         };
         let checked = entry::decode(&self.keys, &self.store.names.entry(id), value, self.kind)
             .and_then(|entry| {
-                let ttl = match entry.verdict {
+                let ttl = match &entry.verdict {
+                    SharedVerdict::Valid(principal)
+                        if !source_fits(self.kind, principal.source()) =>
+                    {
+                        return Err(Rejected::Source);
+                    }
                     SharedVerdict::Valid(_) => self.lifetimes.positive,
                     SharedVerdict::Invalid => self.lifetimes.negative,
                     SharedVerdict::Revoked => return Err(Rejected::Kind),
@@ -142,7 +158,9 @@ impl SharedTier {
             }
             Err(why) => {
                 self.lookups.rejected.increment(1);
-                tracing::warn!(reason = ?why, "bearer-guard: shared cache entry rejected; verifying upstream");
+                self.logs.entry_rejected.warn(|suppressed| {
+                    tracing::warn!(reason = ?why, suppressed, "bearer-guard: shared cache entry rejected; verifying upstream");
+                });
                 SharedRead::Absent {
                     locked: found.locked,
                 }
@@ -151,26 +169,31 @@ impl SharedTier {
     }
 
     /// Whether `value` is an authentic, current deny marker for `id`. A forged one is counted
-    /// as rejected and ignored.
+    /// as rejected and ignored. Its deadline may lie up to the longest revocation TTL any
+    /// replica accepts (7 days) ahead, not just this replica's: replicas with different
+    /// revocation TTLs honour each other's revocations.
     pub(crate) fn authentic_deny(&self, id: &SharedId, value: &[u8]) -> bool {
         let now = wall_ms(SystemTime::now());
         let checked = entry::decode(&self.keys, &self.store.names.deny(id), value, self.kind)
             .and_then(|entry| match entry.verdict {
-                SharedVerdict::Revoked => within(entry.until_ms, now, self.lifetimes.revocation),
+                SharedVerdict::Revoked => within(entry.until_ms, now, MAX_REVOCATION_TTL),
                 _ => Err(Rejected::Kind),
             });
         match checked {
             Ok(()) => true,
             Err(why) => {
                 self.lookups.rejected.increment(1);
-                tracing::warn!(reason = ?why, "bearer-guard: shared deny marker rejected");
+                self.logs.deny_rejected.warn(|suppressed| {
+                    tracing::warn!(reason = ?why, suppressed, "bearer-guard: shared deny marker rejected");
+                });
                 false
             }
         }
     }
 
     /// The value and Redis lifetime of a verdict to share; `None` for one not worth sharing
-    /// (expired).
+    /// (expired) or too long to share (over 64 KiB encoded: readers would reject it; the
+    /// local tier still keeps it).
     pub(crate) fn encode_valid(
         &self,
         id: &SharedId,
@@ -189,10 +212,11 @@ impl SharedTier {
             verdict: SharedVerdict::Valid(principal.clone()),
             until_ms,
         };
-        Some((
-            entry::encode(&self.keys, &self.store.names.entry(id), &entry),
-            life,
-        ))
+        let value = entry::encode_bounded(&self.keys, &self.store.names.entry(id), &entry);
+        if value.is_none() {
+            tracing::debug!("bearer-guard: verdict too long to share; kept locally only");
+        }
+        Some((value?, life))
     }
 
     /// The value and Redis lifetime of an invalid verdict.
@@ -252,6 +276,16 @@ impl SharedTier {
     }
 }
 
+/// Whether a principal from `source` could have come from this guard's verifier (`local`):
+/// the same kind, or for `auto` either side (JWT or remote). A shared valid verdict from
+/// another kind of verifier is treated as a miss.
+fn source_fits(local: VerifierKind, source: VerifierKind) -> bool {
+    match local {
+        VerifierKind::Custom("auto") => matches!(source, VerifierKind::Jwt | VerifierKind::Remote),
+        local => source == local,
+    }
+}
+
 /// A deadline read back must lie ahead of `now`, and no further than `ttl` (+ skew).
 fn within(until_ms: u64, now_ms: u64, ttl: Duration) -> Result<(), Rejected> {
     let latest = now_ms
@@ -276,5 +310,20 @@ mod tests {
         assert!(within(1_000 + 301_000, 1_000, ttl).is_ok());
         assert!(within(1_000 + 301_001, 1_000, ttl).is_err());
         assert!(within(u64::MAX, 1_000, ttl).is_err());
+    }
+
+    #[test]
+    fn only_a_principal_of_this_guards_verifier_kind_is_taken() {
+        use VerifierKind::{Bitrix24, Custom, Introspection, Jwt, Remote};
+        assert!(source_fits(Introspection, Introspection));
+        assert!(!source_fits(Introspection, Jwt));
+        assert!(!source_fits(Remote, Jwt));
+        assert!(!source_fits(Jwt, Remote));
+        assert!(!source_fits(Bitrix24, Remote));
+        assert!(source_fits(Custom("auto"), Jwt));
+        assert!(source_fits(Custom("auto"), Remote));
+        assert!(!source_fits(Custom("auto"), Introspection));
+        assert!(source_fits(Custom("mine"), Custom("mine")));
+        assert!(!source_fits(Custom("mine"), Remote));
     }
 }
