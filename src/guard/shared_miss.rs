@@ -70,9 +70,19 @@ impl GuardCore {
         let locked = tier.store.try_lock(&id, &lock_value, lock_ttl).await;
         match locked {
             Ok(true) => {
-                let until = self.verify_deadline(verified_by);
-                self.verify_and_share(tier, key, &id, token, until, Some(&lock_value))
-                    .await
+                // Read again under the lock: another replica may have stored the verdict and
+                // dropped its lock between the first read and this lock (double-checked).
+                match tier.read(&id).await {
+                    SharedRead::Absent { .. } | SharedRead::Unreachable => {
+                        let until = self.verify_deadline(verified_by);
+                        self.verify_and_share(tier, key, &id, token, until, Some(&lock_value))
+                            .await
+                    }
+                    found => {
+                        let _ = tier.store(&id, None, Some(&lock_value)).await;
+                        self.take_shared(tier, key, &id, found)
+                    }
+                }
             }
             Ok(false) => match self.wait_for_holder(tier, &id, verified_by).await {
                 Waited::Read(found) => self.take_shared(tier, key, &id, found),
