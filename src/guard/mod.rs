@@ -24,6 +24,7 @@ mod service;
 mod shared_miss;
 
 pub use decision::{CacheLookup, Decision, DecisionOutcome};
+#[cfg(feature = "redis")]
 pub(crate) use layer::MAX_REVOCATION_TTL;
 pub use layer::{
     BearerGuardLayer, BearerGuardLayerBuilder, DEFAULT_CACHE_CAPACITY, DEFAULT_MAX_IN_FLIGHT,
