@@ -109,6 +109,111 @@ fn components(c: &mut Criterion) {
             p.finalize()
         })
     });
+    // Issue 16's fingerprint lever: POLYVAL with its key (and powers of H) expanded once,
+    // cloned per call, plus the length block that keeps padded twins apart.
+    let polyval_key = {
+        use polyval::universal_hash::KeyInit;
+        polyval::Polyval::new_from_slice(&[5u8; 16]).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let polyval_tag = |bytes: &[u8]| {
+        use polyval::universal_hash::UniversalHash;
+        let mut p = polyval_key.clone();
+        p.update_padded(bytes);
+        let mut length = [0u8; 16];
+        length[..8].copy_from_slice(&((bytes.len() as u64) * 8).to_le_bytes());
+        p.update(&[length.into()]);
+        p.finalize()
+    };
+    group.bench_function("polyval_prepared_over_token", |b| {
+        b.iter(|| polyval_tag(black_box(token.as_bytes())))
+    });
+    let opaque = "0123456789abcdef0123456789abcdef01234567"; // a 40-character opaque token
+    group.bench_function("polyval_prepared_over_40_bytes", |b| {
+        b.iter(|| polyval_tag(black_box(opaque.as_bytes())))
+    });
+    group.bench_function("aes_gcm_tag_over_40_bytes", |b| {
+        b.iter(|| {
+            let nonce = aws_lc_rs::aead::Nonce::assume_unique_for_key([0u8; 12]);
+            gcm_key
+                .seal_in_place_separate_tag(
+                    nonce,
+                    aws_lc_rs::aead::Aad::from(black_box(opaque.as_bytes())),
+                    &mut [],
+                )
+                .map(|tag| tag.as_ref()[0])
+        })
+    });
+    // The clock lever.
+    group.bench_function("system_time_now", |b| b.iter(std::time::SystemTime::now));
+    group.bench_function("instant_now", |b| b.iter(std::time::Instant::now));
+    // The map lever: maps whose read does not record the access in a queue.
+    #[derive(Clone, Default)]
+    struct Passthrough;
+    impl std::hash::BuildHasher for Passthrough {
+        type Hasher = PassthroughHasher;
+        fn build_hasher(&self) -> PassthroughHasher {
+            PassthroughHasher(0)
+        }
+    }
+    #[derive(Default)]
+    struct PassthroughHasher(u64);
+    impl std::hash::Hasher for PassthroughHasher {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for &b in bytes {
+                self.0 = self.0.rotate_left(8) ^ u64::from(b);
+            }
+        }
+        fn write_u128(&mut self, value: u128) {
+            self.0 ^= (value as u64) ^ ((value >> 64) as u64).rotate_left(32);
+        }
+    }
+    let key: u128 = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210;
+    let quick: quick_cache::sync::Cache<
+        u128,
+        (std::sync::Arc<u64>, u64),
+        quick_cache::UnitWeighter,
+        Passthrough,
+    > = quick_cache::sync::Cache::with(
+        100_000,
+        100_000,
+        quick_cache::UnitWeighter,
+        Passthrough,
+        quick_cache::sync::DefaultLifecycle::default(),
+    );
+    quick.insert(key, (std::sync::Arc::new(7), 9));
+    group.bench_function("quick_cache_get_hit", |b| {
+        b.iter(|| quick.get(black_box(&key)))
+    });
+    let shards: Vec<
+        std::sync::RwLock<std::collections::HashMap<u128, (std::sync::Arc<u64>, u64), Passthrough>>,
+    > = (0..16)
+        .map(|_| std::sync::RwLock::new(std::collections::HashMap::default()))
+        .collect();
+    if let Ok(mut shard) = shards[(key as usize) & 15].write() {
+        shard.insert(key, (std::sync::Arc::new(7), 9));
+    }
+    group.bench_function("sharded_rwlock_hashmap_get_hit", |b| {
+        b.iter(|| {
+            let k = black_box(&key);
+            shards[(*k as usize) & 15]
+                .read()
+                .ok()
+                .and_then(|shard| shard.get(k).cloned())
+        })
+    });
+    // The Principal lever: placing it into a request's extensions.
+    let principal = bearer_guard::Principal::builder(bearer_guard::VerifierKind::Remote).build();
+    group.bench_function("extensions_insert_principal_into_empty", |b| {
+        b.iter(|| {
+            let mut extensions = http::Extensions::new();
+            extensions.insert(black_box(&principal).clone());
+            extensions
+        })
+    });
+    group.bench_function("extensions_new_empty", |b| b.iter(http::Extensions::new));
     let cache: moka::sync::Cache<u128, u64> = moka::sync::Cache::new(100_000);
     cache.insert(42, 7);
     group.bench_function("moka_sync_get_hit", |b| {

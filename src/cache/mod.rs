@@ -16,28 +16,28 @@
 //! read at a time before `deadline − positive TTL` (before it could have been stored) is
 //! dropped, so a step back cannot stretch the TTL. One clock read per hit either way
 //! (`SystemTime::now`, the same vDSO call as `Instant::now`).
-//! moka's time-to-idle (the positive TTL) drops entries nobody reads any more, so an idle
-//! cache drains. An explicit deadline plus time-to-idle is what moka's per-entry expiry would
-//! do, for 40 bytes per entry less (see BENCHMARKS.md): per-entry expiry keeps a timer-wheel
-//! node per entry, a time-to-live a write-order queue node; time-to-idle uses the access-order
-//! queue LRU keeps anyway. Invalid verdicts live in a separate, smaller negative cache
+//! The positive cache (`positive.rs`) is a concurrent CLOCK cache whose read sets a bit instead
+//! of queueing the access; entries nobody reads are swept out once per positive TTL.
+//! Invalid verdicts live in a separate, smaller negative cache
 //! (default 10,000 entries, short TTL). A flood of unique garbage tokens therefore churns only
 //! the negative cache; it can never evict a real user's positive verdict, because nothing but a
 //! `Valid` answer is ever inserted into the positive cache. `Unavailable` answers are never
 //! cached.
 //!
-//! **Eviction.** The positive cache evicts the least recently used entry (LRU); the negative
-//! cache keeps moka's TinyLFU. A frequency-based admission policy would refuse a newly verified
-//! token while the positive cache is full of more often used ones, and that token would then be
-//! verified again on every request (`tests/guard_cache.rs` shows it).
+//! **Eviction.** The positive cache admits every valid verdict and evicts by CLOCK-Pro (an entry
+//! read again since it was stored survives a pass); the negative cache keeps moka's TinyLFU. A
+//! frequency-based admission policy would refuse a newly verified token while the positive
+//! cache is full of more often used ones, and that token would then be verified again on every
+//! request (`tests/guard_cache.rs` shows it).
 
 mod inflight;
 mod key;
+mod positive;
 mod revoked;
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use moka::policy::EvictionPolicy;
 use moka::sync::Cache;
 
 pub(crate) use inflight::{InFlight, Join, Outcome, wait_for};
@@ -46,6 +46,7 @@ pub(crate) use key::{BuildKeyHasher, TokenKey, TokenKeyer};
 pub(crate) use revoked::REVOKED_CAPACITY;
 pub(crate) use revoked::RevokedSet;
 
+use self::positive::PositiveCache;
 use crate::principal::Principal;
 
 /// What the caches know about a token.
@@ -59,21 +60,14 @@ pub(crate) enum Cached {
 /// background task holds one to drop entries).
 #[derive(Clone)]
 pub(crate) struct VerdictCache {
-    positive: Cache<TokenKey, Fresh, BuildKeyHasher>,
+    positive: Arc<PositiveCache>,
     negative: Cache<TokenKey, (), BuildKeyHasher>,
     positive_ttl: Duration,
-    /// `positive_ttl` in milliseconds: the longest an entry's deadline can lie ahead of the
-    /// moment it was stored.
-    positive_ttl_ms: u64,
 }
 
-/// A valid verdict and the moment it stops being usable, in milliseconds after
-/// the Unix epoch on the wall clock (rounded down).
-#[derive(Clone)]
-struct Fresh {
-    principal: Principal,
-    until_ms: u64,
-}
+/// The positive cache could not be set up with the capacity asked for.
+#[derive(Debug)]
+pub(crate) struct BadCapacity;
 
 /// Sizes and lifetimes of the two caches.
 #[derive(Clone, Copy, Debug)]
@@ -85,29 +79,26 @@ pub(crate) struct CacheSettings {
 }
 
 impl VerdictCache {
-    pub(crate) fn new(settings: CacheSettings) -> Self {
-        let positive = Cache::builder()
-            .max_capacity(settings.capacity)
-            // LRU, not moka's default TinyLFU: a frequency-based admission policy turns away a
-            // newly verified token while the cache is full of more often used ones, so that
-            // token would be verified again on every request. It also skips the frequency
-            // sketch (8 bytes per entry of capacity).
-            .eviction_policy(EvictionPolicy::lru())
-            // Drops what nobody reads; each entry's own deadline is checked on every read.
-            .time_to_idle(settings.positive_ttl)
-            .build_with_hasher(BuildKeyHasher);
+    /// # Errors
+    /// [`BadCapacity`] when the positive cache cannot hold `settings.capacity` entries.
+    pub(crate) fn new(settings: CacheSettings) -> Result<Self, BadCapacity> {
+        let positive = PositiveCache::new(
+            settings.capacity,
+            millis(settings.positive_ttl),
+            wall_ms(SystemTime::now()),
+        )
+        .map_err(|_| BadCapacity)?;
         // The negative cache keeps TinyLFU: under a flood of unique garbage tokens it holds on
         // to the invalid tokens that keep coming back, so they are not re-verified upstream.
         let negative = Cache::builder()
             .max_capacity(settings.negative_capacity)
             .time_to_live(settings.negative_ttl)
             .build_with_hasher(BuildKeyHasher);
-        VerdictCache {
-            positive,
+        Ok(VerdictCache {
+            positive: Arc::new(positive),
             negative,
             positive_ttl: settings.positive_ttl,
-            positive_ttl_ms: millis(settings.positive_ttl),
-        }
+        })
     }
 
     /// One lookup in the positive cache, then (only on a miss) one in the negative cache.
@@ -129,15 +120,9 @@ impl VerdictCache {
     /// [`get_valid`](Self::get_valid) at wall-clock time `now_ms`.
     #[inline]
     fn get_valid_at(&self, key: &TokenKey, now_ms: u64) -> Option<Principal> {
-        let fresh = self.positive.get(key)?;
         // Valid while the clock, rounded down, is before the deadline (itself rounded down),
         // and not before the entry could have been stored (a clock stepped back).
-        if now_ms < fresh.until_ms && now_ms.saturating_add(self.positive_ttl_ms) >= fresh.until_ms
-        {
-            return Some(fresh.principal);
-        }
-        self.positive.invalidate(key);
-        None
+        self.positive.get(key, now_ms)
     }
 
     /// Whether `key` was recently found invalid.
@@ -166,15 +151,10 @@ impl VerdictCache {
         if life_ms == 0 {
             return;
         }
-        let until_ms = wall_ms(now).saturating_add(life_ms);
+        let now_ms = wall_ms(now);
         self.negative.invalidate(&key);
-        self.positive.insert(
-            key,
-            Fresh {
-                principal,
-                until_ms,
-            },
-        );
+        self.positive
+            .insert(key, principal, now_ms.saturating_add(life_ms), now_ms);
     }
 
     /// Remembers an invalid verdict for the negative TTL.
@@ -184,27 +164,29 @@ impl VerdictCache {
 
     /// Forgets the valid verdict of `key` (a revocation).
     pub(crate) fn invalidate_valid(&self, key: &TokenKey) {
-        self.positive.invalidate(key);
+        self.positive.remove(key);
     }
 
     /// Forgets every valid verdict (the shared tier lost or regained its revocation feed).
     #[cfg(feature = "redis")]
     pub(crate) fn invalidate_all_valid(&self) {
-        self.positive.invalidate_all();
+        self.positive.clear();
     }
 
     /// The valid verdict of `key`, if any (for a revocation's deadline in Redis).
     #[cfg(feature = "redis")]
     pub(crate) fn peek_valid(&self, key: &TokenKey) -> Option<Principal> {
-        self.positive.get(key).map(|fresh| fresh.principal)
+        self.positive.peek(key)
     }
 
-    /// Entry counts `(positive, negative)` after pending maintenance has run. For tests and
-    /// metrics; not for the request path.
+    /// Entry counts `(positive, negative)` after pending maintenance has run (entries past
+    /// their deadline are swept out). For tests and metrics; not for the request path.
     pub(crate) fn entry_counts(&self) -> (u64, u64) {
-        self.positive.run_pending_tasks();
         self.negative.run_pending_tasks();
-        (self.positive.entry_count(), self.negative.entry_count())
+        (
+            self.positive.len(wall_ms(SystemTime::now())),
+            self.negative.entry_count(),
+        )
     }
 }
 
@@ -279,7 +261,7 @@ mod tests {
 
     #[test]
     fn expired_token_is_not_cached() {
-        let cache = VerdictCache::new(settings());
+        let cache = VerdictCache::new(settings()).unwrap_or_else(|_| panic!("cache"));
         let key = TokenKey::of(b"t");
         let past = Principal::builder(VerifierKind::Jwt)
             .expires_at(SystemTime::now() - Duration::from_secs(1))
@@ -293,7 +275,8 @@ mod tests {
         let cache = VerdictCache::new(CacheSettings {
             positive_ttl: Duration::from_millis(400),
             ..settings()
-        });
+        })
+        .unwrap_or_else(|_| panic!("cache"));
         let soon = Principal::builder(VerifierKind::Jwt)
             .expires_at(SystemTime::now() + Duration::from_millis(150))
             .build();
@@ -316,7 +299,7 @@ mod tests {
     fn a_verdict_is_never_served_past_exp_by_the_wall_clock_even_if_time_jumps() {
         // A VM paused right after the verdict was stored resumes with the wall clock 10 s on:
         // a monotonic deadline would still be 298 s away; the token expired 8 s ago.
-        let cache = VerdictCache::new(settings());
+        let cache = VerdictCache::new(settings()).unwrap_or_else(|_| panic!("cache"));
         let now = SystemTime::now();
         let key = TokenKey::of(b"jwt");
         cache.insert_valid(
@@ -337,7 +320,7 @@ mod tests {
 
     #[test]
     fn a_wall_clock_stepped_back_does_not_stretch_the_positive_ttl() {
-        let cache = VerdictCache::new(settings());
+        let cache = VerdictCache::new(settings()).unwrap_or_else(|_| panic!("cache"));
         let key = TokenKey::of(b"opaque");
         cache.insert_valid(key, Principal::builder(VerifierKind::Remote).build());
         let stored_at = wall_ms(SystemTime::now());
@@ -351,7 +334,8 @@ mod tests {
         let cache = VerdictCache::new(CacheSettings {
             positive_ttl: Duration::from_millis(100),
             ..settings()
-        });
+        })
+        .unwrap_or_else(|_| panic!("cache"));
         for i in 0..10u8 {
             cache.insert_valid(
                 TokenKey::of(&[i]),
@@ -365,7 +349,7 @@ mod tests {
 
     #[test]
     fn invalid_then_valid_replaces_the_negative_entry() {
-        let cache = VerdictCache::new(settings());
+        let cache = VerdictCache::new(settings()).unwrap_or_else(|_| panic!("cache"));
         let key = TokenKey::of(b"t");
         cache.insert_invalid(key);
         assert!(matches!(cache.get(&key), Some(Cached::Invalid)));

@@ -445,7 +445,15 @@ impl<R> BearerGuardLayerBuilder<R> {
     /// defaults, or after [`build`](Self::build)'s checks).
     fn assemble(self) -> Result<BearerGuardLayer<R>, ConfigError> {
         let keyer = TokenKeyer::new().map_err(|_| ConfigError::NoRandomKey)?;
-        let cache = (self.cache.capacity > 0).then(|| VerdictCache::new(self.cache));
+        let cache = match self.cache.capacity {
+            0 => None,
+            _ => Some(VerdictCache::new(self.cache).map_err(|_| {
+                ConfigError::invalid(
+                    "cache_capacity",
+                    "is more entries than this machine can address",
+                )
+            })?),
+        };
         let kind = self.verifier.kind();
         let revoked = RevokedSet::new(self.revocation_ttl);
         #[cfg(feature = "redis")]
