@@ -104,6 +104,13 @@ impl ReplicaSettings {
                 }
                 Some(_) => {}
             }
+        } else if admin_token.is_some() {
+            // As GUARD_CACHE_SECRET without GUARD_REDIS_URL: an operator who set the token
+            // believes an admin listener is running; refuse rather than run without one.
+            return Err(ConfigError::invalid(
+                "GUARD_ADMIN_TOKEN",
+                "is set, but GUARD_ADMIN_LISTEN is not: no admin listener would use it",
+            ));
         }
         let revocation_ttl = bounded(
             get,
@@ -216,6 +223,10 @@ mod tests {
             ])
             .starts_with("GUARD_ADMIN_TOKEN:")
         );
+        let orphan = error(&[("GUARD_ADMIN_TOKEN", "admin-token-0123456789")]);
+        assert!(orphan.starts_with("GUARD_ADMIN_TOKEN:"), "{orphan}");
+        assert!(orphan.contains("GUARD_ADMIN_LISTEN"), "{orphan}");
+        assert!(!orphan.contains("admin-token-0123456789"), "{orphan}");
         assert!(error(&[("GUARD_ADMIN_LISTEN", "nowhere")]).starts_with("GUARD_ADMIN_LISTEN:"));
         assert!(
             error(&[("GUARD_ADMIN_LISTEN", "127.0.0.1:8080")]).starts_with("GUARD_ADMIN_LISTEN:")
