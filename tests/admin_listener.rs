@@ -4,6 +4,7 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bearer_guard::admin::admin_router;
 use bearer_guard::{BearerGuardLayer, ConfigError};
@@ -12,10 +13,17 @@ use http::StatusCode;
 
 const ADMIN_TOKEN: &str = "admin-token-0123456789";
 
+/// The negative TTL of the guard under test: short, so that a revoked token outlives its
+/// negative-cache entry and the revoked set is what keeps refusing it.
+const NEGATIVE_TTL: Duration = Duration::from_millis(200);
+
 async fn setup() -> (Arc<ScriptedVerifier>, BearerGuardLayer, String) {
     let verifier = ScriptedVerifier::new();
     verifier.set("user-token", Answer::valid(&["read"]));
-    let guard = BearerGuardLayer::new(Arc::clone(&verifier));
+    let guard = BearerGuardLayer::builder(Arc::clone(&verifier))
+        .negative_ttl(NEGATIVE_TTL)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
     let router = admin_router(guard.clone(), ADMIN_TOKEN).unwrap_or_else(|e| panic!("{e}"));
     let addr = serve(router).await;
     (verifier, guard, format!("http://{addr}/revoke"))
@@ -79,6 +87,14 @@ async fn revoke_is_204_and_the_token_is_refused_although_the_verifier_says_valid
     assert_eq!(
         status_of(&api, "user-token").await,
         StatusCode::UNAUTHORIZED
+    );
+    // Past the negative TTL the negative cache has forgotten the token; the revoked set still
+    // refuses it, without asking the verifier (which would say valid).
+    tokio::time::sleep(NEGATIVE_TTL * 2).await;
+    assert_eq!(
+        status_of(&api, "user-token").await,
+        StatusCode::UNAUTHORIZED,
+        "still refused past the negative TTL"
     );
     // No shared cache: this process only, and the answer says so.
     assert_eq!(
