@@ -30,6 +30,7 @@
 //! An empty variable counts as unset. A bad value is a [`ConfigError`] that names the
 //! variable.
 
+use crate::redact::redacted_url;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -605,25 +606,6 @@ impl fmt::Debug for GuardConfig {
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
             )
             .finish()
-    }
-}
-
-/// A URL for `Debug`: without user info, query or fragment (they may hold secrets).
-fn redacted_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut parsed) => {
-            let hidden = parsed.query().is_some() || !parsed.username().is_empty();
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            parsed.set_query(None);
-            parsed.set_fragment(None);
-            if hidden {
-                format!("{parsed} (parts redacted)")
-            } else {
-                parsed.to_string()
-            }
-        }
-        Err(_) => "<unparsable URL>".to_owned(),
     }
 }
 

@@ -112,6 +112,7 @@ pub mod log_limit;
 mod outbound;
 pub mod presets;
 pub mod principal;
+mod redact;
 pub mod rejection;
 pub mod scope;
 #[cfg(feature = "redis")]

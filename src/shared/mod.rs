@@ -41,6 +41,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use crate::cache::{RevokedSet, VerdictCache};
 use crate::error::ConfigError;
 use crate::principal::VerifierKind;
+use crate::redact::redacted_url;
 use crate::telemetry;
 
 pub(crate) use entry::SharedVerdict;
@@ -271,22 +272,6 @@ pub(crate) struct TierParts {
 /// The wall clock in milliseconds since the Unix epoch.
 pub(crate) fn wall_ms_now() -> u64 {
     entry::wall_ms(std::time::SystemTime::now())
-}
-
-/// `url` with any password replaced by `..` (for `Debug`).
-pub(crate) fn redacted_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                let _ = parsed.set_password(Some(".."));
-            }
-            if !parsed.username().is_empty() {
-                let _ = parsed.set_username("..");
-            }
-            parsed.to_string()
-        }
-        Err(_) => "(not a URL)".to_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::algorithm::JwtAlgorithm;
 use super::discovery;
-use super::jwks::{FetchSettings, KeyStore, Remote, RemoteSource, redacted};
+use super::jwks::{FetchSettings, KeyStore, Remote, RemoteSource};
 use super::keys::{KeyOrigin, VerifyingKey};
 use super::static_key::StaticKey;
 use super::validate::{ClaimRules, ClaimSettings, ClaimsCheck, TypPolicy};
@@ -15,6 +15,7 @@ use super::verifier::{Inner, JwtVerifier};
 use crate::error::ConfigError;
 use crate::outbound::{checked_url, default_http_client};
 use crate::principal::Claims;
+use crate::redact::redacted_url;
 use crate::scope::ScopeRequirement;
 
 /// Default clock-skew allowance for `exp` and `nbf`: 30 s.
@@ -314,7 +315,7 @@ impl JwtVerifierBuilder {
             && let Some(issuer) = &self.discovery_issuer
         {
             tracing::warn!(
-                issuer = %redacted_text(issuer),
+                issuer = %redacted_url(issuer),
                 "bearer-guard: discovery without an audience: no audience is configured, so \
                  every token this issuer signs, for any of its clients, is accepted; set one \
                  with JwtVerifierBuilder::audience"
@@ -461,11 +462,11 @@ const MAX_KEYS_WITHOUT_KID_LIMIT: usize = 64;
 impl fmt::Debug for JwtVerifierBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtVerifierBuilder")
-            .field("jwks_url", &self.jwks_url.as_deref().map(redacted_text))
+            .field("jwks_url", &self.jwks_url.as_deref().map(redacted_url))
             .field("jwks_issuer", &self.jwks_issuer)
             .field(
                 "discovery",
-                &self.discovery_issuer.as_deref().map(redacted_text),
+                &self.discovery_issuer.as_deref().map(redacted_url),
             )
             .field("static_keys", &self.static_keys)
             .field("issuers", &self.issuers)
@@ -483,14 +484,6 @@ impl fmt::Debug for JwtVerifierBuilder {
             .field("unknown_kid_cooldown", &self.cooldown)
             .field("max_keys_without_kid", &self.max_keys_without_kid)
             .finish()
-    }
-}
-
-/// A configured URL for logs and `Debug`: without user info, query or fragment.
-fn redacted_text(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(parsed) => redacted(&parsed),
-        Err(_) => "<unparsable URL>".to_owned(),
     }
 }
 

@@ -33,6 +33,7 @@ use tokio::task::AbortHandle;
 use super::discovery;
 use super::fetch::{FetchError, get_json};
 use super::keys::{JwksDocument, KeySet, VerifyingKey, key_from_jwk};
+use crate::redact::redacted;
 
 /// Where JWKS keys come from.
 #[derive(Clone)]
@@ -69,16 +70,6 @@ impl fmt::Debug for RemoteSource {
                 .finish(),
         }
     }
-}
-
-/// A URL without user info, query or fragment, for logs and `Debug`.
-pub(crate) fn redacted(url: &Url) -> String {
-    let mut shown = url.clone();
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.set_query(None);
-    shown.set_fragment(None);
-    shown.to_string()
 }
 
 /// Timing and size settings of the JWKS lifecycle.
