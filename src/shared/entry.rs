@@ -9,6 +9,10 @@
 //!   length + UTF-8) | expires_at (u8 present + u64 ms) | claims (u32 length + JSON object)
 //! ```
 //!
+//! The claims are the principal's own JSON text
+//! ([`Principal::claims_json`](crate::Principal::claims_json)), stored and read back as is (no
+//! map is built; the text is only checked to be one JSON object).
+//!
 //! The resource owner is not stored: it is always derived from the subject (as
 //! [`PrincipalBuilder::subject`](crate::principal::PrincipalBuilder::subject) does). A value
 //! that is too long, truncated, of another version, with a tag that does not verify (forged,
@@ -18,10 +22,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
-
 use super::keys::SharedKeys;
-use crate::principal::{Claims, Principal, VerifierKind};
+use crate::principal::{Principal, VerifierKind};
 
 /// The format's version byte.
 const VERSION: u8 = 1;
@@ -115,7 +117,7 @@ fn encode_principal(out: &mut Vec<u8>, principal: &Principal) {
         }
         None => out.push(0),
     }
-    out.extend_from_slice(&(principal.scopes().len() as u32).to_be_bytes());
+    out.extend_from_slice(&(principal.scopes().count() as u32).to_be_bytes());
     for scope in principal.scopes() {
         put_bytes(out, scope.as_bytes());
     }
@@ -126,9 +128,7 @@ fn encode_principal(out: &mut Vec<u8>, principal: &Principal) {
         }
         None => out.push(0),
     }
-    // A map of JSON values always serializes.
-    let claims = serde_json::to_vec(principal.claims()).unwrap_or_else(|_| b"{}".to_vec());
-    put_bytes(out, &claims);
+    put_bytes(out, principal.claims_json().as_bytes());
 }
 
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -215,12 +215,11 @@ fn decode_principal(
         }
         _ => return Err(Rejected::Format),
     }
-    let len = reader.u32()? as usize;
-    let claims: Claims = match serde_json::from_slice(reader.take(len)?) {
-        Ok(Value::Object(map)) => map,
-        _ => return Err(Rejected::Format),
-    };
-    Ok(builder.claims(claims).build())
+    let claims = reader.string()?;
+    builder
+        .claims_json(claims)
+        .map(|builder| builder.build())
+        .map_err(|_| Rejected::Format)
 }
 
 /// Reads big-endian fields off the front of a slice.
@@ -272,7 +271,8 @@ pub(crate) fn wall_ms(at: SystemTime) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::principal::Claims;
+    use serde_json::{Value, json};
 
     fn keys() -> SharedKeys {
         SharedKeys::derive(&[9u8; 32], b"").unwrap_or_else(|e| panic!("{e}"))
@@ -307,9 +307,11 @@ mod tests {
         };
         let original = principal();
         assert_eq!(p.subject(), original.subject());
-        assert_eq!(p.scopes(), original.scopes());
+        assert_eq!(p.scope(), "read write");
+        assert_eq!(p.scope(), original.scope());
         assert_eq!(p.expires_at(), original.expires_at());
         assert_eq!(p.source(), VerifierKind::Jwt);
+        assert_eq!(p.claims_json(), original.claims_json());
         assert_eq!(p.claims(), original.claims());
         assert_eq!(p.owner(), original.owner());
     }
