@@ -74,8 +74,22 @@ impl Principal {
     /// wrong JSON type are ignored (no subject, no scopes, no expiry), never guessed. The
     /// claims are kept as their compact JSON text.
     pub fn from_claims(source: VerifierKind, claims: Claims) -> Self {
+        Principal::from_parsed_claims(source, claims, None)
+    }
+
+    /// As [`from_claims`](Self::from_claims), keeping `claims_json` as the claims' text when
+    /// given: it must be the JSON object text `claims` was parsed from, naming each claim once
+    /// (so that the text and the map say the same). `None`: the map's compact serialization.
+    pub(crate) fn from_parsed_claims(
+        source: VerifierKind,
+        claims: Claims,
+        claims_json: Option<String>,
+    ) -> Self {
         let fields = derived_fields(DERIVED_FROM.map(|name| claims.get(name)));
-        let claims_json = claims_text::to_json(&claims);
+        let claims_json = match claims_json {
+            Some(text) => text.into_boxed_str(),
+            None => claims_text::to_json(&claims),
+        };
         Principal::with_fields(source, claims_json, fields)
     }
 
@@ -149,8 +163,11 @@ impl Principal {
     }
 
     /// All claims the verifier knew, as one JSON object text (`{}` for an opaque token checked
-    /// remotely). For a verifier that built the principal from a [`Claims`] map (every verifier
-    /// of this crate), the compact serialization of that map: no whitespace, each name once.
+    /// remotely). From [`JwtVerifier`](crate::JwtVerifier): the token's payload as signed
+    /// (unless it names a claim twice: then as below). From a [`Claims`] map (the other
+    /// verifiers of this crate, [`from_claims`](Self::from_claims),
+    /// [`PrincipalBuilder::claims`]): the map's compact serialization, each name once. From
+    /// [`from_claims_json`](Self::from_claims_json): the text given.
     pub fn claims_json(&self) -> &str {
         &self.0.claims_json
     }

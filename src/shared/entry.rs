@@ -316,6 +316,80 @@ mod tests {
         assert_eq!(p.owner(), original.owner());
     }
 
+    /// The layout of the module docs, byte for byte (unchanged since version 1: a principal
+    /// keeping its claims as JSON text writes the bytes the claims map wrote).
+    #[test]
+    fn a_valid_entry_has_the_documented_layout() {
+        let value = encode(
+            &keys(),
+            "k",
+            &Entry {
+                verdict: SharedVerdict::Valid(principal()),
+                until_ms: 0x0102,
+            },
+        );
+        let claims = br#"{"n":[1,2],"sub":"Users:7","tenant":"acme"}"#;
+        let mut expected = vec![1u8, 1, 0, 0, 0, 0, 0, 0, 1, 2];
+        expected.push(2); // jwt
+        expected.extend_from_slice(b"\x01\0\0\0\x07Users:7");
+        expected.extend_from_slice(b"\0\0\0\x02\0\0\0\x04read\0\0\0\x05write");
+        expected.push(1);
+        expected.extend_from_slice(&2_000_000_000_000u64.to_be_bytes());
+        expected.extend_from_slice(&(claims.len() as u32).to_be_bytes());
+        expected.extend_from_slice(claims);
+        assert_eq!(&value[..value.len() - TAG_LEN], &expected[..]);
+    }
+
+    #[test]
+    fn the_claims_text_is_stored_as_is_and_must_be_a_json_object() {
+        let keys = keys();
+        let text = r#"{ "sub": "Users:7",  "tenant": "acme" }"#;
+        let p = Principal::from_claims_json(VerifierKind::Jwt, text.to_owned())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let value = encode(
+            &keys,
+            "k",
+            &Entry {
+                verdict: SharedVerdict::Valid(p),
+                until_ms: 1,
+            },
+        );
+        let back = decode(&keys, "k", &value, VerifierKind::Jwt);
+        let Ok(Entry {
+            verdict: SharedVerdict::Valid(p),
+            ..
+        }) = back
+        else {
+            panic!("not valid: {back:?}");
+        };
+        assert_eq!(p.claims_json(), text);
+        assert_eq!(p.subject(), Some("Users:7"));
+
+        // Correctly tagged, but claims that are not one JSON object, or not UTF-8.
+        let empty = encode(
+            &keys,
+            "k",
+            &Entry {
+                verdict: SharedVerdict::Valid(Principal::builder(VerifierKind::Jwt).build()),
+                until_ms: 1,
+            },
+        );
+        let body = &empty[..empty.len() - TAG_LEN];
+        assert!(body.ends_with(b"\0\0\0\x02{}"));
+        // The same length (2) as `{}`: only the JSON check can refuse them.
+        for claims in [&b"[]"[..], b"1 ", b"\"\"", b"{{", b"{\xff"] {
+            let mut altered = body[..body.len() - 2].to_vec();
+            altered.extend_from_slice(claims);
+            let tag = keys.entry_tag("k", &altered);
+            altered.extend_from_slice(tag.as_ref());
+            assert_eq!(
+                decode(&keys, "k", &altered, VerifierKind::Jwt).err(),
+                Some(Rejected::Format),
+                "{claims:?}"
+            );
+        }
+    }
+
     #[test]
     fn invalid_and_revoked_round_trip() {
         let keys = keys();
