@@ -238,7 +238,7 @@ async fn claims_deserialize_into_a_type_of_the_callers_choosing() {
     let mine: Mine = principal.deserialize_claims().unwrap();
     assert_eq!((mine.sub.as_str(), mine.tenant.as_str()), ("alice", "acme"));
     assert!(mine.exp > now());
-    // The principal's claims are the signed payload's, as compact JSON text.
+    // The principal's claims text is the signed payload, as jsonwebtoken wrote it (compact).
     let kept: Value = serde_json::from_str(principal.claims_json()).unwrap();
     assert_eq!(kept, payload);
     assert!(!principal.claims_json().contains(' '));
