@@ -71,6 +71,7 @@ impl PrincipalBuilder {
     ///
     /// # Errors
     /// When `claims_json` is not one JSON object.
+    #[cfg(feature = "redis")]
     pub(crate) fn claims_json(mut self, claims_json: String) -> Result<Self, serde_json::Error> {
         claims_text::check_object(&claims_json)?;
         self.inner.claims_json = claims_json.into_boxed_str();

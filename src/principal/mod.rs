@@ -1,6 +1,6 @@
 //! [`Principal`]: who a valid token belongs to, and what it may do.
 //!
-//! A principal keeps the token's claims as one compact JSON object text, next to the few
+//! A principal keeps the token's claims as one JSON object text, next to the few
 //! fields read on every request, extracted once when it is built: the subject, the scopes
 //! (one space-separated string) and the expiry. Everything else (the resource owner, a single
 //! claim, all claims, your own claims type) is read from those on demand. A cached verdict thus
@@ -49,7 +49,10 @@ const DERIVED_FROM: [&str; 5] = ["sub", "scope", "scopes", "scp", "exp"];
 /// Items that are not strings are ignored too.
 ///
 /// The claims are kept as their JSON text ([`claims_json`](Self::claims_json)); the other
-/// claim accessors parse that text when called.
+/// claim accessors parse that text when called. Where the text names a claim twice (only
+/// [`from_claims_json`](Self::from_claims_json) keeps such a text), the subject, scopes,
+/// expiry, [`claim`](Self::claim) and [`claims`](Self::claims) take the last value, as parsing
+/// it into a map does (a `#[derive(Deserialize)]` type refuses it).
 #[derive(Clone)]
 pub struct Principal(Arc<PrincipalInner>);
 
