@@ -224,7 +224,7 @@ fn main() {
     let json_len = Value::Object(template.clone()).to_string().len();
     println!(
         "claims of a {token_len}-byte RS256-2048 JWT ({json_len} bytes of JSON, {} claims); \
-         principal = Principal::from_claims (sub, 3 scopes, exp, owner, claims map)",
+         principal = Principal::from_claims (claims JSON text, sub, scopes, exp)",
         template.len()
     );
     println!();

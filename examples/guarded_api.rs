@@ -291,7 +291,7 @@ fn app(
 async fn whoami(principal: Principal) -> Json<Value> {
     Json(json!({
         "sub": principal.subject(),
-        "scopes": principal.scopes(),
+        "scopes": principal.scopes().collect::<Vec<_>>(),
         "owner": principal.owner().map(|o| json!({"type": o.kind().as_str(), "id": o.id()})),
         "source": principal.source().as_str(),
         "claims": principal.claims(),

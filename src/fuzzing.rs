@@ -31,7 +31,7 @@ pub fn introspection_answer(status: u16, body: &[u8]) -> (&'static str, Option<S
             let principal = introspection::principal_from(claims);
             let found = (
                 principal.subject().map(str::to_owned),
-                principal.scopes().to_vec(),
+                principal.scopes().map(str::to_owned).collect(),
             );
             ("valid", Some(found))
         }

@@ -127,7 +127,7 @@ pub use error::{AuthError, ConfigError, RevokeError};
 pub use guard::{
     BearerGuard, BearerGuardLayer, BearerGuardLayerBuilder, Decision, RevocationScope,
 };
-pub use principal::{OwnerKind, Principal, ResourceOwner, VerifierKind};
+pub use principal::{OwnerKind, Principal, ResourceOwner, Scopes, VerifierKind};
 pub use rejection::{Challenge, DefaultRejection, RejectionResponse};
 pub use scope::{RequireScopeLayer, ScopeRequirement};
 pub use token::BearerToken;

@@ -33,7 +33,7 @@ async fn each_algorithm_family_is_accepted_directly_and_through_the_guard() {
             Verdict::Valid(p) => {
                 assert_eq!(p.source(), VerifierKind::Jwt);
                 assert_eq!(p.subject(), Some("alice"));
-                assert_eq!(p.scopes(), ["orders:read"]);
+                assert_eq!(p.scope(), "orders:read");
                 assert!(p.expires_at().is_some());
             }
             other => panic!("{:?}: {other:?}", key.alg),

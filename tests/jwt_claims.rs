@@ -230,13 +230,48 @@ async fn claims_deserialize_into_a_type_of_the_callers_choosing() {
     }
     let key = TestKey::hmac("k");
     let verifier = verifier_for(&key);
-    let token = key.sign(&claims(json!({"iss": ISS, "aud": AUD, "tenant": "acme"})));
+    let payload = claims(json!({"iss": ISS, "aud": AUD, "tenant": "acme"}));
+    let token = key.sign(&payload);
     let Verdict::Valid(principal) = verdict(&verifier, &token).await else {
         panic!("not valid");
     };
     let mine: Mine = principal.deserialize_claims().unwrap();
     assert_eq!((mine.sub.as_str(), mine.tenant.as_str()), ("alice", "acme"));
     assert!(mine.exp > now());
+    // The principal's claims text is the signed payload, as jsonwebtoken wrote it (compact).
+    let kept: Value = serde_json::from_str(principal.claims_json()).unwrap();
+    assert_eq!(kept, payload);
+    assert!(!principal.claims_json().contains(' '));
+    assert_eq!(principal.claim("tenant"), Some(json!("acme")));
+    assert_eq!(Value::Object(principal.claims()), kept);
+}
+
+/// RFC 6749 §3.3: a scope-token cannot contain a space. An array item that does is ignored,
+/// never split: `["read write"]` grants neither `read` nor `write`.
+#[tokio::test]
+async fn a_scope_item_with_a_space_grants_nothing_not_two_scopes() {
+    let key = TestKey::hmac("k");
+    let needs_write = JwtVerifier::builder()
+        .static_key(StaticKey::hmac_secret(&key.secret, JwtAlgorithm::HS256).kid("k"))
+        .required_scopes(ScopeRequirement::any(["write"]).unwrap())
+        .build()
+        .unwrap();
+    let joined = key.sign(&claims(json!({"scopes": ["read write", "profile", ""]})));
+    assert_eq!(
+        invalid_reason(&verdict(&needs_write, &joined).await).as_deref(),
+        Some("missing required scope")
+    );
+    assert_eq!(
+        status(&guarded(needs_write), &joined).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let any_scope = JwtVerifier::builder()
+        .static_key(StaticKey::hmac_secret(&key.secret, JwtAlgorithm::HS256).kid("k"))
+        .build()
+        .unwrap();
+    let (status, body) = common::jwt_support::call(&guarded(any_scope), &joined).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["scopes"], json!(["profile"]));
 }
 
 /// `GUARD_REQUIRE_AT_JWT=true` makes the guard built from the environment accept only

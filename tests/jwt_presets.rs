@@ -23,7 +23,7 @@ async fn a_league_style_token_passes_the_onecrm_preset_with_owner_and_scopes() {
     let Verdict::Valid(principal) = verdict(&verifier, &token).await else {
         panic!("league token not valid");
     };
-    assert_eq!(principal.scopes(), ["read", "write", "profile"]);
+    assert_eq!(principal.scope(), "read write profile");
     let owner = principal.owner().unwrap();
     assert_eq!((owner.kind(), owner.id()), (OwnerKind::User, "1"));
 

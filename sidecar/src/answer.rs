@@ -52,9 +52,7 @@ pub fn granted(principal: &Principal) -> Response<Body> {
     }
     let scopes = principal
         .scopes()
-        .iter()
         .filter(|scope| is_scope_token(scope))
-        .map(String::as_str)
         .collect::<Vec<_>>()
         .join(" ");
     headers.insert(

@@ -9,6 +9,10 @@
 //!   length + UTF-8) | expires_at (u8 present + u64 ms) | claims (u32 length + JSON object)
 //! ```
 //!
+//! The claims are the principal's own JSON text
+//! ([`Principal::claims_json`](crate::Principal::claims_json)), stored and read back as is (no
+//! map is built; the text is only checked to be one JSON object).
+//!
 //! The resource owner is not stored: it is always derived from the subject (as
 //! [`PrincipalBuilder::subject`](crate::principal::PrincipalBuilder::subject) does). A value
 //! that is too long, truncated, of another version, with a tag that does not verify (forged,
@@ -18,10 +22,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
-
 use super::keys::SharedKeys;
-use crate::principal::{Claims, Principal, VerifierKind};
+use crate::principal::{Principal, VerifierKind};
 
 /// The format's version byte.
 const VERSION: u8 = 1;
@@ -115,7 +117,7 @@ fn encode_principal(out: &mut Vec<u8>, principal: &Principal) {
         }
         None => out.push(0),
     }
-    out.extend_from_slice(&(principal.scopes().len() as u32).to_be_bytes());
+    out.extend_from_slice(&(principal.scopes().count() as u32).to_be_bytes());
     for scope in principal.scopes() {
         put_bytes(out, scope.as_bytes());
     }
@@ -126,9 +128,7 @@ fn encode_principal(out: &mut Vec<u8>, principal: &Principal) {
         }
         None => out.push(0),
     }
-    // A map of JSON values always serializes.
-    let claims = serde_json::to_vec(principal.claims()).unwrap_or_else(|_| b"{}".to_vec());
-    put_bytes(out, &claims);
+    put_bytes(out, principal.claims_json().as_bytes());
 }
 
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -215,12 +215,11 @@ fn decode_principal(
         }
         _ => return Err(Rejected::Format),
     }
-    let len = reader.u32()? as usize;
-    let claims: Claims = match serde_json::from_slice(reader.take(len)?) {
-        Ok(Value::Object(map)) => map,
-        _ => return Err(Rejected::Format),
-    };
-    Ok(builder.claims(claims).build())
+    let claims = reader.string()?;
+    builder
+        .claims_json(claims)
+        .map(|builder| builder.build())
+        .map_err(|_| Rejected::Format)
 }
 
 /// Reads big-endian fields off the front of a slice.
@@ -272,7 +271,8 @@ pub(crate) fn wall_ms(at: SystemTime) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::principal::Claims;
+    use serde_json::{Value, json};
 
     fn keys() -> SharedKeys {
         SharedKeys::derive(&[9u8; 32], b"").unwrap_or_else(|e| panic!("{e}"))
@@ -307,11 +307,87 @@ mod tests {
         };
         let original = principal();
         assert_eq!(p.subject(), original.subject());
-        assert_eq!(p.scopes(), original.scopes());
+        assert_eq!(p.scope(), "read write");
+        assert_eq!(p.scope(), original.scope());
         assert_eq!(p.expires_at(), original.expires_at());
         assert_eq!(p.source(), VerifierKind::Jwt);
+        assert_eq!(p.claims_json(), original.claims_json());
         assert_eq!(p.claims(), original.claims());
         assert_eq!(p.owner(), original.owner());
+    }
+
+    /// The layout of the module docs, byte for byte (unchanged since version 1: a principal
+    /// keeping its claims as JSON text writes the bytes the claims map wrote).
+    #[test]
+    fn a_valid_entry_has_the_documented_layout() {
+        let value = encode(
+            &keys(),
+            "k",
+            &Entry {
+                verdict: SharedVerdict::Valid(principal()),
+                until_ms: 0x0102,
+            },
+        );
+        let claims = br#"{"n":[1,2],"sub":"Users:7","tenant":"acme"}"#;
+        let mut expected = vec![1u8, 1, 0, 0, 0, 0, 0, 0, 1, 2];
+        expected.push(2); // jwt
+        expected.extend_from_slice(b"\x01\0\0\0\x07Users:7");
+        expected.extend_from_slice(b"\0\0\0\x02\0\0\0\x04read\0\0\0\x05write");
+        expected.push(1);
+        expected.extend_from_slice(&2_000_000_000_000u64.to_be_bytes());
+        expected.extend_from_slice(&(claims.len() as u32).to_be_bytes());
+        expected.extend_from_slice(claims);
+        assert_eq!(&value[..value.len() - TAG_LEN], &expected[..]);
+    }
+
+    #[test]
+    fn the_claims_text_is_stored_as_is_and_must_be_a_json_object() {
+        let keys = keys();
+        let text = r#"{ "sub": "Users:7",  "tenant": "acme" }"#;
+        let p = Principal::from_claims_json(VerifierKind::Jwt, text.to_owned())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let value = encode(
+            &keys,
+            "k",
+            &Entry {
+                verdict: SharedVerdict::Valid(p),
+                until_ms: 1,
+            },
+        );
+        let back = decode(&keys, "k", &value, VerifierKind::Jwt);
+        let Ok(Entry {
+            verdict: SharedVerdict::Valid(p),
+            ..
+        }) = back
+        else {
+            panic!("not valid: {back:?}");
+        };
+        assert_eq!(p.claims_json(), text);
+        assert_eq!(p.subject(), Some("Users:7"));
+
+        // Correctly tagged, but claims that are not one JSON object, or not UTF-8.
+        let empty = encode(
+            &keys,
+            "k",
+            &Entry {
+                verdict: SharedVerdict::Valid(Principal::builder(VerifierKind::Jwt).build()),
+                until_ms: 1,
+            },
+        );
+        let body = &empty[..empty.len() - TAG_LEN];
+        assert!(body.ends_with(b"\0\0\0\x02{}"));
+        // The same length (2) as `{}`: only the JSON check can refuse them.
+        for claims in [&b"[]"[..], b"1 ", b"\"\"", b"{{", b"{\xff"] {
+            let mut altered = body[..body.len() - 2].to_vec();
+            altered.extend_from_slice(claims);
+            let tag = keys.entry_tag("k", &altered);
+            altered.extend_from_slice(tag.as_ref());
+            assert_eq!(
+                decode(&keys, "k", &altered, VerifierKind::Jwt).err(),
+                Some(Rejected::Format),
+                "{claims:?}"
+            );
+        }
     }
 
     #[test]

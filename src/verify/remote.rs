@@ -538,7 +538,7 @@ mod tests {
         );
         let p = principal_for(&BearerToken::new(jwt));
         assert_eq!(p.subject(), Some("Users:1"));
-        assert_eq!(p.scopes(), ["read", "write"]);
+        assert_eq!(p.scope(), "read write");
         assert!(p.expires_at().is_some());
         assert_eq!(p.source(), VerifierKind::Remote);
         let p = principal_for(&BearerToken::new("opaque-s6p6eclrvim6da22"));

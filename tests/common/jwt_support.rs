@@ -487,7 +487,7 @@ pub fn guarded_by(layer: BearerGuardLayer) -> Router {
 async fn me(principal: Principal) -> String {
     json!({
         "sub": principal.subject(),
-        "scopes": principal.scopes(),
+        "scopes": principal.scopes().collect::<Vec<_>>(),
         "owner_kind": principal.owner().map(|o| o.kind().as_str()),
         "owner_id": principal.owner().map(|o| o.id()),
         "source": principal.source().as_str(),

@@ -126,7 +126,11 @@ pub fn app(guard: BearerGuardLayer) -> Router {
         .route(
             "/me",
             get(|p: Principal| async move {
-                format!("{} {}", p.subject().unwrap_or("-"), p.scopes().join(","))
+                format!(
+                    "{} {}",
+                    p.subject().unwrap_or("-"),
+                    p.scopes().collect::<Vec<_>>().join(",")
+                )
             }),
         )
         .merge(

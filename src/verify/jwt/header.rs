@@ -4,10 +4,13 @@
 //! which algorithms it accepts.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Deserialize;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer as _};
+use serde_json::Value;
 
 use super::algorithm::JwtAlgorithm;
 use crate::principal::Claims;
@@ -38,7 +41,7 @@ pub(crate) type Malformed = Cow<'static, str>;
 /// The three non-empty segments of a compact JWS. Their characters are not scanned here:
 /// every segment that is used is base64url-decoded by this crate (the header by
 /// [`TokenHeader::parse`], the signature and then the payload by the verifier, see
-/// [`claims_of`]), and that decoding refuses anything but unpadded base64url — scanning the
+/// [`payload_of`]), and that decoding refuses anything but unpadded base64url — scanning the
 /// token's characters as well would read it twice (for the cost, see BENCHMARKS.md, "Figures
 /// behind the code's choices").
 pub(crate) fn segments(token: &str) -> Result<[&str; 3], Malformed> {
@@ -91,13 +94,53 @@ impl TokenHeader {
     }
 }
 
-/// The claims of a token whose signature has been checked: the payload segment, base64url
-/// decoded, as a JSON object.
-pub(crate) fn claims_of(payload: &str) -> Result<Claims, Malformed> {
+/// A token's payload: its claims, and its JSON text when that names each claim once.
+pub(crate) struct Payload {
+    /// The claims (a name given twice has its last value, as serde_json keeps it).
+    pub(crate) claims: Claims,
+    /// The payload's JSON text as signed, or `None` when it names a claim twice: then only
+    /// the map says which value counts (the principal keeps the map's serialization).
+    pub(crate) text: Option<String>,
+}
+
+/// The payload segment, base64url decoded, as a JSON object (for a token whose signature has
+/// been checked; see [`unchecked_jwt`] for the other use).
+pub(crate) fn payload_of(payload: &str) -> Result<Payload, Malformed> {
     let bytes = URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| "malformed JWT: payload is not base64url")?;
-    serde_json::from_slice(&bytes).map_err(|_| "malformed JWT: claims are not a JSON object".into())
+    let mut json = serde_json::Deserializer::from_slice(&bytes);
+    let (claims, members) = json
+        .deserialize_map(CountedClaims)
+        .and_then(|parsed| json.end().map(|()| parsed))
+        .map_err(|_| "malformed JWT: claims are not a JSON object")?;
+    // serde_json checked every string's UTF-8 and allows nothing but ASCII outside strings.
+    let text = (members == claims.len())
+        .then(|| String::from_utf8(bytes).ok())
+        .flatten();
+    Ok(Payload { claims, text })
+}
+
+/// A JSON object read into [`Claims`] (as serde_json reads a map), with its member count:
+/// more members than the map has entries means a name was given twice.
+struct CountedClaims;
+
+impl<'de> Visitor<'de> for CountedClaims {
+    type Value = (Claims, usize);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut claims = Claims::new();
+        let mut members = 0usize;
+        while let Some((name, value)) = access.next_entry::<String, Value>()? {
+            claims.insert(name, value);
+            members += 1;
+        }
+        Ok((claims, members))
+    }
 }
 
 /// A token that is a JWT by shape, read **without any signature check**: for `auto` mode, whose
@@ -134,7 +177,7 @@ pub(crate) fn unchecked_jwt(token: &str) -> Option<UncheckedJwt> {
     let header = URL_SAFE_NO_PAD.decode(header).ok()?;
     let header = std::str::from_utf8(&header).ok()?;
     let header: serde_json::Map<String, serde_json::Value> = serde_json::from_str(header).ok()?;
-    let claims = claims_of(payload).ok()?;
+    let claims = payload_of(payload).ok()?.claims;
     let typ = match header.get("typ") {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::String(typ)) => Some(typ.clone()),
@@ -215,6 +258,26 @@ mod tests {
             "YQ==.Yg.Yw",
         ] {
             assert!(TokenHeader::parse(t).is_err(), "{t}");
+        }
+    }
+
+    #[test]
+    fn the_payload_text_is_kept_as_sent_unless_a_claim_is_named_twice() {
+        let once = r#"{ "sub": "Users:1",  "n": [1, 2] }"#;
+        let payload = payload_of(&URL_SAFE_NO_PAD.encode(once)).map_err(|e| e.to_string());
+        let payload = payload.as_ref().ok();
+        assert_eq!(payload.and_then(|p| p.text.as_deref()), Some(once));
+        assert_eq!(payload.map(|p| p.claims.len()), Some(2));
+        let twice = r#"{"sub": "first", "n": 1, "sub": "last"}"#;
+        let payload = payload_of(&URL_SAFE_NO_PAD.encode(twice)).map_err(|e| e.to_string());
+        let payload = payload.as_ref().ok();
+        assert_eq!(payload.map(|p| p.text.is_none()), Some(true));
+        assert_eq!(
+            payload.and_then(|p| p.claims.get("sub")),
+            Some(&Value::from("last"))
+        );
+        for bad in ["[1]", "{} {}", "{\"a\":", "\"x\""] {
+            assert!(payload_of(&URL_SAFE_NO_PAD.encode(bad)).is_err(), "{bad}");
         }
     }
 

@@ -70,8 +70,9 @@
 //! (a string) or `aud` (a string, or an array holding one of them); a token *without* the
 //! claim is rejected. With no audience configured, `aud` is not checked. The header `typ` may
 //! be absent, `JWT` or `at+jwt` (or only `at+jwt`, RFC 9068). Required scopes and custom checks
-//! run last. The claims become the [`Principal`](crate::Principal)'s claims (scopes from
-//! `scope`, `scopes` or `scp`; no scope claim means no scopes); use
+//! run last. The payload becomes the [`Principal`](crate::Principal)'s claims, kept as its
+//! JSON text (scopes from `scope`, `scopes` or `scp`; no scope claim means no scopes; an array
+//! item that is empty or contains a space is ignored); use
 //! [`Principal::deserialize_claims`](crate::Principal::deserialize_claims) for a type of your
 //! own.
 //!

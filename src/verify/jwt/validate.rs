@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::header::UncheckedJwt;
+use super::header::{Payload, UncheckedJwt};
 use crate::principal::VerifierKind;
 use crate::principal::{Claims, Principal};
 use crate::scope::ScopeRequirement;
@@ -199,9 +199,10 @@ impl ClaimRules {
         }
     }
 
-    /// Everything but the signature and the header, on claims whose signature has been
+    /// Everything but the signature and the header, on a payload whose signature has been
     /// checked: the registered claims at `now`, the user's checks, the required scopes.
-    pub(crate) fn finish(&self, claims: Claims, now: u64) -> Verdict {
+    pub(crate) fn finish(&self, payload: Payload, now: u64) -> Verdict {
+        let Payload { claims, text } = payload;
         if let Err(reason) = self.check_registered(&claims, now) {
             return Verdict::invalid(reason);
         }
@@ -210,7 +211,7 @@ impl ClaimRules {
                 return Verdict::invalid(reason);
             }
         }
-        let principal = Principal::from_claims(VerifierKind::Jwt, claims);
+        let principal = Principal::from_parsed_claims(VerifierKind::Jwt, claims, text);
         if let Some(required) = &self.required_scopes
             && !required.is_met_by(&principal)
         {
@@ -294,6 +295,14 @@ mod tests {
         match value {
             Value::Object(map) => map,
             _ => Claims::new(),
+        }
+    }
+
+    /// A payload of `value`'s claims, without text (the principal serializes the map).
+    fn payload(value: Value) -> Payload {
+        Payload {
+            claims: claims(value),
+            text: None,
         }
     }
 
@@ -421,13 +430,13 @@ mod tests {
             }
         })];
         let rules = ClaimRules::new(s);
-        let ok = rules.finish(claims(json!({"scopes": ["read"], "tenant": "acme"})), NOW);
+        let ok = rules.finish(payload(json!({"scopes": ["read"], "tenant": "acme"})), NOW);
         assert!(matches!(ok, Verdict::Valid(_)));
-        match rules.finish(claims(json!({"scopes": ["write"], "tenant": "acme"})), NOW) {
+        match rules.finish(payload(json!({"scopes": ["write"], "tenant": "acme"})), NOW) {
             Verdict::Invalid(reason) => assert_eq!(reason.as_str(), "missing required scope"),
             other => panic!("{other:?}"),
         }
-        match rules.finish(claims(json!({"scope": "read", "tenant": "evil"})), NOW) {
+        match rules.finish(payload(json!({"scope": "read", "tenant": "evil"})), NOW) {
             Verdict::Invalid(reason) => assert_eq!(reason.as_str(), "wrong tenant"),
             other => panic!("{other:?}"),
         }
@@ -440,11 +449,11 @@ mod tests {
         s.issuers = vec!["https://idp".into()];
         let rules = ClaimRules::new(s);
         assert!(matches!(
-            rules.finish(claims(json!({"iss": ["https://idp"]})), NOW),
+            rules.finish(payload(json!({"iss": ["https://idp"]})), NOW),
             Verdict::Invalid(_)
         ));
         assert!(matches!(
-            rules.finish(claims(json!({"iss": "https://idp"})), NOW),
+            rules.finish(payload(json!({"iss": "https://idp"})), NOW),
             Verdict::Valid(_)
         ));
     }

@@ -4,9 +4,11 @@
 //! claims twice (once into the caller's type, once for its own checks) and rebuilds the key
 //! from its bytes on every call. Here the header is parsed once (it chooses the key), the
 //! signature is checked with keys parsed when they were loaded (`signature.rs`), and the
-//! claims are parsed once, after the signature holds, into the map that becomes the
-//! `Principal`; the registered claims are checked on that map (`validate.rs`). Measured per
-//! algorithm against raw `jsonwebtoken::decode` in BENCHMARKS.md.
+//! claims are parsed once, after the signature holds, into the map the registered claims are
+//! checked on (`validate.rs`); the `Principal` takes its fields from that map and keeps the
+//! payload's JSON text as its claims (the map's serialization instead when the payload names
+//! a claim twice). Measured per algorithm against raw `jsonwebtoken::decode` in
+//! BENCHMARKS.md.
 //!
 //! **Key choice** (`keys.rs`): a `kid` selects the keys with that `kid`; a `kid` no key
 //! carries triggers a JWKS refetch when a JWKS is configured, and otherwise — static keys
@@ -26,7 +28,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::algorithm::JwtAlgorithm;
-use super::header::{TokenHeader, UncheckedJwt, claims_of, segments, unchecked_jwt};
+use super::header::{TokenHeader, UncheckedJwt, payload_of, segments, unchecked_jwt};
 use super::jwks::{KeyStore, RefreshTask};
 use super::keys::{KeyChoice, VerifyingKey};
 use super::validate::ClaimRules;
@@ -247,13 +249,16 @@ impl Inner {
         else {
             return Verdict::invalid("bad signature");
         };
-        let claims = match claims_of(payload) {
-            Ok(claims) => claims,
+        let payload = match payload_of(payload) {
+            Ok(payload) => payload,
             Err(reason) => return Verdict::invalid(reason),
         };
         // A key bound to an issuer validates only that issuer's tokens (RFC 8725 §3.8).
         if let Some(bound) = &key.issuer {
-            let iss = claims.get("iss").and_then(serde_json::Value::as_str);
+            let iss = payload
+                .claims
+                .get("iss")
+                .and_then(serde_json::Value::as_str);
             if iss != Some(&**bound) {
                 return Verdict::invalid(match iss {
                     None => "missing iss claim",
@@ -263,7 +268,7 @@ impl Inner {
             }
         }
         self.rules
-            .finish(claims, jsonwebtoken::get_current_timestamp())
+            .finish(payload, jsonwebtoken::get_current_timestamp())
     }
 }
 
@@ -350,6 +355,40 @@ mod tests {
         // A kid no key carries is not the untagged key's in auto mode.
         assert!(!verifier.recognizes(&token(Some("k"), json!({"iss": "https://idp"}))));
         assert!(!verifier.recognizes("opaque-token"));
+    }
+
+    /// A token signed over `payload` exactly as given (HS256, kid `k`).
+    fn signed_text(payload: &str) -> BearerToken {
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","kid":"k"}"#);
+        let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(payload));
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, SECRET);
+        let tag = aws_lc_rs::hmac::sign(&key, input.as_bytes());
+        BearerToken::new(format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref())))
+    }
+
+    #[tokio::test]
+    async fn the_principal_keeps_the_signed_payload_text_unless_a_claim_is_named_twice() {
+        let verifier = JwtVerifier::builder()
+            .static_key(StaticKey::hmac_secret(SECRET, JwtAlgorithm::HS256).kid("k"))
+            .build()
+            .unwrap();
+        let exp = exp();
+        let as_signed = format!(r#"{{ "exp": {exp},  "sub": "Users:2", "scp": "a b" }}"#);
+        let Verdict::Valid(p) = verifier.verify(&signed_text(&as_signed)).await else {
+            panic!("not valid");
+        };
+        assert_eq!(p.claims_json(), as_signed);
+        assert_eq!((p.subject(), p.scope()), (Some("Users:2"), "a b"));
+        // Named twice: the rules saw the last `sub`, and so does every reader of the text.
+        let twice = format!(r#"{{"sub": "Users:1", "exp": {exp}, "sub": "Users:3"}}"#);
+        let Verdict::Valid(p) = verifier.verify(&signed_text(&twice)).await else {
+            panic!("not valid");
+        };
+        assert_eq!(p.subject(), Some("Users:3"));
+        assert_eq!(
+            p.claims_json(),
+            format!(r#"{{"exp":{exp},"sub":"Users:3"}}"#)
+        );
     }
 
     #[tokio::test]
