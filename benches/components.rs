@@ -201,9 +201,9 @@ fn components(c: &mut Criterion) {
     group.bench_function("quick_cache_get_hit", |b| {
         b.iter(|| quick.get(black_box(&key)))
     });
-    let shards: Vec<
-        std::sync::RwLock<std::collections::HashMap<u128, (std::sync::Arc<u64>, u64), Passthrough>>,
-    > = (0..16)
+    type Shard =
+        std::sync::RwLock<std::collections::HashMap<u128, (std::sync::Arc<u64>, u64), Passthrough>>;
+    let shards: Vec<Shard> = (0..16)
         .map(|_| std::sync::RwLock::new(std::collections::HashMap::default()))
         .collect();
     if let Ok(mut shard) = shards[(key as usize) & 15].write() {
