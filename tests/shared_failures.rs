@@ -1,7 +1,7 @@
 //! Redis trouble mid-traffic, over a real `redis-server`: SIGKILL, SIGSTOP, restart. No request
-//! gets a 503 because of Redis, none hangs on a stopped Redis (each is answered well within a
-//! hang bound: ten times the Redis and verify budgets; a check that the Redis calls are cut
-//! off, not a latency measurement), and sharing resumes by itself. A stopped
+//! gets a 503 because of Redis, each is answered within its deadline (the verify timeout plus
+//! three Redis timeouts, with 1 s of margin: a check that the Redis calls are cut off, not a
+//! latency measurement), and sharing resumes by itself. A stopped
 //! Redis leaves the verification its whole verify timeout; a Redis timeout over a quarter of
 //! the verify timeout is refused at build.
 
@@ -17,20 +17,21 @@ use common::shared_support::{
 };
 use http::StatusCode;
 
-/// A request still unanswered after ten times the Redis timeouts (default 100 ms, three calls
-/// at most) plus ten times the verify timeout is hung on Redis: a SIGSTOPped Redis never answers.
-const HANG_BOUND: Duration =
-    Duration::from_millis(10 * 300).saturating_add(VERIFY_TIMEOUT.saturating_mul(10));
+/// The request's deadline with a stopped or slow Redis, as documented: the verify timeout plus
+/// three Redis timeouts (100 ms each by default), plus 1 s of margin for a loaded machine. A
+/// correctness bound (the Redis calls are cut off at their timeout; a SIGSTOPped Redis never
+/// answers), not a latency measurement.
+const DEADLINE: Duration = Duration::from_millis(3 * 100 + 1_000).saturating_add(VERIFY_TIMEOUT);
 
 /// Sends `rounds` rounds of requests, each for a token never seen before (a local miss, so
-/// Redis is asked), through every guard; asserts 200, answered before the hang bound, for each.
+/// Redis is asked), through every guard; asserts 200, answered within the deadline, for each.
 async fn traffic(issuer: &MockIssuer, guards: &[Arc<SharedGuard>], rounds: usize, phase: &str) {
     for round in 0..rounds {
         let t = token(issuer, "Users:traffic");
         for (i, guard) in guards.iter().enumerate() {
-            let status = tokio::time::timeout(HANG_BOUND, guard.status(&t))
+            let status = tokio::time::timeout(DEADLINE, guard.status(&t))
                 .await
-                .unwrap_or_else(|_| panic!("{phase}, round {round}, guard {i}: hung on Redis"));
+                .unwrap_or_else(|_| panic!("{phase}, round {round}, guard {i}: past the deadline"));
             assert_eq!(status, StatusCode::OK, "{phase}, round {round}, guard {i}");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
