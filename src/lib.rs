@@ -98,6 +98,7 @@ mod cache;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;
+mod clock;
 pub mod config;
 pub mod credentials;
 pub mod error;

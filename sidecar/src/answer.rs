@@ -23,6 +23,7 @@ use std::time::UNIX_EPOCH;
 
 use axum::body::Body;
 use bearer_guard::Principal;
+use bearer_guard::scope::is_scope_token;
 use http::header::CONTENT_TYPE;
 use http::{HeaderName, HeaderValue, Response, StatusCode};
 
@@ -128,14 +129,6 @@ fn header_value(text: &str) -> Option<HeaderValue> {
         return None;
     }
     HeaderValue::from_str(text).ok()
-}
-
-/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
-fn is_scope_token(scope: &str) -> bool {
-    !scope.is_empty()
-        && scope
-            .bytes()
-            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
 #[cfg(test)]

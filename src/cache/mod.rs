@@ -36,7 +36,7 @@ mod positive;
 mod revoked;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use moka::sync::Cache;
 
@@ -47,6 +47,7 @@ pub(crate) use revoked::REVOKED_CAPACITY;
 pub(crate) use revoked::RevokedSet;
 
 use self::positive::PositiveCache;
+use crate::clock::{millis, wall_ms};
 use crate::principal::Principal;
 
 /// What the caches know about a token.
@@ -188,18 +189,6 @@ impl VerdictCache {
             self.negative.entry_count(),
         )
     }
-}
-
-/// Milliseconds since the Unix epoch, rounded down; 0 for a clock set before 1970.
-#[inline]
-fn wall_ms(now: SystemTime) -> u64 {
-    now.duration_since(UNIX_EPOCH).map_or(0, millis)
-}
-
-/// Whole milliseconds, saturating.
-#[inline]
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// How long a valid verdict may be reused: `min(positive_ttl, expires_at - now)`, zero when the

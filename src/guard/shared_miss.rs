@@ -120,7 +120,7 @@ impl GuardCore {
                     crate::shared::SharedVerdict::Valid(principal) => Verdict::Valid(principal),
                     _ => Verdict::invalid("shared verdict"),
                 };
-                let now = crate::shared::wall_ms_now();
+                let now = crate::clock::wall_ms_now();
                 let mut life = Duration::from_millis(entry.until_ms.saturating_sub(now));
                 if !tier.listening() {
                     life = life.min(UNHEARD_LIFETIME);

@@ -96,8 +96,10 @@ impl ScopeRequirement {
     }
 }
 
-/// RFC 6749 §3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`.
-fn is_scope_token(scope: &str) -> bool {
+/// Whether `scope` is an RFC 6749 §3.3 `scope-token`: `1*( %x21 / %x23-5B / %x5D-7E )`
+/// (printable ASCII without space, `"` and `\`). Route requirements must be scope-tokens; the
+/// sidecar forwards only those in `X-Auth-Scopes`.
+pub fn is_scope_token(scope: &str) -> bool {
     !scope.is_empty()
         && scope
             .bytes()

@@ -20,9 +20,10 @@
 //! is rejected: the caller treats it as a miss and verifies upstream. A value that would be
 //! longer than [`MAX_VALUE_LEN`] (64 KiB) is never written ([`encode_bounded`]).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use super::keys::SharedKeys;
+use crate::clock::wall_ms;
 use crate::principal::{Principal, VerifierKind};
 
 /// The format's version byte.
@@ -260,12 +261,6 @@ impl<'a> Reader<'a> {
         let bytes = self.take(len)?;
         String::from_utf8(bytes.to_vec()).map_err(|_| Rejected::Format)
     }
-}
-
-/// Milliseconds since the Unix epoch, rounded down; 0 before 1970.
-pub(crate) fn wall_ms(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

@@ -269,11 +269,6 @@ pub(crate) struct TierParts {
     pub(crate) id_capacity: u64,
 }
 
-/// The wall clock in milliseconds since the Unix epoch.
-pub(crate) fn wall_ms_now() -> u64 {
-    entry::wall_ms(std::time::SystemTime::now())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

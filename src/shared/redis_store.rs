@@ -20,6 +20,7 @@ use redis::{RedisError, Value};
 
 use super::breaker::Breaker;
 use super::keys::SharedId;
+use crate::clock::millis;
 
 /// Stores a verdict unless the token is revoked (the deny marker is returned instead), and
 /// drops the caller's lock if it still holds it. KEYS: entry, deny, lock. ARGV: value, PX (0:
@@ -283,9 +284,4 @@ impl RedisStore {
             .await?;
         Ok(())
     }
-}
-
-/// Whole milliseconds, saturating.
-pub(crate) fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

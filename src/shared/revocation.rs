@@ -30,9 +30,9 @@ use futures_util::StreamExt;
 use metrics::{Counter, Gauge};
 use moka::sync::Cache;
 
-use super::entry::wall_ms;
 use super::keys::{SharedId, SharedKeys};
 use crate::cache::{RevokedSet, TokenKey, VerdictCache};
+use crate::clock::wall_ms;
 use crate::log_limit::RateLimitedLog;
 
 const VERSION: u8 = 1;

@@ -10,11 +10,12 @@ use std::time::{Duration, SystemTime};
 use metrics::Counter;
 use moka::sync::Cache;
 
-use super::entry::{self, Entry, Rejected, SharedVerdict, wall_ms};
+use super::entry::{self, Entry, Rejected, SharedVerdict};
 use super::keys::{SharedId, SharedKeys};
 use super::redis_store::{RedisStore, Stored, Unreachable};
 use super::revocation::{self, AbortOnDrop};
 use crate::cache::TokenKey;
+use crate::clock::{millis, wall_ms};
 use crate::guard::MAX_REVOCATION_TTL;
 use crate::log_limit::RateLimitedLog;
 use crate::principal::{Principal, VerifierKind};
@@ -207,7 +208,7 @@ impl SharedTier {
         if life < Duration::from_millis(1) {
             return None;
         }
-        let until_ms = wall_ms(now).saturating_add(super::redis_store::millis(life));
+        let until_ms = wall_ms(now).saturating_add(millis(life));
         let entry = Entry {
             verdict: SharedVerdict::Valid(principal.clone()),
             until_ms,
@@ -225,7 +226,7 @@ impl SharedTier {
         if life < Duration::from_millis(1) {
             return None;
         }
-        let until_ms = wall_ms(SystemTime::now()).saturating_add(super::redis_store::millis(life));
+        let until_ms = wall_ms(SystemTime::now()).saturating_add(millis(life));
         let entry = Entry {
             verdict: SharedVerdict::Invalid,
             until_ms,
@@ -256,7 +257,7 @@ impl SharedTier {
     /// Revokes `id` in the store for `ttl`: deny marker, entry deleted, message published.
     pub(crate) async fn revoke(&self, id: &SharedId, ttl: Duration) -> Result<(), Unreachable> {
         let ttl = ttl.max(Duration::from_millis(1));
-        let until_ms = wall_ms(SystemTime::now()).saturating_add(super::redis_store::millis(ttl));
+        let until_ms = wall_ms(SystemTime::now()).saturating_add(millis(ttl));
         let deny = entry::encode(
             &self.keys,
             &self.store.names.deny(id),
@@ -289,8 +290,8 @@ fn source_fits(local: VerifierKind, source: VerifierKind) -> bool {
 /// A deadline read back must lie ahead of `now`, and no further than `ttl` (+ skew).
 fn within(until_ms: u64, now_ms: u64, ttl: Duration) -> Result<(), Rejected> {
     let latest = now_ms
-        .saturating_add(super::redis_store::millis(ttl))
-        .saturating_add(super::redis_store::millis(CLOCK_SKEW));
+        .saturating_add(millis(ttl))
+        .saturating_add(millis(CLOCK_SKEW));
     if until_ms > now_ms && until_ms <= latest {
         Ok(())
     } else {
