@@ -162,8 +162,9 @@ impl<R> BearerGuardLayer<R> {
         None
     }
 
-    /// Cached entries `(valid, invalid)`, after pending cache maintenance. For tests and
-    /// metrics, not for the request path. `(0, 0)` when the cache is off.
+    /// Cached entries `(valid, invalid)`, after pending cache maintenance (valid entries past
+    /// their deadline are swept out first: this walks the whole cache). For tests and
+    /// occasional checks, not for the request path. `(0, 0)` when the cache is off.
     pub fn cache_entry_counts(&self) -> (u64, u64) {
         self.core
             .cache
