@@ -412,7 +412,7 @@ impl GuardConfig {
 
     /// Builds the guard layer: the verifier plus the cache TTLs, realm and revocation TTL,
     /// and the shared cache when `GUARD_REDIS_URL` is set (then inside a tokio runtime). The
-    /// shared cache's [scope](crate::shared::SharedCache::scope) is a fingerprint of the
+    /// shared cache's scope (`SharedCache::scope`, feature `redis`) is a fingerprint of the
     /// settings that decide validity (mode, verify / JWKS / introspection URLs and client id,
     /// public key, issuers, audiences, Bitrix24 portal and app code, `GUARD_REQUIRE_AT_JWT`):
     /// only replicas with equal settings share verdicts.
