@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bearer_guard::shared::SharedCache;
+use bearer_guard_mock::Fault;
 use common::redis_server::RedisServer;
-use common::shared_support::{SECRET, issuer, shared_guard, shared_guard_with, token};
+use common::shared_support::{SECRET, issuer, shared_guard, shared_guard_with, token, wait_until};
 use http::StatusCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -306,5 +307,60 @@ async fn a_lock_whose_holder_never_answers_is_waited_for_at_most_half_the_budget
         issuer.token_calls(&t),
         2,
         "verified by itself after waiting"
+    );
+}
+
+/// A lock holder whose request is cancelled while it verifies drops its lock then and there:
+/// the lock's `PX` is the holder's whole time left (over 20 s here), and without the release
+/// every other replica would wait for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_holder_whose_request_is_cancelled_drops_its_lock_at_once() {
+    let redis = RedisServer::start();
+    let issuer = issuer().await;
+    issuer
+        .set_introspection_fault(Fault::Slow(Duration::from_secs(30)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let holder = shared_guard_with(&issuer, SharedCache::new(redis.url(), SECRET), |b| {
+        b.verify_timeout(Duration::from_secs(20))
+    });
+    let t = token(&issuer, "Users:cancelled");
+    {
+        let mut request = std::pin::pin!(holder.status(&t));
+        let mut seen = Vec::new();
+        for _ in 0..250 {
+            tokio::select! {
+                status = &mut request => panic!("answered {status} while the issuer hangs"),
+                () = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+            seen = redis.keys("bearer-guard:v1:l:*");
+            if !seen.is_empty() {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 1, "the holder's lock: {seen:?}");
+        let pttl = redis.pttl(&seen[0]);
+        assert!(
+            pttl > 15_000,
+            "the lock spans the holder's time left: PTTL {pttl}"
+        );
+        // The request is dropped here, mid-verification.
+    }
+    assert!(
+        wait_until(Duration::from_secs(5), || redis
+            .keys("bearer-guard:v1:l:*")
+            .is_empty())
+        .await,
+        "the cancelled holder's lock is still there"
+    );
+    issuer
+        .set_introspection_fault(Fault::None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let other = shared_guard(&issuer, &redis.url(), SECRET);
+    assert_eq!(other.status(&t).await, StatusCode::OK);
+    assert!(
+        redis.keys("bearer-guard:v1:e:*").len() == 1,
+        "the other replica verified and shared the verdict"
     );
 }

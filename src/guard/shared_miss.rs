@@ -2,8 +2,9 @@
 //! verification does — read the shared tier, take the cross-replica lock or wait for its
 //! holder, verify, share the verdict unless the token was revoked, fill the local tier.
 //!
-//! A local positive lives its full lifetime only when this process hears revocations (its
-//! subscription is up) **and** Redis answered for it (the deny marker was read, or the
+//! A local positive lives its full lifetime only when this process heard every revocation
+//! since the miss began (its subscription is up and was neither lost nor re-established in
+//! between: `shared/feed.rs`) **and** Redis answered for it (the deny marker was read, or the
 //! conditional store went through); otherwise at most
 //! [`UNHEARD_LIFETIME`](crate::shared::UNHEARD_LIFETIME) (1 s), so a revocation this process
 //! could not hear is found in Redis on a miss within a second once Redis answers again.
@@ -19,7 +20,7 @@ use tokio::time::Instant;
 
 use super::core::GuardCore;
 use crate::cache::{Outcome, TokenKey};
-use crate::shared::{SharedId, SharedRead, SharedTier, UNHEARD_LIFETIME};
+use crate::shared::{FeedMark, SharedId, SharedRead, SharedTier, UNHEARD_LIFETIME};
 use crate::token::BearerToken;
 use crate::verify::Verdict;
 
@@ -37,6 +38,15 @@ enum Waited {
     Verify,
 }
 
+/// One token's miss with the shared tier: where it goes and what it has seen.
+struct Miss<'a> {
+    tier: &'a SharedTier,
+    key: TokenKey,
+    id: SharedId,
+    /// The feed's epoch before the first Redis call (see `shared/feed.rs`).
+    mark: FeedMark,
+}
+
 impl GuardCore {
     pub(super) async fn lead_shared(
         &self,
@@ -46,56 +56,63 @@ impl GuardCore {
         deadline: Instant,
     ) -> Outcome {
         let id = tier.id_of(token.as_str());
+        // Before the first Redis call: a feed lost and back before the local fill is noticed.
+        let miss = Miss {
+            tier,
+            key,
+            id,
+            mark: tier.feed_mark(),
+        };
+        let id = &miss.id;
         // The store after the verification keeps one Redis timeout of the request's deadline.
         let verified_by = deadline
             .checked_sub(tier.store.timeout())
             .unwrap_or(deadline);
-        match tier.read(&id).await {
+        match tier.read(id).await {
             SharedRead::Absent { .. } => {}
             SharedRead::Unreachable => {
                 let until = self.verify_deadline(verified_by);
-                return self
-                    .verify_and_share(tier, key, &id, token, until, None)
-                    .await;
+                return self.verify_and_share(&miss, token, until, None).await;
             }
-            found => return self.take_shared(tier, key, &id, found),
+            found => return self.take_shared(&miss, found),
         }
         let Some(lock_value) = lock_value() else {
             let until = self.verify_deadline(verified_by);
-            return self
-                .verify_and_share(tier, key, &id, token, until, None)
-                .await;
+            return self.verify_and_share(&miss, token, until, None).await;
         };
         let lock_ttl = deadline.saturating_duration_since(Instant::now());
-        let locked = tier.store.try_lock(&id, &lock_value, lock_ttl).await;
+        let locked = tier.store.try_lock(id, &lock_value, lock_ttl).await;
         match locked {
             Ok(true) => {
+                // If this request is cancelled while holding the lock, the lock is dropped
+                // then and there, not left to its PX for the other replicas to wait out.
+                let release = tier.store.release_on_drop(id, &lock_value);
                 // Read again under the lock: another replica may have stored the verdict and
                 // dropped its lock between the first read and this lock (double-checked).
-                match tier.read(&id).await {
+                let outcome = match tier.read(id).await {
                     SharedRead::Absent { .. } | SharedRead::Unreachable => {
                         let until = self.verify_deadline(verified_by);
-                        self.verify_and_share(tier, key, &id, token, until, Some(&lock_value))
-                            .await
+                        let lock = Some(lock_value.as_str());
+                        self.verify_and_share(&miss, token, until, lock).await
                     }
                     found => {
-                        let _ = tier.store(&id, None, Some(&lock_value)).await;
-                        self.take_shared(tier, key, &id, found)
+                        let _ = tier.store(id, None, Some(&lock_value)).await;
+                        self.take_shared(&miss, found)
                     }
-                }
+                };
+                release.disarm();
+                outcome
             }
-            Ok(false) => match self.wait_for_holder(tier, &id, verified_by).await {
-                Waited::Read(found) => self.take_shared(tier, key, &id, found),
+            Ok(false) => match self.wait_for_holder(tier, id, verified_by).await {
+                Waited::Read(found) => self.take_shared(&miss, found),
                 Waited::Verify => {
                     let until = self.verify_deadline(verified_by);
-                    self.verify_and_share(tier, key, &id, token, until, None)
-                        .await
+                    self.verify_and_share(&miss, token, until, None).await
                 }
             },
             Err(_) => {
                 let until = self.verify_deadline(verified_by);
-                self.verify_and_share(tier, key, &id, token, until, None)
-                    .await
+                self.verify_and_share(&miss, token, until, None).await
             }
         }
     }
@@ -107,13 +124,7 @@ impl GuardCore {
     }
 
     /// A verdict read from the shared tier, into the local tier.
-    fn take_shared(
-        &self,
-        tier: &SharedTier,
-        key: TokenKey,
-        id: &SharedId,
-        found: SharedRead,
-    ) -> Outcome {
+    fn take_shared(&self, miss: &Miss<'_>, found: SharedRead) -> Outcome {
         match found {
             SharedRead::Verdict(entry) => {
                 let verdict = match entry.verdict {
@@ -121,15 +132,12 @@ impl GuardCore {
                     _ => Verdict::invalid("shared verdict"),
                 };
                 let now = crate::clock::wall_ms_now();
-                let mut life = Duration::from_millis(entry.until_ms.saturating_sub(now));
-                if !tier.listening() {
-                    life = life.min(UNHEARD_LIFETIME);
-                }
-                self.fill_local(tier, key, id, verdict, life)
+                let life = Duration::from_millis(entry.until_ms.saturating_sub(now));
+                self.fill_local(miss, verdict, life)
             }
             SharedRead::Revoked => {
-                self.revoked.insert(key);
-                self.refuse_revoked(key)
+                self.revoked.insert(miss.key);
+                self.refuse_revoked(miss.key)
             }
             SharedRead::Absent { .. } | SharedRead::Unreachable => Outcome::Unavailable,
         }
@@ -162,13 +170,12 @@ impl GuardCore {
     /// `lock`, then fills the local tier.
     async fn verify_and_share(
         &self,
-        tier: &SharedTier,
-        key: TokenKey,
-        id: &SharedId,
+        miss: &Miss<'_>,
         token: &BearerToken,
         deadline: Instant,
         lock: Option<&str>,
     ) -> Outcome {
+        let (tier, id) = (miss.tier, &miss.id);
         let verdict = self.verify(token, deadline).await;
         let value = match &verdict {
             Verdict::Valid(principal) => tier.encode_valid(id, principal),
@@ -186,32 +193,50 @@ impl GuardCore {
             .await;
         match stored {
             Ok(false) => {
-                self.revoked.insert(key);
-                self.refuse_revoked(key)
+                self.revoked.insert(miss.key);
+                self.refuse_revoked(miss.key)
             }
-            Ok(true) if tier.listening() => self.fill_local(tier, key, id, verdict, Duration::MAX),
-            Ok(true) | Err(_) => self.fill_local(tier, key, id, verdict, UNHEARD_LIFETIME),
+            Ok(true) => self.fill_local(miss, verdict, Duration::MAX),
+            Err(_) => self.fill_local(miss, verdict, UNHEARD_LIFETIME),
         }
     }
 
     /// [`store_local`](GuardCore::store_local) with the shared tier's bookkeeping: a valid
     /// verdict's id → key mapping goes in first, and an id another replica announced revoked
-    /// (a message that came before the mapping) refuses it after the insert.
-    fn fill_local(
-        &self,
-        tier: &SharedTier,
-        key: TokenKey,
-        id: &SharedId,
-        verdict: Verdict,
-        max_life: Duration,
-    ) -> Outcome {
-        if matches!(verdict, Verdict::Valid(_)) {
+    /// (a message that came before the mapping) refuses it after the insert. The verdict lives
+    /// `max_life` only if every revocation since `mark` was heard, else at most
+    /// [`UNHEARD_LIFETIME`]; that is checked again after the insert, since the feed may be
+    /// lost (and its flush run) in between.
+    fn fill_local(&self, miss: &Miss<'_>, verdict: Verdict, max_life: Duration) -> Outcome {
+        let Miss {
+            tier,
+            key,
+            ref id,
+            mark,
+        } = *miss;
+        let valid = matches!(verdict, Verdict::Valid(_));
+        if valid {
             tier.remember(*id, key);
         }
-        let outcome = self.store_local(key, verdict, max_life);
-        if matches!(outcome, Outcome::Valid(_)) && tier.announced_revoked(id) {
+        let heard = tier.heard_since(mark);
+        let life = if heard {
+            max_life
+        } else {
+            max_life.min(UNHEARD_LIFETIME)
+        };
+        let outcome = self.store_local(key, verdict, life);
+        if !matches!(outcome, Outcome::Valid(_)) {
+            return outcome;
+        }
+        if tier.announced_revoked(id) {
             self.revoked.insert(key);
             return self.refuse_revoked(key);
+        }
+        if heard
+            && !tier.heard_since(mark)
+            && let Some(cache) = &self.cache
+        {
+            cache.invalidate_valid(&key);
         }
         outcome
     }

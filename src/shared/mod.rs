@@ -6,7 +6,7 @@
 //! miss, the request that leads the in-process verification of the token (one per token per
 //! process) reads the shared tier; a shared hit fills the local tier. On a shared miss it takes
 //! a short lock (`SET NX PX`, the request's time left): the holder verifies and stores the
-//! verdict; the others poll for it (10, 20, 40, 80, then every 100 ms) for at most half of what
+//! verdict (a holder whose request is cancelled drops the lock at once); the others poll for it (10, 20, 40, 80, then every 100 ms) for at most half of what
 //! is left of their time, then verify themselves. Every Redis call is bounded by the Redis
 //! timeout (at most a quarter of the verify timeout) and goes through a circuit breaker. A
 //! miss may take the verify timeout plus three Redis timeouts, and the verification gets its
@@ -22,17 +22,20 @@
 //! | `tier.rs` | the tier's operations in terms of verdicts: read, store, revoke |
 //! | `redis_store.rs` | the Redis commands and scripts, timeouts, the breaker |
 //! | `breaker.rs` | the circuit breaker |
+//! | `lock_release.rs` | the drop guard that frees a cancelled holder's lock |
 //! | `revocation.rs` | revocation messages, the subscriber task, the pub/sub gap policy |
+//! | `feed.rs` | whether the feed is up, and its epoch: how long a local fill may live |
 
 mod breaker;
 mod entry;
+mod feed;
 mod keys;
+mod lock_release;
 mod redis_store;
 mod revocation;
 mod tier;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use moka::sync::Cache;
@@ -45,6 +48,7 @@ use crate::redact::redacted_url;
 use crate::telemetry;
 
 pub(crate) use entry::SharedVerdict;
+pub(crate) use feed::FeedMark;
 pub(crate) use keys::SharedId;
 pub(crate) use tier::{Lifetimes, SharedRead, SharedTier, UNHEARD_LIFETIME};
 
@@ -225,7 +229,7 @@ impl SharedCache {
             .max_capacity(crate::cache::REVOKED_CAPACITY)
             .time_to_live(parts.lifetimes.revocation)
             .build();
-        let listening = Arc::new(AtomicBool::new(false));
+        let feed = Arc::new(feed::Feed::default());
         let subscriber = revocation::Subscriber {
             client,
             channel: names.channel(),
@@ -234,7 +238,7 @@ impl SharedCache {
             revoked_ids: revoked_ids.clone(),
             local: parts.local,
             revoked: parts.revoked,
-            listening: Arc::clone(&listening),
+            feed: Arc::clone(&feed),
             origin,
             ping_timeout: revocation::ping_timeout(self.timeout),
             remote_revocations: handles.remote_revocations,
@@ -247,7 +251,7 @@ impl SharedCache {
             keys,
             ids,
             revoked_ids,
-            listening,
+            feed,
             lifetimes: parts.lifetimes,
             kind: parts.kind,
             lookups: handles.lookups,

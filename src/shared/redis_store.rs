@@ -20,6 +20,7 @@ use redis::{RedisError, Value};
 
 use super::breaker::Breaker;
 use super::keys::SharedId;
+use super::lock_release::LockRelease;
 use crate::clock::millis;
 
 /// Stores a verdict unless the token is revoked (the deny marker is returned instead), and
@@ -235,6 +236,23 @@ impl RedisStore {
         lock_value: Option<&str>,
     ) -> Result<Stored, Unreachable> {
         let mut conn = self.conn.clone();
+        let cmd = self.store_cmd(id, value, lock_value);
+        let answer: Value = self
+            .guarded(Op::Store, async move { cmd.query_async(&mut conn).await })
+            .await?;
+        Ok(match answer {
+            Value::BulkString(deny) => Stored::Denied(deny),
+            _ => Stored::Done,
+        })
+    }
+
+    /// The [`STORE_SCRIPT`] call of [`store_and_unlock`](RedisStore::store_and_unlock).
+    fn store_cmd(
+        &self,
+        id: &SharedId,
+        value: Option<(&[u8], Duration)>,
+        lock_value: Option<&str>,
+    ) -> redis::Cmd {
         let (bytes, ttl_ms) = value.map_or((&[][..], 0), |(v, ttl)| (v, millis(ttl)));
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(STORE_SCRIPT)
@@ -245,13 +263,18 @@ impl RedisStore {
             .arg(bytes)
             .arg(ttl_ms)
             .arg(lock_value.unwrap_or(""));
-        let answer: Value = self
-            .guarded(Op::Store, async move { cmd.query_async(&mut conn).await })
-            .await?;
-        Ok(match answer {
-            Value::BulkString(deny) => Stored::Denied(deny),
-            _ => Stored::Done,
-        })
+        cmd
+    }
+
+    /// Drops the lock `lock_value` of `id` (if still held) when the returned guard is dropped
+    /// without [`LockRelease::disarm`]: a lock holder whose request is cancelled frees the lock
+    /// at once instead of leaving it to its `PX`.
+    pub(crate) fn release_on_drop(&self, id: &SharedId, lock_value: &str) -> LockRelease {
+        LockRelease::new(
+            self.conn.clone(),
+            self.store_cmd(id, None, Some(lock_value)),
+            self.timeout,
+        )
     }
 
     /// Revokes: the deny marker for `ttl`, the entry deleted, the message published; one

@@ -19,17 +19,19 @@
 //! positive is dropped; while it is down, a new local positive lives at most 1 s
 //! ([`UNHEARD_LIFETIME`](super::tier::UNHEARD_LIFETIME)), so the deny marker is read again on
 //! the next miss at least every second; when it is back, every local positive is dropped once
-//! more (revocations published in between were missed). None of this touches the local hit
+//! more (revocations published in between were missed). Each loss and each return also moves
+//! the feed's epoch (`feed.rs`), so a fill that began before a loss and ends after the return
+//! is not taken for one that heard everything. None of this touches the local hit
 //! path: only this task and the miss path.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
 use metrics::{Counter, Gauge};
 use moka::sync::Cache;
 
+use super::feed::Feed;
 use super::keys::{SharedId, SharedKeys};
 use crate::cache::{RevokedSet, TokenKey, VerdictCache};
 use crate::clock::wall_ms;
@@ -123,7 +125,7 @@ pub(crate) struct Subscriber {
     pub(crate) revoked_ids: Cache<SharedId, ()>,
     pub(crate) local: Option<VerdictCache>,
     pub(crate) revoked: RevokedSet,
-    pub(crate) listening: Arc<AtomicBool>,
+    pub(crate) feed: Arc<Feed>,
     pub(crate) origin: [u8; 16],
     pub(crate) ping_timeout: Duration,
     pub(crate) remote_revocations: Counter,
@@ -140,12 +142,16 @@ impl Subscriber {
         loop {
             match tokio::time::timeout(SUBSCRIBE_TIMEOUT, self.subscribe()).await {
                 Ok(Ok(pubsub)) => {
-                    // Back: revocations published while away were missed.
+                    // Back: revocations published while away were missed. The epoch moves
+                    // before the flush, `up` only after it (see `feed.rs`).
+                    self.feed.reestablished();
                     self.drop_local_positives();
-                    self.set_listening(true);
+                    self.feed.set_up();
+                    self.subscribed.set(1.0);
                     tracing::info!("bearer-guard: subscribed to shared revocations");
                     self.listen(pubsub).await;
-                    self.set_listening(false);
+                    self.feed.lost();
+                    self.subscribed.set(0.0);
                     self.drop_local_positives();
                     tracing::warn!(
                         "bearer-guard: shared revocation feed lost; local verdicts dropped, \
@@ -215,11 +221,6 @@ impl Subscriber {
                 local.invalidate_valid(&key);
             }
         }
-    }
-
-    fn set_listening(&self, up: bool) {
-        self.listening.store(up, Ordering::Release);
-        self.subscribed.set(if up { 1.0 } else { 0.0 });
     }
 
     fn drop_local_positives(&self) {

@@ -4,13 +4,13 @@
 //! `entry.rs`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use metrics::Counter;
 use moka::sync::Cache;
 
 use super::entry::{self, Entry, Rejected, SharedVerdict};
+use super::feed::{Feed, FeedMark};
 use super::keys::{SharedId, SharedKeys};
 use super::redis_store::{RedisStore, Stored, Unreachable};
 use super::revocation::{self, AbortOnDrop};
@@ -69,8 +69,8 @@ pub(crate) struct SharedTier {
     /// a valid verdict enters the local tier: closes the race with a message that arrived
     /// before the mapping existed.
     pub(crate) revoked_ids: Cache<SharedId, ()>,
-    /// Whether the revocation feed is up (set by the subscriber task).
-    pub(crate) listening: Arc<AtomicBool>,
+    /// Whether the revocation feed is up, and since when (set by the subscriber task).
+    pub(crate) feed: Arc<Feed>,
     pub(crate) lifetimes: Lifetimes,
     pub(crate) kind: VerifierKind,
     pub(crate) lookups: LookupCounters,
@@ -92,7 +92,7 @@ impl std::fmt::Debug for SharedTier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SharedTier")
             .field("store", &self.store)
-            .field("listening", &self.listening.load(Ordering::Relaxed))
+            .field("listening", &self.feed.is_up())
             .finish_non_exhaustive()
     }
 }
@@ -115,7 +115,17 @@ impl SharedTier {
 
     /// Whether revocation messages reach this process now.
     pub(crate) fn listening(&self) -> bool {
-        self.listening.load(Ordering::Acquire)
+        self.feed.is_up()
+    }
+
+    /// The feed's epoch, taken before a miss path's first Redis call.
+    pub(crate) fn feed_mark(&self) -> FeedMark {
+        self.feed.mark()
+    }
+
+    /// Whether every revocation published since `mark` reached this process (see `feed.rs`).
+    pub(crate) fn heard_since(&self, mark: FeedMark) -> bool {
+        self.feed.heard_since(mark)
     }
 
     /// Reads what the store holds for `id`: deny marker first, then the entry.
