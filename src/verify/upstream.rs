@@ -431,3 +431,116 @@ impl<'de> serde::Deserialize<'de> for Members {
         deserializer.deserialize_map(Visit)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+    use std::net::SocketAddr;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    const TOKEN: &str = "tok-5d1e-never-logged";
+    const PATH: &str = "/verify-path-8c2f";
+    const URL_SECRET: &str = "query-secret-41b7";
+    const BODY_SECRET: &str = "body-secret-9e03";
+
+    /// A server on 127.0.0.1 that reads each request's first bytes, then sends `answer` and
+    /// closes (an empty `answer`: closes at once; `None`: never answers).
+    async fn upstream(answer: Option<&'static str>) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut head = [0u8; 4096];
+                    let _ = stream.read(&mut head).await;
+                    match answer {
+                        Some(answer) => {
+                            let _ = stream.write_all(answer.as_bytes()).await;
+                            let _ = stream.shutdown().await;
+                        }
+                        None => tokio::time::sleep(Duration::from_secs(30)).await,
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    async fn post(addr: SocketAddr, settings: CallSettings) -> UpstreamError {
+        let caller = settings.caller().unwrap_or_else(|e| panic!("{e}"));
+        let url = Url::parse(&format!("http://{addr}{PATH}?key={URL_SECRET}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let fields = [("verifytoken", TOKEN), ("client_secret", URL_SECRET)];
+        let deadline = caller.deadline();
+        match caller
+            .post_form(deadline, &url, FormEncoding::UrlEncoded, &fields, None)
+            .await
+        {
+            Ok((status, _)) => panic!("an answer ({status}) where an error was expected"),
+            Err(error) => error,
+        }
+    }
+
+    /// `Display` and `Debug` of the error and of every cause under it.
+    fn everything_said(error: &UpstreamError) -> String {
+        let mut said = format!("{error} {error:?}");
+        let mut cause = error.source();
+        while let Some(inner) = cause {
+            said.push_str(&format!(" {inner} {inner:?}"));
+            cause = inner.source();
+        }
+        said
+    }
+
+    #[tokio::test]
+    async fn an_upstream_error_names_no_url_token_secret_or_body() {
+        let short = CallSettings {
+            timeout: Duration::from_millis(300),
+            max_response_bytes: 16,
+            ..CallSettings::default()
+        };
+        let closed = {
+            let listener = TcpListener::bind("127.0.0.1:0")
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+        };
+        let oversized = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 45\r\n\r\n{\"result\": true, \"pad\": \"body-secret-9e03xx\"}";
+        let cases = [
+            ("refused", post(closed, short.clone()).await),
+            ("reset", post(upstream(Some("")).await, short.clone()).await),
+            ("silent", post(upstream(None).await, short.clone()).await),
+            (
+                "oversized",
+                post(upstream(Some(oversized)).await, short).await,
+            ),
+        ];
+        for (case, error) in &cases {
+            let said = everything_said(error);
+            for secret in [TOKEN, PATH, URL_SECRET, BODY_SECRET] {
+                assert!(!said.contains(secret), "{case}: {secret} in {said}");
+            }
+            assert_eq!(error.status(), None, "{case}");
+        }
+        assert!(cases[0].1.is_connect(), "{:?}", cases[0].1);
+        assert!(!cases[1].1.is_connect(), "{:?}", cases[1].1);
+        assert!(cases[2].1.is_timeout(), "{:?}", cases[2].1);
+        assert!(
+            everything_said(&cases[3].1).contains("larger than 16 bytes"),
+            "{:?}",
+            cases[3].1
+        );
+        let reply = UpstreamError::reply(StatusCode::BAD_GATEWAY, "status is not 2xx");
+        assert_eq!(reply.status(), Some(StatusCode::BAD_GATEWAY));
+        assert_eq!(
+            reply.to_string(),
+            "token source answered 502 Bad Gateway: status is not 2xx"
+        );
+    }
+}
