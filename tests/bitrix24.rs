@@ -8,6 +8,9 @@ use std::time::Duration;
 use bearer_guard::verify::Bitrix24VerifierBuilder;
 use bearer_guard::{BearerGuardLayer, Bitrix24Verifier};
 use bearer_guard_mock::{Bitrix24Token, Endpoint, Fault, MockIssuer};
+use common::upstream_checks::{
+    assert_unavailable_twice_never_cached, statuses_at_once, unavailable_upstreams,
+};
 use common::{app, bearer, body_text, get_with, send, status_of};
 
 const APP: &str = "local.acme.app";
@@ -93,20 +96,12 @@ async fn a_positive_verdict_is_kept_at_most_the_positive_ttl() {
 
 #[tokio::test]
 async fn every_failure_mode_is_503_never_cached_and_recovers_without_restart() {
-    let faults = [
-        Fault::Down,
-        Fault::Slow(Duration::from_secs(3)),
-        Fault::Status500,
+    let mut faults = unavailable_upstreams();
+    faults.extend([
         Fault::QueryLimitExceeded,
         Fault::OverloadLimit,
         Fault::AccessDenied,
-        Fault::HtmlBody,
-        Fault::ResultStringTrue,
-        Fault::ResultNumberOne,
-        Fault::Truncated,
-        Fault::Oversized,
-        Fault::ResetConnection,
-    ];
+    ]);
     let portal = portal().await;
     for fault in faults {
         let token = token(&portal, 7, APP);
@@ -115,16 +110,8 @@ async fn every_failure_mode_is_503_never_cached_and_recovers_without_restart() {
             .set_bitrix24_fault(fault)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        for attempt in 1..=2u64 {
-            let response = send(&app, get_with("/me", &[&bearer(&token)])).await;
-            assert_eq!(response.status(), 503, "{fault:?} attempt {attempt}");
-            let body = body_text(response).await;
-            assert!(!body.contains(&token), "{fault:?}: token echoed");
-            if fault != Fault::Down {
-                // Not cached: the second request asked the portal again.
-                assert_eq!(portal.token_calls(&token), attempt, "{fault:?}");
-            }
-        }
+        assert_unavailable_twice_never_cached(&app, &token, fault, || portal.token_calls(&token))
+            .await;
         portal
             .set_bitrix24_fault(Fault::None)
             .await
@@ -146,22 +133,8 @@ async fn fifty_concurrent_first_requests_make_one_verification() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let app = app(guard(&portal));
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..50 {
-        let app = app.clone();
-        let header = bearer(&token);
-        tasks.spawn(async move {
-            send(&app, get_with("/me", &[&header]))
-                .await
-                .status()
-                .as_u16()
-        });
-    }
-    let mut statuses = Vec::new();
-    while let Some(status) = tasks.join_next().await {
-        statuses.push(status.unwrap_or(0));
-    }
-    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    let statuses = statuses_at_once(&app, vec![token; 50]).await;
+    assert_eq!(statuses, [200; 50]);
     // One verification: app.info and one batch.
     assert_eq!(portal.calls(Endpoint::Bitrix24), 2);
 }

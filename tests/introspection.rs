@@ -8,6 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bearer_guard::verify::IntrospectionVerifierBuilder;
 use bearer_guard::{BearerGuardLayer, IntrospectionVerifier};
 use bearer_guard_mock::{Endpoint, Fault, MockIssuer};
+use common::upstream_checks::{
+    assert_unavailable_twice_never_cached, statuses_at_once, unavailable_upstreams,
+};
 use common::{app, bearer, body_text, get_with, send, status_of};
 use serde_json::{Map, Value, json};
 
@@ -208,19 +211,8 @@ async fn wrong_client_credentials_are_503_not_401() {
 
 #[tokio::test]
 async fn every_failure_mode_is_503_never_cached_and_recovers_without_restart() {
-    let faults = [
-        Fault::Down,
-        Fault::Slow(Duration::from_secs(3)),
-        Fault::Status500,
-        Fault::HtmlBody,
-        Fault::ResultStringTrue,
-        Fault::ResultNumberOne,
-        Fault::Truncated,
-        Fault::Oversized,
-        Fault::ResetConnection,
-    ];
     let issuer = issuer().await;
-    for fault in faults {
+    for fault in unavailable_upstreams() {
         let token = format!("tok-{fault:?}").replace(['(', ')', ' ', '{', '}', ':', ','], "_");
         register(&issuer, &token, json!({"sub": "u", "scope": "read"}));
         let app = app(guard(&issuer));
@@ -228,17 +220,8 @@ async fn every_failure_mode_is_503_never_cached_and_recovers_without_restart() {
             .set_introspection_fault(fault)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        for attempt in 1..=2u64 {
-            let response = send(&app, get_with("/me", &[&bearer(&token)])).await;
-            assert_eq!(response.status(), 503, "{fault:?} attempt {attempt}");
-            let body = body_text(response).await;
-            assert!(!body.contains(&token), "{fault:?}: token echoed");
-            assert!(!body.contains("pad"), "{fault:?}: upstream body echoed");
-            if fault != Fault::Down {
-                // Not cached: the second request asked the endpoint again.
-                assert_eq!(issuer.token_calls(&token), attempt, "{fault:?}");
-            }
-        }
+        assert_unavailable_twice_never_cached(&app, &token, fault, || issuer.token_calls(&token))
+            .await;
         issuer
             .set_introspection_fault(Fault::None)
             .await
@@ -256,21 +239,8 @@ async fn fifty_concurrent_first_requests_make_one_upstream_call() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let app = app(guard(&issuer));
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..50 {
-        let app = app.clone();
-        tasks.spawn(async move {
-            send(&app, get_with("/me", &[&bearer("tok")]))
-                .await
-                .status()
-                .as_u16()
-        });
-    }
-    let mut statuses = Vec::new();
-    while let Some(status) = tasks.join_next().await {
-        statuses.push(status.unwrap_or(0));
-    }
-    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    let statuses = statuses_at_once(&app, vec!["tok".to_owned(); 50]).await;
+    assert_eq!(statuses, [200; 50]);
     assert_eq!(issuer.token_calls("tok"), 1);
     assert_eq!(issuer.calls(Endpoint::Introspection), 1);
 }

@@ -10,6 +10,9 @@ use bearer_guard::verify::FormEncoding;
 use bearer_guard::{BearerGuardLayer, RemoteVerifier};
 use bearer_guard_mock::{Endpoint, Fault, MintOptions, MockIssuer};
 use common::mock_helpers::fetch_crm_now;
+use common::upstream_checks::{
+    MALFORMED_ANSWERS, assert_unavailable_twice_never_cached, statuses_at_once,
+};
 use common::{app, bearer, body_text, get_with, send, status_of};
 
 async fn issuer() -> MockIssuer {
@@ -171,17 +174,8 @@ async fn slow_upstream_is_503_inside_the_timeout() {
 
 #[tokio::test]
 async fn every_malformed_answer_is_503_never_200() {
-    let faults = [
-        Fault::Status500,
-        Fault::HtmlBody,
-        Fault::ResultStringTrue,
-        Fault::ResultNumberOne,
-        Fault::Truncated,
-        Fault::Oversized,
-        Fault::ResetConnection,
-    ];
     let issuer = issuer().await;
-    for fault in faults {
+    for fault in MALFORMED_ANSWERS {
         // A fresh guard (and cache) per fault; the token is one the issuer really made.
         let token = mint(&issuer, "read");
         let app = app(BearerGuardLayer::new(remote(&issuer)));
@@ -189,11 +183,11 @@ async fn every_malformed_answer_is_503_never_200() {
             .set_fault(fault)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let response = send(&app, get_with("/me", &[&bearer(&token)])).await;
-        assert_eq!(response.status(), 503, "{fault:?}");
-        let body = body_text(response).await;
-        assert!(!body.contains(&token), "{fault:?}: token echoed");
-        assert!(!body.contains("pad"), "{fault:?}: upstream body echoed");
+        issuer.reset_calls();
+        assert_unavailable_twice_never_cached(&app, &token, fault, || {
+            issuer.calls(Endpoint::Verify)
+        })
+        .await;
         // Also for a token the issuer never made.
         let response = send(&app, get_with("/me", &[&bearer("forged")])).await;
         assert_eq!(response.status(), 503, "{fault:?} (forged)");
@@ -214,22 +208,8 @@ async fn fifty_concurrent_first_requests_make_one_upstream_call() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let app = app(BearerGuardLayer::new(remote(&issuer)));
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..50 {
-        let app = app.clone();
-        let header = bearer(&token);
-        tasks.spawn(async move {
-            send(&app, get_with("/me", &[&header]))
-                .await
-                .status()
-                .as_u16()
-        });
-    }
-    let mut statuses = Vec::new();
-    while let Some(status) = tasks.join_next().await {
-        statuses.push(status.unwrap_or(0));
-    }
-    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    let statuses = statuses_at_once(&app, vec![token; 50]).await;
+    assert_eq!(statuses, [200; 50]);
     assert_eq!(issuer.calls(Endpoint::Verify), 1);
 }
 
@@ -318,17 +298,11 @@ async fn awkward_client_credentials_fetch_a_token_that_the_guard_accepts() {
     }
 }
 
-async fn three_at_once(app: &axum::Router, tokens: Vec<String>) -> (Vec<u16>, Duration) {
+/// The statuses of requests with three new tokens sent at once, and how long they took.
+async fn three_at_once(app: &axum::Router, issuer: &MockIssuer) -> (Vec<u16>, Duration) {
+    let tokens: Vec<String> = (0..3).map(|_| mint(issuer, "read")).collect();
     let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for token in tokens {
-        let app = app.clone();
-        tasks.spawn(async move { status_of(&app, &token).await.as_u16() });
-    }
-    let mut statuses = Vec::new();
-    while let Some(status) = tasks.join_next().await {
-        statuses.push(status.unwrap_or(0));
-    }
+    let statuses = statuses_at_once(app, tokens).await;
     (statuses, started.elapsed())
 }
 
@@ -350,8 +324,7 @@ async fn the_concurrency_cap_serialises_upstream_calls() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let app = capped(&issuer, Duration::from_secs(3));
-    let tokens = (0..3).map(|_| mint(&issuer, "read")).collect();
-    let (statuses, took) = three_at_once(&app, tokens).await;
+    let (statuses, took) = three_at_once(&app, &issuer).await;
     assert_eq!(statuses, [200, 200, 200]);
     assert!(
         took >= Duration::from_millis(850),
@@ -368,8 +341,7 @@ async fn calls_queued_behind_the_cap_give_up_at_the_timeout_with_503() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let app = capped(&issuer, Duration::from_millis(500));
-    let tokens = (0..3).map(|_| mint(&issuer, "read")).collect();
-    let (statuses, took) = three_at_once(&app, tokens).await;
+    let (statuses, took) = three_at_once(&app, &issuer).await;
     assert_eq!(statuses, [503, 503, 503]);
     assert!(
         took < Duration::from_secs(2),

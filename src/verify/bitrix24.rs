@@ -25,10 +25,11 @@ use std::fmt;
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
-use super::upstream::{Bounds, Caller, Members, UpstreamError, members};
+use super::upstream::{
+    CallSettings, Caller, FormEncoding, Members, UpstreamError, call_setters, members,
+};
 use super::{BoxFuture, Verdict, Verifier};
 use crate::error::ConfigError;
-use crate::outbound;
 use crate::principal::{Claims, Principal, VerifierKind};
 use crate::token::BearerToken;
 
@@ -51,9 +52,7 @@ impl Bitrix24Verifier {
         Bitrix24VerifierBuilder {
             portal: portal.into(),
             app_code: None,
-            client: None,
-            bounds: Bounds::default(),
-            allow_plain_http: false,
+            calls: CallSettings::default(),
         }
     }
 
@@ -67,7 +66,13 @@ impl Bitrix24Verifier {
         let auth = [("auth", token.as_str())];
         let (status, body) = match self
             .caller
-            .post_form(deadline, &self.app_info, &auth, None)
+            .post_form(
+                deadline,
+                &self.app_info,
+                FormEncoding::UrlEncoded,
+                &auth,
+                None,
+            )
             .await
         {
             Ok(answer) => answer,
@@ -88,7 +93,13 @@ impl Bitrix24Verifier {
         ];
         let (status, body) = match self
             .caller
-            .post_form(deadline, &self.batch, &fields, None)
+            .post_form(
+                deadline,
+                &self.batch,
+                FormEncoding::UrlEncoded,
+                &fields,
+                None,
+            )
             .await
         {
             Ok(answer) => answer,
@@ -225,9 +236,7 @@ pub(crate) fn read_batch(status: StatusCode, body: &[u8]) -> Reply<(String, Vec<
 pub struct Bitrix24VerifierBuilder {
     portal: String,
     app_code: Option<String>,
-    client: Option<reqwest::Client>,
-    bounds: Bounds,
-    allow_plain_http: bool,
+    calls: CallSettings,
 }
 
 impl Bitrix24VerifierBuilder {
@@ -238,42 +247,7 @@ impl Bitrix24VerifierBuilder {
         self
     }
 
-    /// The HTTP client to share (its own timeouts and proxy settings apply too). Default: a
-    /// client of bearer-guard's own: rustls, no redirects, no proxy.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
-        self
-    }
-
-    /// Time to connect (for the default client). Default: 2 s.
-    pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.bounds.connect_timeout = timeout;
-        self
-    }
-
-    /// Time for one verification (both calls, waiting for call slots included). Default: 5 s.
-    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.bounds.timeout = timeout;
-        self
-    }
-
-    /// Calls to the portal at once. Default: 64.
-    pub fn max_concurrent_calls(mut self, calls: usize) -> Self {
-        self.bounds.max_concurrent_calls = calls;
-        self
-    }
-
-    /// Largest answer body read. Default: 64 KiB (at most 16 MiB).
-    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
-        self.bounds.max_response_bytes = bytes;
-        self
-    }
-
-    /// Allows a plain-`http` portal that is not on loopback. Default: `false`.
-    pub fn allow_plain_http(mut self, allow: bool) -> Self {
-        self.allow_plain_http = allow;
-        self
-    }
+    call_setters!("portal");
 
     /// Builds the verifier.
     ///
@@ -282,7 +256,7 @@ impl Bitrix24VerifierBuilder {
     /// fragment), a zero limit, a timeout of zero or over 10 minutes, an answer cap over
     /// 16 MiB, or an HTTP client that cannot start.
     pub fn build(self) -> Result<Bitrix24Verifier, ConfigError> {
-        let portal = outbound::checked_url("bitrix24 portal", &self.portal, self.allow_plain_http)?;
+        let portal = self.calls.checked_url("bitrix24 portal", &self.portal)?;
         if portal.query().is_some() || portal.fragment().is_some() {
             return Err(ConfigError::invalid(
                 "bitrix24 portal",
@@ -291,15 +265,12 @@ impl Bitrix24VerifierBuilder {
         }
         let base = portal.as_str().trim_end_matches('/').to_owned();
         let method = |name: &str| {
-            outbound::checked_url(
-                "bitrix24 portal",
-                &format!("{base}/rest/{name}"),
-                self.allow_plain_http,
-            )
+            self.calls
+                .checked_url("bitrix24 portal", &format!("{base}/rest/{name}"))
         };
         let app_info = method("app.info")?;
         let batch = method("batch")?;
-        let caller = self.bounds.caller(self.client)?;
+        let caller = self.calls.caller()?;
         Ok(Bitrix24Verifier {
             caller,
             portal,

@@ -28,11 +28,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
-use super::upstream::{Bounds, Caller, Members, UpstreamError, members};
+use super::upstream::{
+    CallSettings, Caller, FormEncoding, Members, UpstreamError, call_setters, members,
+};
 use super::{BoxFuture, Verdict, Verifier};
 use crate::credentials::basic_header;
 use crate::error::ConfigError;
-use crate::outbound;
 use crate::principal::{Claims, Principal, VerifierKind, unix_time_from_json};
 use crate::token::BearerToken;
 
@@ -99,10 +100,8 @@ impl IntrospectionVerifier {
     pub fn builder(url: impl Into<String>) -> IntrospectionVerifierBuilder {
         IntrospectionVerifierBuilder {
             url: url.into(),
-            client: None,
             auth: ClientAuth::None,
-            bounds: Bounds::default(),
-            allow_plain_http: false,
+            calls: CallSettings::default(),
             rules: Rules::default(),
         }
     }
@@ -128,7 +127,13 @@ impl IntrospectionVerifier {
         let deadline = self.caller.deadline();
         let (status, body) = match self
             .caller
-            .post_form(deadline, &self.url, &fields, self.basic.as_ref())
+            .post_form(
+                deadline,
+                &self.url,
+                FormEncoding::UrlEncoded,
+                &fields,
+                self.basic.as_ref(),
+            )
             .await
         {
             Ok(answer) => answer,
@@ -264,10 +269,8 @@ pub(crate) fn principal_from(claims: Claims) -> Principal {
 #[must_use]
 pub struct IntrospectionVerifierBuilder {
     url: String,
-    client: Option<reqwest::Client>,
     auth: ClientAuth,
-    bounds: Bounds,
-    allow_plain_http: bool,
+    calls: CallSettings,
     rules: Rules,
 }
 
@@ -275,8 +278,7 @@ impl fmt::Debug for IntrospectionVerifierBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IntrospectionVerifierBuilder")
             .field("auth", &self.auth)
-            .field("bounds", &self.bounds)
-            .field("allow_plain_http", &self.allow_plain_http)
+            .field("calls", &self.calls)
             .field("rules", &self.rules)
             .finish_non_exhaustive()
     }
@@ -310,42 +312,7 @@ impl IntrospectionVerifierBuilder {
         })
     }
 
-    /// The HTTP client to share (its own timeouts and proxy settings apply too). Default: a
-    /// client of bearer-guard's own: rustls, no redirects, no proxy.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
-        self
-    }
-
-    /// Time to connect (for the default client). Default: 2 s.
-    pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.bounds.connect_timeout = timeout;
-        self
-    }
-
-    /// Time for one verification, waiting for a free call slot included. Default: 5 s.
-    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.bounds.timeout = timeout;
-        self
-    }
-
-    /// Calls to the endpoint at once. Default: 64.
-    pub fn max_concurrent_calls(mut self, calls: usize) -> Self {
-        self.bounds.max_concurrent_calls = calls;
-        self
-    }
-
-    /// Largest answer body read. Default: 64 KiB (at most 16 MiB).
-    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
-        self.bounds.max_response_bytes = bytes;
-        self
-    }
-
-    /// Allows a plain-`http` endpoint that is not on loopback. Default: `false`.
-    pub fn allow_plain_http(mut self, allow: bool) -> Self {
-        self.allow_plain_http = allow;
-        self
-    }
+    call_setters!("endpoint");
 
     /// Accepts tokens whose `iss` is `issuer` (call again for more). Default: any issuer;
     /// once one is set, an answer without `iss` is invalid.
@@ -368,7 +335,7 @@ impl IntrospectionVerifierBuilder {
     /// over 10 minutes, an answer cap over 16 MiB, client credentials a header cannot carry,
     /// or an HTTP client that cannot start.
     pub fn build(self) -> Result<IntrospectionVerifier, ConfigError> {
-        let url = outbound::checked_url("introspection url", &self.url, self.allow_plain_http)?;
+        let url = self.calls.checked_url("introspection url", &self.url)?;
         let basic = match &self.auth {
             ClientAuth::Basic {
                 client_id,
@@ -378,7 +345,7 @@ impl IntrospectionVerifierBuilder {
             })?),
             ClientAuth::None | ClientAuth::Post { .. } => None,
         };
-        let caller = self.bounds.caller(self.client)?;
+        let caller = self.calls.caller()?;
         Ok(IntrospectionVerifier {
             caller,
             url,

@@ -12,50 +12,33 @@
 //!
 //! Nothing but a literal `true` is ever read as valid. Redirects are not followed (a redirect
 //! would carry the token elsewhere): a 3xx is unavailable.
+//!
+//! The call is the bounded `POST` the introspection and Bitrix24 verifiers make too: https
+//! except loopback, no proxy unless a client with one is injected, an answer cap, a cap on
+//! calls at once, one deadline for the wait for a call slot and the call, bounds checked at
+//! build; an unavailable verdict's cause is an [`UpstreamError`], without URL, token or body.
 
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
 
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
-use tokio::sync::Semaphore;
-use tokio::time::{Instant, timeout_at};
 
+use super::upstream::{CallSettings, Caller, UpstreamError, call_setters};
 use super::{BoxFuture, Verdict, Verifier};
 use crate::error::ConfigError;
-use crate::outbound::{self, BodyError, DEFAULT_MAX_RESPONSE_BYTES, read_body_capped};
 use crate::principal::{Claims, Principal, VerifierKind};
 use crate::token::BearerToken;
 
+pub use super::upstream::{DEFAULT_MAX_CONCURRENT_CALLS, FormEncoding};
+
 /// crm-now's production endpoint, from its partner documentation.
 pub const CRM_NOW_VERIFY_URL: &str = "https://api.i1.crm-now.de/v1/getOauthToken.php";
-/// Default cap on calls to the endpoint at once: 64. Further calls queue within the timeout.
-pub const DEFAULT_MAX_CONCURRENT_CALLS: usize = 64;
-/// Longest `timeout` / `connect_timeout` accepted: 10 minutes (a deadline must fit the clock).
-const MAX_TIMEOUT: Duration = Duration::from_secs(600);
-/// Largest `max_response_bytes` accepted: 16 MiB.
-const MAX_RESPONSE_BYTES_LIMIT: usize = 16 * 1024 * 1024;
-
-/// How the `verifytoken` field is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum FormEncoding {
-    /// `application/x-www-form-urlencoded` (what crm-now's PHP example sends). The default.
-    #[default]
-    UrlEncoded,
-    /// `multipart/form-data` (what crm-now's curl example sends).
-    Multipart,
-}
 
 /// Verifies tokens against crm-now's `verifytoken` endpoint. See the [module docs](self).
 pub struct RemoteVerifier {
-    client: reqwest::Client,
+    caller: Caller,
     url: Url,
     encoding: FormEncoding,
-    max_response_bytes: usize,
-    timeout: Duration,
-    permits: Arc<Semaphore>,
 }
 
 impl RemoteVerifier {
@@ -63,13 +46,8 @@ impl RemoteVerifier {
     pub fn builder() -> RemoteVerifierBuilder {
         RemoteVerifierBuilder {
             url: CRM_NOW_VERIFY_URL.to_owned(),
-            client: None,
             encoding: FormEncoding::UrlEncoded,
-            connect_timeout: outbound::DEFAULT_CONNECT_TIMEOUT,
-            timeout: outbound::DEFAULT_REQUEST_TIMEOUT,
-            max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
-            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
-            allow_plain_http: false,
+            calls: CallSettings::default(),
         }
     }
 
@@ -79,47 +57,20 @@ impl RemoteVerifier {
     }
 
     async fn call(&self, token: &BearerToken) -> Verdict {
-        // One deadline covers waiting for a permit and the call itself.
-        let deadline = Instant::now() + self.timeout;
-        let Ok(Ok(_permit)) = timeout_at(deadline, self.permits.acquire()).await else {
-            return Verdict::unavailable(
-                "too many verification calls in flight; queue wait timed out",
-            );
+        let deadline = self.caller.deadline();
+        let fields = [("verifytoken", token.as_str())];
+        let (status, body) = match self
+            .caller
+            .post_form(deadline, &self.url, self.encoding, &fields, None)
+            .await
+        {
+            Ok(answer) => answer,
+            Err(error) => return Verdict::unavailable(error),
         };
-        let request = self.client.post(self.url.clone());
-        let request = match self.encoding {
-            FormEncoding::UrlEncoded => request.form(&[("verifytoken", token.as_str())]),
-            FormEncoding::Multipart => request.multipart(
-                reqwest::multipart::Form::new().text("verifytoken", token.as_str().to_owned()),
-            ),
-        };
-        let exchange = async {
-            let response = request
-                .header(reqwest::header::ACCEPT, "application/json")
-                .send()
-                .await
-                .map_err(|e| RemoteErrorKind::Transport(e.without_url()))?;
-            let status = response.status();
-            let body = read_body_capped(response, self.max_response_bytes)
-                .await
-                .map_err(|e| RemoteErrorKind::Body(e.without_url()))?;
-            Ok::<_, RemoteErrorKind>((status, body))
-        };
-        match timeout_at(deadline, exchange).await {
-            Err(_) => {
-                Verdict::unavailable(RemoteError::from(RemoteErrorKind::Timeout(self.timeout)))
-            }
-            Ok(Err(kind)) => Verdict::unavailable(RemoteError::from(kind)),
-            Ok(Ok((status, body))) => match read_answer(status, &body) {
-                Reply::Valid => Verdict::Valid(principal_for(token)),
-                Reply::Invalid => Verdict::invalid("verifytoken answered result: false"),
-                Reply::Unusable(problem) => {
-                    Verdict::unavailable(RemoteError::from(RemoteErrorKind::Reply {
-                        status,
-                        problem,
-                    }))
-                }
-            },
+        match read_answer(status, &body) {
+            Reply::Valid => Verdict::Valid(principal_for(token)),
+            Reply::Invalid => Verdict::invalid("verifytoken answered result: false"),
+            Reply::Unusable(problem) => Verdict::unavailable(UpstreamError::reply(status, problem)),
         }
     }
 }
@@ -140,113 +91,8 @@ impl fmt::Debug for RemoteVerifier {
         f.debug_struct("RemoteVerifier")
             .field("url", &self.url.as_str())
             .field("encoding", &self.encoding)
-            .field("timeout", &self.timeout)
-            .field("max_response_bytes", &self.max_response_bytes)
+            .field("caller", &self.caller)
             .finish_non_exhaustive()
-    }
-}
-
-/// Why a remote verification could not decide. Kept for logs; never sent to a client, and
-/// never carries the token or the upstream's body.
-///
-/// Opaque, in reqwest's style: ask it [`is_timeout`](Self::is_timeout),
-/// [`is_connect`](Self::is_connect), [`status`](Self::status); the underlying cause, when
-/// there is one, is its [`source`](std::error::Error::source) (not repeated in `Display`).
-pub struct RemoteError {
-    kind: RemoteErrorKind,
-}
-
-enum RemoteErrorKind {
-    /// Connecting or talking to the endpoint failed (refused, DNS, TLS, reset).
-    Transport(reqwest::Error),
-    /// The answer's body could not be read or was too large.
-    Body(BodyError),
-    /// No complete answer within the timeout.
-    Timeout(Duration),
-    /// The answer was read but is not a usable verdict.
-    Reply {
-        status: StatusCode,
-        problem: &'static str,
-    },
-}
-
-impl RemoteError {
-    /// Whether the endpoint did not answer in time (the verifier's timeout, or the HTTP
-    /// client's).
-    pub fn is_timeout(&self) -> bool {
-        match &self.kind {
-            RemoteErrorKind::Timeout(_) => true,
-            RemoteErrorKind::Transport(error) => error.is_timeout(),
-            RemoteErrorKind::Body(error) => error.is_timeout(),
-            RemoteErrorKind::Reply { .. } => false,
-        }
-    }
-
-    /// Whether the connection to the endpoint could not be opened (refused, DNS, TLS).
-    pub fn is_connect(&self) -> bool {
-        match &self.kind {
-            RemoteErrorKind::Transport(error) => error.is_connect(),
-            RemoteErrorKind::Body(_)
-            | RemoteErrorKind::Timeout(_)
-            | RemoteErrorKind::Reply { .. } => false,
-        }
-    }
-
-    /// The HTTP status of an answer that was read but is not a usable verdict (a 5xx, a 3xx,
-    /// a body that is not the expected JSON); `None` when no answer was read.
-    pub fn status(&self) -> Option<http::StatusCode> {
-        match &self.kind {
-            RemoteErrorKind::Reply { status, .. } => Some(*status),
-            RemoteErrorKind::Transport(_)
-            | RemoteErrorKind::Body(_)
-            | RemoteErrorKind::Timeout(_) => None,
-        }
-    }
-}
-
-impl fmt::Display for RemoteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            RemoteErrorKind::Transport(_) => f.write_str("verify endpoint unreachable"),
-            RemoteErrorKind::Body(_) => f.write_str("verify endpoint answer unreadable"),
-            RemoteErrorKind::Timeout(after) => {
-                write!(f, "verify endpoint did not answer within {after:?}")
-            }
-            RemoteErrorKind::Reply { status, problem } => {
-                write!(f, "verify endpoint answered {status}: {problem}")
-            }
-        }
-    }
-}
-
-impl fmt::Debug for RemoteError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut debug = f.debug_struct("RemoteError");
-        match &self.kind {
-            RemoteErrorKind::Transport(error) => debug.field("transport", error),
-            RemoteErrorKind::Body(error) => debug.field("body", error),
-            RemoteErrorKind::Timeout(after) => debug.field("timeout", after),
-            RemoteErrorKind::Reply { status, problem } => {
-                debug.field("status", status).field("problem", problem)
-            }
-        };
-        debug.finish()
-    }
-}
-
-impl std::error::Error for RemoteError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
-            RemoteErrorKind::Transport(error) => Some(error),
-            RemoteErrorKind::Body(error) => Some(error),
-            RemoteErrorKind::Timeout(_) | RemoteErrorKind::Reply { .. } => None,
-        }
-    }
-}
-
-impl From<RemoteErrorKind> for RemoteError {
-    fn from(kind: RemoteErrorKind) -> Self {
-        RemoteError { kind }
     }
 }
 
@@ -349,13 +195,8 @@ fn unverified_claims(token: &str) -> Option<Claims> {
 #[must_use]
 pub struct RemoteVerifierBuilder {
     url: String,
-    client: Option<reqwest::Client>,
     encoding: FormEncoding,
-    connect_timeout: Duration,
-    timeout: Duration,
-    max_concurrent_calls: usize,
-    max_response_bytes: usize,
-    allow_plain_http: bool,
+    calls: CallSettings,
 }
 
 impl RemoteVerifierBuilder {
@@ -366,52 +207,13 @@ impl RemoteVerifierBuilder {
         self
     }
 
-    /// The HTTP client to share (its own timeouts and proxy settings apply too). Default: a
-    /// client of bearer-guard's own with [`connect_timeout`](Self::connect_timeout) and
-    /// [`timeout`](Self::timeout), rustls, no redirects, and no proxy (the `*_PROXY`
-    /// environment variables are ignored; inject a client to use one).
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
-        self
-    }
-
     /// How the `verifytoken` field is sent. Default: [`FormEncoding::UrlEncoded`].
     pub fn form_encoding(mut self, encoding: FormEncoding) -> Self {
         self.encoding = encoding;
         self
     }
 
-    /// Time to connect (for the default client). Default: 2 s.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Time for one verification, waiting for a free call slot included. Default: 5 s.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Calls to the endpoint at once. Default: [`DEFAULT_MAX_CONCURRENT_CALLS`] (64); at most
-    /// tokio's semaphore limit.
-    pub fn max_concurrent_calls(mut self, calls: usize) -> Self {
-        self.max_concurrent_calls = calls;
-        self
-    }
-
-    /// Largest answer body read. Default: 64 KiB (at most 16 MiB).
-    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
-        self.max_response_bytes = bytes;
-        self
-    }
-
-    /// Allows a plain-`http` endpoint that is not on loopback. Default: `false` (crm-now's
-    /// checklist demands HTTPS).
-    pub fn allow_plain_http(mut self, allow: bool) -> Self {
-        self.allow_plain_http = allow;
-        self
-    }
+    call_setters!("endpoint");
 
     /// Builds the verifier.
     ///
@@ -419,41 +221,11 @@ impl RemoteVerifierBuilder {
     /// [`ConfigError`] naming the setting: a refused URL, a zero limit, a timeout of zero or
     /// over 10 minutes, an answer cap over 16 MiB, or an HTTP client that cannot start.
     pub fn build(self) -> Result<RemoteVerifier, ConfigError> {
-        let url = outbound::checked_url("verify url", &self.url, self.allow_plain_http)?;
-        for (name, value) in [
-            ("timeout", self.timeout),
-            ("connect_timeout", self.connect_timeout),
-        ] {
-            if value.is_zero() || value > MAX_TIMEOUT {
-                return Err(ConfigError::invalid(
-                    name,
-                    "must be more than zero and at most 10 minutes",
-                ));
-            }
-        }
-        if self.max_concurrent_calls == 0 || self.max_concurrent_calls > Semaphore::MAX_PERMITS {
-            return Err(ConfigError::invalid(
-                "max_concurrent_calls",
-                "must be at least 1 and within tokio's semaphore limit",
-            ));
-        }
-        if self.max_response_bytes == 0 || self.max_response_bytes > MAX_RESPONSE_BYTES_LIMIT {
-            return Err(ConfigError::invalid(
-                "max_response_bytes",
-                "must be from 1 byte to 16 MiB",
-            ));
-        }
-        let client = match self.client {
-            Some(client) => client,
-            None => outbound::http_client(self.connect_timeout, self.timeout)?,
-        };
+        let url = self.calls.checked_url("verify url", &self.url)?;
         Ok(RemoteVerifier {
-            client,
+            caller: self.calls.caller()?,
             url,
             encoding: self.encoding,
-            max_response_bytes: self.max_response_bytes,
-            timeout: self.timeout,
-            permits: Arc::new(Semaphore::new(self.max_concurrent_calls)),
         })
     }
 }
