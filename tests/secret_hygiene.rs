@@ -412,7 +412,7 @@ async fn debug_output_of_every_config_and_token_type_redacts() {
 /// A `GUARD_VERIFY_URL` with credentials in it must not show up in `GuardConfig`'s `Debug`
 /// (an application may log its configuration before building the guard). Found by this file
 /// while `from_lookup` still accepted such URLs and `Debug` printed them; fixed in
-/// src/config.rs, which now refuses them when read and hides user info in `Debug`.
+/// src/config/ (then src/config.rs), which now refuses them when read and hides user info in `Debug`.
 #[test]
 fn guard_config_debug_does_not_show_a_password_in_a_url() {
     let url = "https://partner:hunter2-never-shown@crm.example/v1/getOauthToken.php";
