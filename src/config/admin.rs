@@ -19,9 +19,12 @@ impl GuardConfig {
         R: Clone + Send + Sync + 'static,
     {
         match (&self.admin_listen, &self.admin_token) {
-            (Some(_), Some(token)) => crate::admin::admin_router(guard.clone(), token)
-                .map(Some)
-                .map_err(|e| rename(e, "GUARD_ADMIN_TOKEN")),
+            // The router keeps only an HMAC of the token under a random key, not the token.
+            (Some(_), Some(token)) => {
+                crate::admin::admin_router(guard.clone(), token.expose_secret())
+                    .map(Some)
+                    .map_err(|e| rename(e, "GUARD_ADMIN_TOKEN"))
+            }
             _ => Ok(None),
         }
     }

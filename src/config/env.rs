@@ -11,6 +11,7 @@ use super::replicas;
 use crate::error::{ConfigError, DEFAULT_REALM};
 use crate::guard::{DEFAULT_NEGATIVE_TTL, DEFAULT_POSITIVE_TTL};
 use crate::outbound;
+use crate::secret::Secret;
 use crate::verify::FormEncoding;
 
 impl GuardConfig {
@@ -74,8 +75,9 @@ impl GuardConfig {
         let introspection_url = url("GUARD_INTROSPECTION_URL")?;
         let introspection_client_id = get("GUARD_INTROSPECTION_CLIENT_ID");
         // Read as is (not trimmed): a secret may end in a space.
-        let introspection_client_secret =
-            lookup("GUARD_INTROSPECTION_CLIENT_SECRET").filter(|v| !v.is_empty());
+        let introspection_client_secret = lookup("GUARD_INTROSPECTION_CLIENT_SECRET")
+            .filter(|v| !v.is_empty())
+            .map(Secret::new);
         if introspection_client_id.is_some() != introspection_client_secret.is_some() {
             return Err(ConfigError::invalid(
                 "GUARD_INTROSPECTION_CLIENT_SECRET",

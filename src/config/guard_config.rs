@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::Mode;
 use crate::redact::redacted_url;
+use crate::secret::Secret;
 use crate::verify::FormEncoding;
 
 /// Settings read from `GUARD_*` variables. See the [module docs](self).
@@ -29,8 +30,8 @@ pub struct GuardConfig {
     pub introspection_url: Option<String>,
     /// `GUARD_INTROSPECTION_CLIENT_ID`.
     pub introspection_client_id: Option<String>,
-    /// `GUARD_INTROSPECTION_CLIENT_SECRET` (never shown by `Debug`).
-    pub introspection_client_secret: Option<String>,
+    /// `GUARD_INTROSPECTION_CLIENT_SECRET`: a [`Secret`] (never shown, wiped on drop).
+    pub introspection_client_secret: Option<Secret>,
     /// `GUARD_BITRIX24_PORTAL`.
     pub bitrix24_portal: Option<String>,
     /// `GUARD_BITRIX24_APP_CODE`.
@@ -52,18 +53,19 @@ pub struct GuardConfig {
     pub allow_plain_http: bool,
     /// `GUARD_HTTPS_PROXY`.
     pub https_proxy: Option<String>,
-    /// `GUARD_REDIS_URL` (never shown by `Debug` with its password).
-    pub redis_url: Option<String>,
-    /// `GUARD_CACHE_SECRET` (never shown by `Debug`).
-    pub cache_secret: Option<String>,
+    /// `GUARD_REDIS_URL`: a [`Secret`], as it may carry a password (`Debug` shows the URL
+    /// without user info, query or fragment).
+    pub redis_url: Option<Secret>,
+    /// `GUARD_CACHE_SECRET`: a [`Secret`] (never shown, wiped on drop).
+    pub cache_secret: Option<Secret>,
     /// `GUARD_REDIS_TIMEOUT_MS`.
     pub redis_timeout: Duration,
     /// `GUARD_REVOCATION_TTL_SECS`.
     pub revocation_ttl: Duration,
     /// `GUARD_ADMIN_LISTEN`.
     pub admin_listen: Option<SocketAddr>,
-    /// `GUARD_ADMIN_TOKEN` (never shown by `Debug`).
-    pub admin_token: Option<String>,
+    /// `GUARD_ADMIN_TOKEN`: a [`Secret`] (never shown, wiped on drop).
+    pub admin_token: Option<Secret>,
 }
 
 impl fmt::Debug for GuardConfig {
@@ -82,10 +84,7 @@ impl fmt::Debug for GuardConfig {
             .field("introspection_client_id", &self.introspection_client_id)
             .field(
                 "introspection_client_secret",
-                &self
-                    .introspection_client_secret
-                    .as_ref()
-                    .map(|_| "<redacted>"),
+                &self.introspection_client_secret,
             )
             .field(
                 "bitrix24_portal",
@@ -103,18 +102,19 @@ impl fmt::Debug for GuardConfig {
                 "https_proxy",
                 &self.https_proxy.as_deref().map(redacted_url),
             )
-            .field("redis_url", &self.redis_url.as_deref().map(redacted_url))
             .field(
-                "cache_secret",
-                &self.cache_secret.as_ref().map(|_| "<redacted>"),
+                "redis_url",
+                // Exposed only to be shown without its user info (password), query or fragment.
+                &self
+                    .redis_url
+                    .as_ref()
+                    .map(|url| redacted_url(url.expose_secret())),
             )
+            .field("cache_secret", &self.cache_secret)
             .field("redis_timeout", &self.redis_timeout)
             .field("revocation_ttl", &self.revocation_ttl)
             .field("admin_listen", &self.admin_listen)
-            .field(
-                "admin_token",
-                &self.admin_token.as_ref().map(|_| "<redacted>"),
-            )
+            .field("admin_token", &self.admin_token)
             .finish()
     }
 }

@@ -28,7 +28,10 @@ impl GuardConfig {
         #[cfg(feature = "redis")]
         let builder = match (&self.redis_url, &self.cache_secret) {
             (Some(url), Some(secret)) => builder.shared_cache(
-                crate::shared::SharedCache::new(url.clone(), secret)
+                // Both are copied into `SharedCache`'s own wiped-on-drop boxes, which live until
+                // `build` has derived the shared keys and opened the Redis client (redis-rs keeps
+                // the password for reconnecting); the secret itself is not kept after that.
+                crate::shared::SharedCache::new(url.expose_secret(), secret.expose_secret())
                     .timeout(self.redis_timeout)
                     .scope(shared_scope::verifier_scope(self)),
             ),

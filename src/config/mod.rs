@@ -30,6 +30,11 @@
 //! An empty variable counts as unset. A bad value is a [`ConfigError`] that names the
 //! variable.
 //!
+//! The secret settings (`GUARD_INTROSPECTION_CLIENT_SECRET`, `GUARD_CACHE_SECRET`,
+//! `GUARD_ADMIN_TOKEN`, and `GUARD_REDIS_URL`, which may carry a password) are kept as
+//! [`Secret`]s: never shown, wiped on drop, read only through
+//! [`expose_secret`](Secret::expose_secret) where they are used.
+//!
 //! | file | job |
 //! |---|---|
 //! | `mod.rs` | these docs, [`DEFAULT_LISTEN`], re-exports |
@@ -57,6 +62,8 @@ mod verifier;
 pub use guard_config::GuardConfig;
 pub use mode::Mode;
 
+#[cfg(doc)]
+use crate::Secret;
 #[cfg(doc)]
 use crate::error::ConfigError;
 #[cfg(doc)]

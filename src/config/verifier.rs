@@ -87,7 +87,9 @@ impl GuardConfig {
             &self.introspection_client_id,
             &self.introspection_client_secret,
         ) {
-            builder = builder.client_basic(id.clone(), secret.clone());
+            // The verifier keeps what it needs for every introspection call (the `Basic` header,
+            // built once and marked sensitive) for its lifetime; this config keeps the `Secret`.
+            builder = builder.client_basic(id.clone(), secret.expose_secret());
         }
         for issuer in &self.issuers {
             builder = builder.issuer(issuer.clone());
