@@ -10,7 +10,7 @@ use crate::redact::redacted_url;
 use crate::secret::Secret;
 use crate::verify::FormEncoding;
 
-/// Settings read from `GUARD_*` variables. See the [module docs](self).
+/// Settings read from `GUARD_*` variables. See the [module docs](crate::config).
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct GuardConfig {
