@@ -116,6 +116,7 @@ pub mod principal;
 mod redact;
 pub mod rejection;
 pub mod scope;
+mod secret;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod shared;
@@ -131,6 +132,7 @@ pub use guard::{
 pub use principal::{OwnerKind, Principal, ResourceOwner, Scopes, VerifierKind};
 pub use rejection::{Challenge, DefaultRejection, RejectionResponse};
 pub use scope::{RequireScopeLayer, ScopeRequirement};
+pub use secret::Secret;
 pub use token::BearerToken;
 pub use verify::{AutoVerifier, JwtAlgorithm, JwtVerifier, JwtVerifierBuilder, StaticKey};
 pub use verify::{Bitrix24Verifier, IntrospectionVerifier, RemoteVerifier, Verdict, Verifier};

@@ -1,5 +1,5 @@
 //! What each `GUARD_*` setting does to the guard `GuardConfig::layer()` builds (its parsing is
-//! tested in src/config.rs and tests/config_env.rs): the realm in the challenge, the cache
+//! tested in src/config/ and tests/config_env.rs): the realm in the challenge, the cache
 //! TTLs observed by the embedded issuer's call counter, the verifytoken body encoding observed
 //! by the server that receives it, and plain http to a non-loopback name. Every test here fails
 //! if the matching builder call in `GuardConfig::layer()` / `remote_verifier()` /

@@ -5,10 +5,11 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use bearer_guard::{ConfigError, GuardConfig, Mode};
 use bearer_guard_mock::{Endpoint, MintOptions, MockIssuer};
-use common::{app, body_text, get_with, send};
+use common::{app, body_text, get_with, send, serve, status_of};
 
 fn config(vars: &[(&str, &str)]) -> GuardConfig {
     let vars: HashMap<String, String> = vars
@@ -201,4 +202,63 @@ async fn crm_now_preset_with_a_jwks_checks_the_issuers_jwts_locally() {
     .await;
     assert_eq!(response.status(), 200);
     assert_eq!(issuer.calls(Endpoint::Verify), 0);
+}
+
+/// The secret settings reach the place that uses them as they were read: the introspection
+/// client secret (ending in a space: not trimmed) in the Basic credentials the endpoint
+/// checks, the admin token in the admin listener's check; neither shows in `Debug`. Fails if
+/// `GuardConfig` trimmed, dropped or swapped a secret on its way to the verifier or the router.
+#[tokio::test]
+async fn secret_settings_reach_their_use_as_read_and_never_show() {
+    const CLIENT_SECRET: &str = "rs-Secret-as-read ";
+    const ADMIN_TOKEN: &str = "admin-Token-from-the-env-7c1e";
+    let issuer = issuer().await;
+    issuer.add_introspection_client("rs-id", CLIENT_SECRET);
+    let introspection_url = issuer.introspection_url();
+    let config = config(&[
+        ("GUARD_INTROSPECTION_URL", &introspection_url),
+        ("GUARD_INTROSPECTION_CLIENT_ID", "rs-id"),
+        ("GUARD_INTROSPECTION_CLIENT_SECRET", CLIENT_SECRET),
+        ("GUARD_ADMIN_LISTEN", "127.0.0.1:0"),
+        ("GUARD_ADMIN_TOKEN", ADMIN_TOKEN),
+    ]);
+    let shown = format!("{config:?}");
+    assert!(!shown.contains(CLIENT_SECRET.trim()), "{shown}");
+    assert!(!shown.contains(ADMIN_TOKEN), "{shown}");
+
+    let layer = config.layer().unwrap_or_else(|e| panic!("layer: {e}"));
+    let api = app(layer.clone());
+    let token = issuer
+        .issue_introspection_token("Users:1", "read", Duration::from_secs(300))
+        .unwrap_or_else(|e| panic!("token: {e}"));
+    assert_eq!(status_of(&api, &token).await, 200);
+    let request = issuer
+        .last_introspection_request()
+        .unwrap_or_else(|| panic!("no introspection request"));
+    assert_eq!(
+        request.basic,
+        Some(("rs-id".to_owned(), CLIENT_SECRET.to_owned()))
+    );
+
+    let admin = config
+        .admin_router(&layer)
+        .unwrap_or_else(|e| panic!("admin router: {e}"))
+        .unwrap_or_else(|| panic!("GUARD_ADMIN_LISTEN is set: an admin router"));
+    let revoke_url = format!("http://{}/revoke", serve(admin).await);
+    let revoke = |admin_token: &str| {
+        common::client()
+            .post(&revoke_url)
+            .header("authorization", format!("Bearer {admin_token}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"))
+            .send()
+    };
+    let wrong = revoke("admin-Token-from-the-env-7c1f")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(status_of(&api, &token).await, 200, "nothing was revoked");
+    let right = revoke(ADMIN_TOKEN).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(right.status(), 204);
+    assert_eq!(status_of(&api, &token).await, 401, "revoked");
 }

@@ -412,7 +412,7 @@ async fn debug_output_of_every_config_and_token_type_redacts() {
 /// A `GUARD_VERIFY_URL` with credentials in it must not show up in `GuardConfig`'s `Debug`
 /// (an application may log its configuration before building the guard). Found by this file
 /// while `from_lookup` still accepted such URLs and `Debug` printed them; fixed in
-/// src/config.rs, which now refuses them when read and hides user info in `Debug`.
+/// src/config/ (then src/config.rs), which now refuses them when read and hides user info in `Debug`.
 #[test]
 fn guard_config_debug_does_not_show_a_password_in_a_url() {
     let url = "https://partner:hunter2-never-shown@crm.example/v1/getOauthToken.php";
@@ -424,6 +424,59 @@ fn guard_config_debug_does_not_show_a_password_in_a_url() {
             Err(error) => format!("{error} {error:?}"),
         };
     assert!(!shown.contains("hunter2-never-shown"), "{shown}");
+}
+
+/// Every secret setting of a `GuardConfig` (the introspection client secret, the cache secret,
+/// the admin token, the password in the Redis URL) is absent from its `Debug`, plain and
+/// `{:#?}`, and from the sidecar's `SidecarConfig` that holds it: `[redacted]` stands in their
+/// place, and the Redis URL is shown without its password. The values are still there,
+/// unchanged, for `expose_secret` (the secrets read as they are, the URL trimmed).
+#[test]
+fn guard_config_debug_shows_no_secret_setting() {
+    let client_secret = "Introspection-Secret-never-shown ";
+    let cache_secret = "Cache-Secret-never-shown-0123456789abcdef ";
+    let admin_token = "Admin-Token-never-shown-5d2b";
+    let password = "Redis-Password-never-shown-91fe";
+    let redis_url = format!(" redis://user:{password}@127.0.0.1:6379/0 ");
+    let vars = [
+        ("GUARD_INTROSPECTION_URL", "https://idp.example/introspect"),
+        ("GUARD_INTROSPECTION_CLIENT_ID", "rs-id"),
+        ("GUARD_INTROSPECTION_CLIENT_SECRET", client_secret),
+        ("GUARD_REDIS_URL", redis_url.as_str()),
+        ("GUARD_CACHE_SECRET", cache_secret),
+        ("GUARD_ADMIN_LISTEN", "127.0.0.1:9090"),
+        ("GUARD_ADMIN_TOKEN", admin_token),
+    ];
+    let config = GuardConfig::from_lookup(|name| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut secrets = Secrets::default();
+    secrets.add("introspection client secret", client_secret.trim());
+    secrets.add("cache secret", cache_secret.trim());
+    secrets.add("admin token", admin_token);
+    secrets.add("redis password", password);
+    for shown in [format!("{config:?}"), format!("{config:#?}")] {
+        secrets.assert_absent("Debug of GuardConfig", &shown);
+        assert_eq!(shown.matches("[redacted]").count(), 3, "{shown}");
+        assert!(
+            shown.contains("redis://127.0.0.1:6379/0 (parts redacted)"),
+            "{shown}"
+        );
+        assert!(shown.contains("rs-id"), "{shown}");
+    }
+    let exposed = |secret: &Option<bearer_guard::Secret>| {
+        secret
+            .as_ref()
+            .map(|s| s.expose_secret().to_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(exposed(&config.introspection_client_secret), client_secret);
+    assert_eq!(exposed(&config.cache_secret), cache_secret);
+    assert_eq!(exposed(&config.admin_token), admin_token);
+    assert_eq!(exposed(&config.redis_url), redis_url.trim());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

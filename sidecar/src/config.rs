@@ -102,6 +102,25 @@ mod tests {
     }
 
     #[test]
+    fn debug_shows_no_secret_setting() {
+        let config = config(&[
+            ("GUARD_INTROSPECTION_URL", "http://127.0.0.1:9/introspect"),
+            ("GUARD_INTROSPECTION_CLIENT_ID", "rs-id"),
+            (
+                "GUARD_INTROSPECTION_CLIENT_SECRET",
+                "sidecar-Client-Secret-3e7a",
+            ),
+            ("GUARD_ADMIN_LISTEN", "127.0.0.1:9090"),
+            ("GUARD_ADMIN_TOKEN", "sidecar-Admin-Token-0b44"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("sidecar-Client-Secret-3e7a"), "{shown}");
+        assert!(!shown.contains("sidecar-Admin-Token-0b44"), "{shown}");
+        assert_eq!(shown.matches("[redacted]").count(), 2, "{shown}");
+    }
+
+    #[test]
     fn no_source_is_an_error_naming_the_variables() {
         let message = config(&[("GUARD_LISTEN", "127.0.0.1:9000")])
             .err()

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::guard::DEFAULT_REVOCATION_TTL;
+use crate::secret::Secret;
 
 /// Default `GUARD_REDIS_TIMEOUT_MS`: 100.
 const DEFAULT_REDIS_TIMEOUT_MS: u64 = 100;
@@ -15,24 +16,30 @@ const MIN_CACHE_SECRET: usize = 32;
 /// The replica settings read from the environment.
 #[derive(Clone, PartialEq, Eq)]
 pub(super) struct ReplicaSettings {
-    pub(super) redis_url: Option<String>,
-    pub(super) cache_secret: Option<String>,
+    pub(super) redis_url: Option<Secret>,
+    pub(super) cache_secret: Option<Secret>,
     pub(super) redis_timeout: Duration,
     pub(super) revocation_ttl: Duration,
     pub(super) admin_listen: Option<SocketAddr>,
-    pub(super) admin_token: Option<String>,
+    pub(super) admin_token: Option<Secret>,
 }
 
 impl ReplicaSettings {
-    /// Reads them through `get` (trimmed, empty = unset) and `raw` (as is: secrets).
+    /// Reads them through `get` (trimmed, empty = unset) and `raw` (as is: secrets). The
+    /// secrets (the Redis URL may carry a password) go into a [`Secret`] as they are read.
     pub(super) fn read(
         get: &dyn Fn(&str) -> Option<String>,
         raw: &dyn Fn(&str) -> Option<String>,
         listen: SocketAddr,
     ) -> Result<Self, ConfigError> {
-        let redis_url = get("GUARD_REDIS_URL");
-        let cache_secret = raw("GUARD_CACHE_SECRET").filter(|v| !v.is_empty());
+        let redis_url = raw("GUARD_REDIS_URL")
+            .map(Secret::trimmed)
+            .filter(|url| !url.expose_secret().is_empty());
+        let cache_secret = raw("GUARD_CACHE_SECRET")
+            .filter(|v| !v.is_empty())
+            .map(Secret::new);
         if let Some(url) = &redis_url {
+            let url = url.expose_secret();
             if cfg!(not(feature = "redis")) {
                 return Err(ConfigError::invalid(
                     "GUARD_REDIS_URL",
@@ -54,7 +61,7 @@ impl ReplicaSettings {
                          cache keys from (at least 32 bytes)",
                     ));
                 }
-                Some(secret) if secret.len() < MIN_CACHE_SECRET => {
+                Some(secret) if secret.expose_secret().len() < MIN_CACHE_SECRET => {
                     return Err(ConfigError::invalid(
                         "GUARD_CACHE_SECRET",
                         "must be at least 32 bytes (e.g. `openssl rand -base64 48`)",
@@ -86,7 +93,9 @@ impl ReplicaSettings {
                 Some(addr)
             }
         };
-        let admin_token = raw("GUARD_ADMIN_TOKEN").filter(|v| !v.is_empty());
+        let admin_token = raw("GUARD_ADMIN_TOKEN")
+            .filter(|v| !v.is_empty())
+            .map(Secret::new);
         if admin_listen.is_some() {
             match &admin_token {
                 None => {
@@ -96,7 +105,7 @@ impl ReplicaSettings {
                          requires (at least 16 bytes)",
                     ));
                 }
-                Some(token) if token.len() < crate::admin::MIN_ADMIN_TOKEN_LEN => {
+                Some(token) if token.expose_secret().len() < crate::admin::MIN_ADMIN_TOKEN_LEN => {
                     return Err(ConfigError::invalid(
                         "GUARD_ADMIN_TOKEN",
                         "must be at least 16 bytes",

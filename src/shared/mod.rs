@@ -40,11 +40,13 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use secrecy::{ExposeSecret, SecretSlice};
 
 use crate::cache::{RevokedSet, VerdictCache};
 use crate::error::ConfigError;
 use crate::principal::VerifierKind;
 use crate::redact::redacted_url;
+use crate::secret::Secret;
 use crate::telemetry;
 
 pub(crate) use entry::SharedVerdict;
@@ -72,12 +74,13 @@ pub const DEFAULT_KEY_PREFIX: &str = "bearer-guard:";
 /// Given to [`BearerGuardLayerBuilder::shared_cache`](crate::BearerGuardLayerBuilder::shared_cache).
 /// Every replica that should share verdicts uses the same URL, secret, [scope](Self::scope)
 /// and key prefix: guards share verdicts only when their secret AND scope are equal. The
-/// secret never leaves the process (only keys derived from it are kept) and `Debug` shows
-/// neither it nor the URL's password.
+/// secret never leaves the process (the guard keeps only keys derived from it), `Debug` shows
+/// neither it nor the URL's password, and both are wiped from memory when this is dropped.
 #[derive(Clone)]
 pub struct SharedCache {
-    url: String,
-    secret: Vec<u8>,
+    /// May carry a password.
+    url: Secret,
+    secret: SecretSlice<u8>,
     timeout: Duration,
     key_prefix: String,
     scope: String,
@@ -86,7 +89,7 @@ pub struct SharedCache {
 impl std::fmt::Debug for SharedCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SharedCache")
-            .field("url", &redacted_url(&self.url))
+            .field("url", &redacted_url(self.url.expose_secret()))
             .field("secret", &"..")
             .field("timeout", &self.timeout)
             .field("key_prefix", &self.key_prefix)
@@ -101,8 +104,8 @@ impl SharedCache {
     /// `secret` (at least 32 bytes; checked when the guard is built).
     pub fn new(url: impl Into<String>, secret: impl AsRef<[u8]>) -> Self {
         SharedCache {
-            url: url.into(),
-            secret: secret.as_ref().to_vec(),
+            url: Secret::new(url.into()),
+            secret: SecretSlice::from(secret.as_ref().to_vec()),
             timeout: DEFAULT_REDIS_TIMEOUT,
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
             scope: String::new(),
@@ -150,7 +153,7 @@ impl SharedCache {
             ));
         }
         let keys = Arc::new(keys::SharedKeys::derive(
-            &self.secret,
+            self.secret.expose_secret(),
             self.scope.as_bytes(),
         )?);
         if self.timeout.is_zero() || self.timeout > MAX_REDIS_TIMEOUT {
@@ -165,9 +168,11 @@ impl SharedCache {
                 "must be printable ASCII without spaces, at most 64 bytes",
             ));
         }
-        let scheme_ok = self.url.starts_with("redis://") || self.url.starts_with("rediss://");
+        let url = self.url.expose_secret();
+        let scheme_ok = url.starts_with("redis://") || url.starts_with("rediss://");
         // The URL may hold a password: never echoed.
-        let client = redis::Client::open(self.url.as_str())
+        // redis-rs keeps the password (for reconnecting) as long as the client lives.
+        let client = redis::Client::open(url)
             .ok()
             .filter(|_| scheme_ok)
             .ok_or_else(|| {

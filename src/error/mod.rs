@@ -27,7 +27,13 @@ use std::fmt::Write as _;
 
 use http::{HeaderValue, StatusCode};
 
-use crate::scope::ScopeRequirement;
+use crate::scope::requirement::ScopeRequirement;
+
+// Its own leaf module, so that what `AuthError` names (the scope requirements) can return it
+// without importing this module back.
+pub(crate) mod config;
+
+pub use config::ConfigError;
 
 /// Why a request was turned away. Every variant maps to exactly one HTTP answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -238,44 +244,6 @@ fn push_quoted(out: &mut String, text: &str) {
     out.push('"');
 }
 
-/// Why a guard or a verifier could not be built from its configuration.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// A setting has a value it cannot take.
-    #[error("{name}: {problem}")]
-    Invalid {
-        /// The setting (builder method or environment variable).
-        name: Cow<'static, str>,
-        /// What is wrong with its value (never the value itself when it may be secret).
-        problem: Cow<'static, str>,
-    },
-    /// A URL is not allowed: not https, and neither loopback nor explicitly allowed.
-    #[error("{name}: {problem}")]
-    InsecureUrl {
-        /// The setting that holds the URL.
-        name: Cow<'static, str>,
-        /// What is wrong with it.
-        problem: Cow<'static, str>,
-    },
-    /// A key could not be read or parsed.
-    #[error("{name}: {problem}")]
-    Key {
-        /// The setting or file that holds the key.
-        name: Cow<'static, str>,
-        /// What is wrong with it.
-        problem: Cow<'static, str>,
-    },
-    /// The HTTP client could not be built (the TLS backend did not start). The cause is the
-    /// [`source`](std::error::Error::source).
-    #[error("the HTTP client could not be built")]
-    HttpClient(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
-    /// The system's random generator failed, so no secret cache key could be drawn. The guard
-    /// is not built: it never falls back to an unkeyed fingerprint.
-    #[error("the system random generator failed: no secret cache key")]
-    NoRandomKey,
-}
-
 /// Why a [`revoke`](crate::BearerGuardLayer::revoke) did not fully take effect. The admin
 /// listener answers each with [`status`](Self::status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -298,19 +266,6 @@ impl RevokeError {
         match self {
             RevokeError::MalformedToken => StatusCode::BAD_REQUEST,
             RevokeError::SharedUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-}
-
-impl ConfigError {
-    /// A [`ConfigError::Invalid`] for `name`.
-    pub fn invalid(
-        name: impl Into<Cow<'static, str>>,
-        problem: impl Into<Cow<'static, str>>,
-    ) -> Self {
-        ConfigError::Invalid {
-            name: name.into(),
-            problem: problem.into(),
         }
     }
 }
