@@ -10,6 +10,7 @@ use super::source::TokenSource;
 use super::token::MAX_LIFETIME;
 use crate::error::ConfigError;
 use crate::outbound;
+use crate::secret::Secret;
 
 /// Longest `timeout`, `connect_timeout` or `total_timeout` accepted: 10 minutes.
 const MAX_TIMEOUT: Duration = Duration::from_secs(600);
@@ -22,7 +23,7 @@ const MAX_RETRIES: u32 = 10;
 pub struct TokenSourceBuilder {
     endpoint: TokenEndpoint,
     client_id: String,
-    client_secret: String,
+    client_secret: Secret,
     client: Option<reqwest::Client>,
     connect_timeout: Duration,
     timeout: Duration,
@@ -34,7 +35,7 @@ pub struct TokenSourceBuilder {
 }
 
 impl TokenSourceBuilder {
-    pub(crate) fn new(endpoint: TokenEndpoint, client_id: String, client_secret: String) -> Self {
+    pub(crate) fn new(endpoint: TokenEndpoint, client_id: String, client_secret: Secret) -> Self {
         TokenSourceBuilder {
             endpoint,
             client_id,
@@ -120,9 +121,11 @@ impl TokenSourceBuilder {
     /// than `timeout`, more than 10 retries, a `refresh_before` over a day, a
     /// `default_lifetime` of zero or over a day, or an HTTP client that cannot start.
     pub fn build(self) -> Result<TokenSource, ConfigError> {
-        let request =
-            self.endpoint
-                .prepare(&self.client_id, &self.client_secret, self.allow_plain_http)?;
+        let request = self.endpoint.prepare(
+            &self.client_id,
+            self.client_secret.expose_secret(),
+            self.allow_plain_http,
+        )?;
         for (name, value) in [
             ("timeout", self.timeout),
             ("connect_timeout", self.connect_timeout),

@@ -35,6 +35,7 @@ use super::{BoxFuture, Verdict, Verifier};
 use crate::credentials::basic_header;
 use crate::error::ConfigError;
 use crate::principal::{Claims, Principal, VerifierKind, unix_time_from_json};
+use crate::secret::Secret;
 use crate::token::BearerToken;
 
 /// How the resource server authenticates itself to the introspection endpoint.
@@ -48,15 +49,15 @@ pub enum ClientAuth {
     Basic {
         /// The client id.
         client_id: String,
-        /// The client secret (never shown by `Debug`).
-        client_secret: String,
+        /// The client secret (wiped on drop, never shown by `Debug`).
+        client_secret: Secret,
     },
     /// `client_id` and `client_secret` as form fields in the body (`client_secret_post`).
     Post {
         /// The client id.
         client_id: String,
-        /// The client secret (never shown by `Debug`).
-        client_secret: String,
+        /// The client secret (wiped on drop, never shown by `Debug`).
+        client_secret: Secret,
     },
 }
 
@@ -89,9 +90,11 @@ pub(crate) struct Rules {
 pub struct IntrospectionVerifier {
     caller: Caller,
     url: Url,
-    auth: ClientAuth,
-    /// `Some` for [`ClientAuth::Basic`]: the header value, built once, marked sensitive.
+    /// `Some` for [`ClientAuth::Basic`]: the header value, built once, marked sensitive (the
+    /// secret itself is not kept).
     basic: Option<http::HeaderValue>,
+    /// `Some` for [`ClientAuth::Post`]: the form fields, sent on every call.
+    post: Option<(String, Secret)>,
     rules: Rules,
 }
 
@@ -111,18 +114,23 @@ impl IntrospectionVerifier {
         self.url.as_str()
     }
 
+    /// How it authenticates itself, for `Debug`.
+    fn auth_kind(&self) -> &'static str {
+        match (&self.basic, &self.post) {
+            (Some(_), _) => "client_secret_basic",
+            (None, Some(_)) => "client_secret_post",
+            (None, None) => "none",
+        }
+    }
+
     async fn call(&self, token: &BearerToken) -> Verdict {
         let mut fields = vec![
             ("token", token.as_str()),
             ("token_type_hint", "access_token"),
         ];
-        if let ClientAuth::Post {
-            client_id,
-            client_secret,
-        } = &self.auth
-        {
+        if let Some((client_id, client_secret)) = &self.post {
             fields.push(("client_id", client_id));
-            fields.push(("client_secret", client_secret));
+            fields.push(("client_secret", client_secret.expose_secret()));
         }
         let deadline = self.caller.deadline();
         let (status, body) = match self
@@ -162,7 +170,7 @@ impl fmt::Debug for IntrospectionVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IntrospectionVerifier")
             .field("url", &self.url.as_str())
-            .field("auth", &self.auth)
+            .field("auth", &self.auth_kind())
             .field("issuers", &self.rules.issuers)
             .field("audiences", &self.rules.audiences)
             .field("caller", &self.caller)
@@ -293,7 +301,7 @@ impl IntrospectionVerifierBuilder {
 
     /// Shorthand for [`ClientAuth::Basic`] (`client_secret_basic`, what RFC 7662 servers
     /// expect by default).
-    pub fn client_basic(self, client_id: impl Into<String>, secret: impl Into<String>) -> Self {
+    pub fn client_basic(self, client_id: impl Into<String>, secret: impl Into<Secret>) -> Self {
         self.client_auth(ClientAuth::Basic {
             client_id: client_id.into(),
             client_secret: secret.into(),
@@ -304,7 +312,7 @@ impl IntrospectionVerifierBuilder {
     pub fn client_secret_post(
         self,
         client_id: impl Into<String>,
-        secret: impl Into<String>,
+        secret: impl Into<Secret>,
     ) -> Self {
         self.client_auth(ClientAuth::Post {
             client_id: client_id.into(),
@@ -340,17 +348,27 @@ impl IntrospectionVerifierBuilder {
             ClientAuth::Basic {
                 client_id,
                 client_secret,
-            } => Some(basic_header(client_id, client_secret).ok_or_else(|| {
-                ConfigError::invalid("client_auth", "credentials a header cannot carry")
-            })?),
+            } => Some(
+                basic_header(client_id, client_secret.expose_secret()).ok_or_else(|| {
+                    ConfigError::invalid("client_auth", "credentials a header cannot carry")
+                })?,
+            ),
             ClientAuth::None | ClientAuth::Post { .. } => None,
         };
         let caller = self.calls.caller()?;
+        // For Basic only the header is kept; the secret is wiped when `self.auth` drops.
+        let post = match self.auth {
+            ClientAuth::Post {
+                client_id,
+                client_secret,
+            } => Some((client_id, client_secret)),
+            ClientAuth::None | ClientAuth::Basic { .. } => None,
+        };
         Ok(IntrospectionVerifier {
             caller,
             url,
-            auth: self.auth,
             basic,
+            post,
             rules: self.rules,
         })
     }
@@ -485,7 +503,13 @@ mod tests {
         let verifier = builder.build().unwrap_or_else(|e| panic!("{e}"));
         let shown = format!("{verifier:?}");
         assert!(!shown.contains("t0p-s3cret"), "{shown}");
-        assert!(shown.contains("rs"), "{shown}");
+        assert!(shown.contains("auth: \"client_secret_basic\""), "{shown}");
+        let post = IntrospectionVerifier::builder("https://idp.example/introspect")
+            .client_secret_post("rs", "t0p-s3cret");
+        assert!(!format!("{post:?}").contains("t0p-s3cret"));
+        let shown = format!("{:?}", post.build().unwrap_or_else(|e| panic!("{e}")));
+        assert!(!shown.contains("t0p-s3cret"), "{shown}");
+        assert!(shown.contains("auth: \"client_secret_post\""), "{shown}");
     }
 
     #[test]
