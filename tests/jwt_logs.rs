@@ -29,7 +29,7 @@ async fn jwks_and_discovery_urls_with_a_query_never_reach_the_log() {
     let token = TestKey::ec("k").sign(&claims(json!({})));
 
     // A JWKS endpoint that refuses connections: the transport error is logged at WARN.
-    let port = closed_port().await;
+    let port = closed_port();
     let jwks = JwtVerifier::builder()
         .jwks_url(format!(
             "http://127.0.0.1:{port}/jwks.json?api_key={SECRET}"
