@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-/// Why a test process (such as [`RedisServer`](crate::process::RedisServer)) did not start.
+/// Why a test process (such as `RedisServer`, feature `redis-server`) did not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProcessError {

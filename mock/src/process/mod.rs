@@ -1,5 +1,5 @@
 //! Real server processes for tests and benches, on `127.0.0.1` only: a free port, and (feature
-//! `redis-server`) a real [`RedisServer`].
+//! `redis-server`) a real `RedisServer`.
 //!
 //! Every process started here is killed and reaped when its handle is dropped, also when the
 //! test panics (unwinding runs `Drop`); every wait is bounded in tries and in time. A machine

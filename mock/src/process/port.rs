@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, TcpListener};
 /// A port on `127.0.0.1` that nothing listens on: bound, read, and released at once.
 ///
 /// Another process may take it before the caller binds it; starters that bind it themselves
-/// (such as [`RedisServer::start`](crate::process::RedisServer)) retry a few times. As the
+/// (such as `RedisServer::start`) retry a few times. As the
 /// address of a server that is down, it refuses connections.
 ///
 /// # Errors
