@@ -60,33 +60,39 @@ fn main() {
     }
 }
 
+/// One variant per named app: a batch sends `authorization` to it `n` times. Each app is
+/// first checked to answer 200 (a bench of 401s would measure the wrong path).
+fn request_variants<'a>(
+    runtime: &'a tokio::runtime::Runtime,
+    apps: &'a [(&'static str, axum::Router)],
+    authorization: &'a http::HeaderValue,
+) -> Vec<Variant<'a>> {
+    runtime.block_on(async {
+        for (name, app) in apps {
+            support::assert_ok(name, app, authorization).await;
+        }
+    });
+    apps.iter()
+        .map(|(name, app)| Variant {
+            name: (*name).to_owned(),
+            run: Box::new(move |n| {
+                runtime.block_on(async {
+                    for _ in 0..n {
+                        black_box(support::status(app, authorization).await);
+                    }
+                })
+            }),
+        })
+        .collect()
+}
+
 fn shared(runtime: &tokio::runtime::Runtime, rounds: usize) {
     let redis = shared_support::RedisServer::start();
     let issuer = runtime.block_on(async { MockIssuer::start().await.expect("mock issuer") });
     let token = support::mock_token(&issuer);
     let authorization = support::bearer(&token);
     let apps = runtime.block_on(async { shared_support::shared_variants(&issuer, &redis) });
-    runtime.block_on(async {
-        for (name, app) in &apps {
-            support::assert_ok(name, app, &authorization).await;
-        }
-    });
-    let mut variants: Vec<Variant<'_>> = apps
-        .iter()
-        .map(|(name, app)| {
-            let authorization = &authorization;
-            Variant {
-                name: (*name).to_owned(),
-                run: Box::new(move |n| {
-                    runtime.block_on(async {
-                        for _ in 0..n {
-                            black_box(support::status(app, authorization).await);
-                        }
-                    })
-                }),
-            }
-        })
-        .collect();
+    let mut variants = request_variants(runtime, &apps, &authorization);
     let per_round = paired_rounds::measure(&mut variants, rounds);
     println!("## shared: {} variants, {rounds} rounds", variants.len());
     println!();
@@ -127,27 +133,7 @@ fn per_request(runtime: &tokio::runtime::Runtime, rounds: usize) {
     let token = support::mock_token(&issuer);
     let authorization = support::bearer(&token);
     let apps = support::per_request_variants(runtime, &issuer, &token);
-    runtime.block_on(async {
-        for (name, app) in &apps {
-            support::assert_ok(name, app, &authorization).await;
-        }
-    });
-    let mut variants: Vec<Variant<'_>> = apps
-        .iter()
-        .map(|(name, app)| {
-            let authorization = &authorization;
-            Variant {
-                name: (*name).to_owned(),
-                run: Box::new(move |n| {
-                    runtime.block_on(async {
-                        for _ in 0..n {
-                            black_box(support::status(app, authorization).await);
-                        }
-                    })
-                }),
-            }
-        })
-        .collect();
+    let mut variants = request_variants(runtime, &apps, &authorization);
     let per_round = paired_rounds::measure(&mut variants, rounds);
     println!(
         "## per_request: {} variants, {}-byte token, {rounds} rounds",

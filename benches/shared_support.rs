@@ -1,59 +1,17 @@
-//! The shared-cache bench variants and the `redis-server` they need (started here on a free
-//! 127.0.0.1 port, `--save '' --appendonly no`, killed on drop).
+//! The shared-cache bench variants and the `redis-server` they need (the tests' copy,
+//! `bearer_guard_mock::process::RedisServer`: a free 127.0.0.1 port, `--save ''
+//! --appendonly no`, killed on drop).
 //!
 //! Included with `#[path = "shared_support.rs"] mod shared_support;` next to `support.rs`.
 #![allow(dead_code)]
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use bearer_guard::shared::SharedCache;
 use bearer_guard::{BearerGuardLayer, RemoteVerifier};
 use bearer_guard_mock::MockIssuer;
-
-/// A `redis-server` child process; killed on drop.
-pub struct RedisServer {
-    child: Child,
-    port: u16,
-}
-
-impl RedisServer {
-    /// Starts one on a free port and waits (at most 10 s) until it accepts connections.
-    pub fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is not installed (apt-get install redis-server)");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        RedisServer { child, port }
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+pub use bearer_guard_mock::process::RedisServer;
 
 /// The cache secret of the bench guards.
 const SECRET: &str = "bench-cache-secret-0123456789-abcdefghij";

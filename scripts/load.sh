@@ -24,6 +24,9 @@
 # every variant. Loopback only; the server is killed on exit and stops by itself after the
 # time the run needs plus two minutes.
 set -euo pipefail
+NAME=load.sh
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROUNDS=3
 DURATION=10
@@ -33,11 +36,6 @@ WORKERS=1
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT="$ROOT/benches/results"
 VARIANTS="unguarded static_bearer cache_hit jwt_cache_on jwt_cache_off jwt_authorizer"
-
-usage() {
-    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-    exit "${1:-0}"
-}
 
 while getopts "r:d:c:t:w:o:v:h" opt; do
     case "$opt" in
@@ -52,19 +50,11 @@ while getopts "r:d:c:t:w:o:v:h" opt; do
         *) usage 2 ;;
     esac
 done
-for n in "$ROUNDS" "$DURATION" "$CONNECTIONS" "$WRK_THREADS" "$WORKERS"; do
-    [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "load.sh: '$n' is not a positive integer" >&2; exit 2; }
-done
+require_positive_integers "$ROUNDS" "$DURATION" "$CONNECTIONS" "$WRK_THREADS" "$WORKERS"
 read -r -a VARIANT_LIST <<<"$VARIANTS"
 
 # --- wrk -------------------------------------------------------------------------------
-if ! command -v wrk >/dev/null 2>&1; then
-    echo "load.sh: wrk not found; installing it with apt-get" >&2
-    SUDO=""
-    [[ $(id -u) -eq 0 ]] || SUDO="sudo"
-    $SUDO apt-get update
-    $SUDO apt-get install -y wrk
-fi
+command -v wrk >/dev/null 2>&1 || apt_install wrk
 
 # --- server ----------------------------------------------------------------------------
 echo "load.sh: building load_server (release)" >&2
@@ -72,31 +62,17 @@ echo "load.sh: building load_server (release)" >&2
 SERVER_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/load_server"
 
 WORK=$(mktemp -d)
-SERVER_PID=""
+PIDS=()
 WRK_PID=""
-cleanup() {
-    if [[ -n "$WRK_PID" ]]; then
-        kill "$WRK_PID" 2>/dev/null || true
-    fi
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 MAX_SECONDS=$((ROUNDS * ${#VARIANT_LIST[@]} * (DURATION + 5) + 120))
 "$SERVER_BIN" --env-file "$WORK/server.env" --workers "$WORKERS" --max-seconds "$MAX_SECONDS" \
     2>"$WORK/server.log" &
-SERVER_PID=$!
-for _ in $(seq 1 600); do
-    [[ -f "$WORK/server.env" ]] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; echo "load.sh: server died" >&2; exit 1; }
-    sleep 0.1
-done
-[[ -f "$WORK/server.env" ]] || { cat "$WORK/server.log" >&2; echo "load.sh: server not ready after 60 s" >&2; exit 1; }
+PIDS+=($!)
+wait_for_file "$WORK/server.env" "${PIDS[-1]}" \
+    || { cat "$WORK/server.log" >&2; echo "load.sh: server died or not ready after 60 s" >&2; exit 1; }
 # shellcheck disable=SC1091
 source "$WORK/server.env"
 for variant in "${VARIANT_LIST[@]}"; do
@@ -105,14 +81,6 @@ for variant in "${VARIANT_LIST[@]}"; do
 done
 
 # --- runs ------------------------------------------------------------------------------
-# wrk latency to microseconds: "812.00us", "1.23ms", "2.01s".
-to_us() {
-    awk -v v="$1" 'BEGIN {
-        n = v + 0
-        if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000;
-        else if (v ~ /s$/) print n * 1000000; else print n }'
-}
-
 mkdir -p "$OUT"
 CSV="$OUT/load.csv"
 echo "round,variant,requests_per_s,p50_us,p99_us,non_2xx,socket_errors,duration_s,connections,wrk_threads,server_workers" >"$CSV"
@@ -121,28 +89,7 @@ FAILED=0
 for round in $(seq 1 "$ROUNDS"); do
     for variant in "${VARIANT_LIST[@]}"; do
         port_var="PORT_$variant"
-        url="http://127.0.0.1:${!port_var}/records"
-        # In the background, so that a signal to this script is handled at once (bash runs
-        # traps only between foreground commands, but `wait` is interrupted).
-        timeout $((DURATION + 30)) wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency \
-            -H "Authorization: Bearer $TOKEN" "$url" >"$WORK/wrk.out" &
-        WRK_PID=$!
-        wait "$WRK_PID" || { cat "$WORK/wrk.out" >&2; echo "load.sh: wrk failed on $variant" >&2; exit 1; }
-        WRK_PID=""
-        out=$(cat "$WORK/wrk.out")
-        rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-        p50=$(to_us "$(awk '$1 == "50%" {print $2}' <<<"$out")")
-        p99=$(to_us "$(awk '$1 == "99%" {print $2}' <<<"$out")")
-        non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
-        errors=$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10}' <<<"$out")
-        non2xx=${non2xx:-0}
-        errors=${errors:-0}
-        if [[ "$non2xx" != 0 ]]; then
-            echo "load.sh: $variant answered $non2xx non-2xx responses: its numbers are worthless" >&2
-            FAILED=1
-        fi
-        printf "round %s  %-15s %10.0f req/s  p50 %8.1f us  p99 %8.1f us\n" "$round" "$variant" "$rps" "$p50" "$p99" >&2
-        echo "$round,$variant,$rps,$p50,$p99,$non2xx,$errors,$DURATION,$CONNECTIONS,$WRK_THREADS,$WORKERS" >>"$CSV"
+        wrk_round "$round" "$variant" "http://127.0.0.1:${!port_var}/records"
     done
 done
 

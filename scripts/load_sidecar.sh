@@ -18,6 +18,9 @@
 # benches/results. Loopback only; every process is killed on exit and stops by itself after
 # the time the run needs plus two minutes. Do the real runs on a quiet machine.
 set -euo pipefail
+NAME=load_sidecar.sh
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROUNDS=3
 DURATION=10
@@ -27,11 +30,6 @@ WORKERS=1
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT="$ROOT/benches/results"
 VARIANTS=(nginx_plain nginx_sidecar)
-
-usage() {
-    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-    exit "${1:-0}"
-}
 
 while getopts "r:d:c:t:w:o:h" opt; do
     case "$opt" in
@@ -45,22 +43,16 @@ while getopts "r:d:c:t:w:o:h" opt; do
         *) usage 2 ;;
     esac
 done
-for n in "$ROUNDS" "$DURATION" "$CONNECTIONS" "$WRK_THREADS" "$WORKERS"; do
-    [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "load_sidecar.sh: '$n' is not a positive integer" >&2; exit 2; }
-done
+require_positive_integers "$ROUNDS" "$DURATION" "$CONNECTIONS" "$WRK_THREADS" "$WORKERS"
 
 # --- wrk, nginx ------------------------------------------------------------------------
-SUDO=""
-[[ $(id -u) -eq 0 ]] || SUDO="sudo"
 MISSING=()
 command -v wrk >/dev/null 2>&1 || MISSING+=(wrk)
 NGINX=$(command -v nginx 2>/dev/null || true)
 [[ -n "$NGINX" ]] || { [[ -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx; } || true
 [[ -n "$NGINX" ]] || MISSING+=(nginx)
 if [[ ${#MISSING[@]} -gt 0 ]]; then
-    echo "load_sidecar.sh: installing ${MISSING[*]} with apt-get" >&2
-    $SUDO apt-get update
-    $SUDO apt-get install -y "${MISSING[@]}"
+    apt_install "${MISSING[@]}"
     NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 fi
 
@@ -72,30 +64,8 @@ TARGET="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 WORK=$(mktemp -d)
 PIDS=()
 WRK_PID=""
-cleanup() {
-    if [[ -n "$WRK_PID" ]]; then
-        kill "$WRK_PID" 2>/dev/null || true
-    fi
-    for pid in "${PIDS[@]}"; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-        fi
-    done
-    rm -rf "$WORK"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# Waits (at most 60 s) until $1 exists; $2 is the process that should write it.
-wait_for_file() {
-    for _ in $(seq 1 600); do
-        [[ -s "$1" ]] && return 0
-        kill -0 "$2" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    return 1
-}
 
 MAX_SECONDS=$((ROUNDS * ${#VARIANTS[@]} * (DURATION + 5) + 120))
 
@@ -239,13 +209,6 @@ if [[ "$plain" != 200 || "$guarded" != 200 || "$refused" != 401 ]]; then
 fi
 
 # --- runs ------------------------------------------------------------------------------
-to_us() {
-    awk -v v="$1" 'BEGIN {
-        n = v + 0
-        if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000;
-        else if (v ~ /s$/) print n * 1000000; else print n }'
-}
-
 mkdir -p "$OUT"
 CSV="$OUT/load_sidecar.csv"
 echo "round,variant,requests_per_s,p50_us,p99_us,non_2xx,socket_errors,duration_s,connections,wrk_threads,sidecar_workers" >"$CSV"
@@ -257,25 +220,7 @@ for round in $(seq 1 "$ROUNDS"); do
             nginx_plain) port=$PORT_PLAIN ;;
             nginx_sidecar) port=$PORT_SIDECAR ;;
         esac
-        timeout $((DURATION + 30)) wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency \
-            -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$port/records" >"$WORK/wrk.out" &
-        WRK_PID=$!
-        wait "$WRK_PID" || { cat "$WORK/wrk.out" >&2; echo "load_sidecar.sh: wrk failed on $variant" >&2; exit 1; }
-        WRK_PID=""
-        out=$(cat "$WORK/wrk.out")
-        rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-        p50=$(to_us "$(awk '$1 == "50%" {print $2}' <<<"$out")")
-        p99=$(to_us "$(awk '$1 == "99%" {print $2}' <<<"$out")")
-        non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
-        errors=$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10}' <<<"$out")
-        non2xx=${non2xx:-0}
-        errors=${errors:-0}
-        if [[ "$non2xx" != 0 ]]; then
-            echo "load_sidecar.sh: $variant answered $non2xx non-2xx responses: its numbers are worthless" >&2
-            FAILED=1
-        fi
-        printf "round %s  %-14s %10.0f req/s  p50 %8.1f us  p99 %8.1f us\n" "$round" "$variant" "$rps" "$p50" "$p99" >&2
-        echo "$round,$variant,$rps,$p50,$p99,$non2xx,$errors,$DURATION,$CONNECTIONS,$WRK_THREADS,$WORKERS" >>"$CSV"
+        wrk_round "$round" "$variant" "http://127.0.0.1:$port/records"
     done
 done
 

@@ -3,7 +3,8 @@
 //! Compiled only with the `fuzzing` cargo feature and hidden from the docs: this is not a
 //! public API, and nothing here is meant for production builds. Each function hands its input
 //! to exactly the code the request path runs, and reports the result in a form a fuzz target
-//! can check against an independent reading of the input.
+//! can check against an independent reading of the input. The token client's parsers
+//! ([`token_answer`], [`token_error_code`]) are here when the `client` feature is on too.
 
 use http::StatusCode;
 
@@ -78,6 +79,36 @@ pub fn remote_answer(status: u16, body: &[u8]) -> &'static str {
         Reply::Invalid => "invalid",
         Reply::Unusable(_) => "unavailable",
     }
+}
+
+/// What the token client read from a usable token answer (feature `client`).
+#[cfg(feature = "client")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenAnswer {
+    /// `access_token`: a non-empty RFC 6750 `b64token`.
+    pub access_token: String,
+    /// `expires_in`, when the answer has it (never zero).
+    pub expires_in: Option<std::time::Duration>,
+    /// `scope`, when the answer has it.
+    pub scope: Option<String>,
+}
+
+/// The token client's parser of a 2xx token answer (RFC 6749 §5.1), exactly as a fetch reads
+/// it (feature `client`): the token, its lifetime and scope, or what is wrong, in fixed words.
+#[cfg(feature = "client")]
+pub fn token_answer(body: &[u8]) -> Result<TokenAnswer, &'static str> {
+    crate::client::answer::token_answer(body).map(|answer| TokenAnswer {
+        access_token: answer.access_token,
+        expires_in: answer.expires_in,
+        scope: answer.scope,
+    })
+}
+
+/// The token client's reading of an error answer's `error` code (RFC 6749 §5.2, feature
+/// `client`): kept only when it is a plain word.
+#[cfg(feature = "client")]
+pub fn token_error_code(body: &[u8]) -> Option<String> {
+    crate::client::answer::error_code(body)
 }
 
 /// One key the JWKS parser kept.
@@ -157,6 +188,28 @@ mod tests {
             "invalid"
         );
         assert_eq!(bitrix24_batch(503, b"{}"), Err("unavailable"));
+    }
+
+    #[cfg(feature = "client")]
+    #[test]
+    fn token_answer_wrappers_hand_back_what_the_client_reads() {
+        assert_eq!(
+            token_answer(br#"{"access_token":"t=","token_type":"bearer","expires_in":"60"}"#),
+            Ok(TokenAnswer {
+                access_token: "t=".to_owned(),
+                expires_in: Some(std::time::Duration::from_secs(60)),
+                scope: None,
+            })
+        );
+        assert_eq!(
+            token_answer(br#"{"access_token":"t","token_type":"mac"}"#),
+            Err("token_type is not Bearer")
+        );
+        assert_eq!(
+            token_error_code(br#"{"error":"invalid_client"}"#).as_deref(),
+            Some("invalid_client")
+        );
+        assert_eq!(token_error_code(br#"{"error":"a b"}"#), None);
     }
 
     #[test]

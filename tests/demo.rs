@@ -25,17 +25,8 @@ async fn the_printed_curl_lines_answer_200_when_pasted() {
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let output = timeout(
-        Duration::from_secs(30),
-        Command::new("sh").arg("-c").arg(&script).output(),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("curl lines hung"))
-    .unwrap_or_else(|e| panic!("sh: {e}"));
-    let codes = String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect::<Vec<_>>();
+    let codes = run_shell(&script).await;
+    let codes = codes.split_whitespace().collect::<Vec<_>>();
     assert_eq!(codes, ["200", "200", "201"], "script:\n{script}");
     let _ = child.kill().await;
 }
@@ -95,9 +86,14 @@ async fn a_bad_variable_is_named_and_the_demo_exits() {
 /// Runs the printed token line and the `/whoami` line, returning what `/whoami` printed.
 async fn whoami_via_printed_lines(lines: &[String]) -> String {
     let script = format!("{}\n{}", lines[0], lines[1]);
+    run_shell(&script).await
+}
+
+/// Runs `script` with `sh -c` (at most 30 s); its stdout.
+async fn run_shell(script: &str) -> String {
     let output = timeout(
         Duration::from_secs(30),
-        Command::new("sh").arg("-c").arg(&script).output(),
+        Command::new("sh").arg("-c").arg(script).output(),
     )
     .await
     .unwrap_or_else(|_| panic!("curl lines hung"))
@@ -159,17 +155,8 @@ async fn introspect_and_bitrix24_modes_print_a_token_and_curl_lines_that_work() 
                 1
             ),
         );
-        let output = timeout(
-            Duration::from_secs(30),
-            Command::new("sh").arg("-c").arg(&script).output(),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("curl lines hung"))
-        .unwrap_or_else(|e| panic!("sh: {e}"));
-        let codes = String::from_utf8_lossy(&output.stdout)
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect::<Vec<_>>();
+        let codes = run_shell(&script).await;
+        let codes = codes.split_whitespace().collect::<Vec<_>>();
         assert_eq!(codes, ["200", "201"], "{mode}: script:\n{script}");
         let _ = child.kill().await;
     }

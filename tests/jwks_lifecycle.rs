@@ -11,10 +11,9 @@ use axum::http::StatusCode;
 use bearer_guard::BearerGuardLayer;
 use bearer_guard::verify::Verdict;
 use common::jwt_support::{
-    JwksServer, TestKey, claims, eventually, guarded, guarded_by, random_id, status,
+    JwksServer, TestKey, eventually, guarded, guarded_by, random_id, status,
 };
 use common::jwt_support::{WAIT, jwks_verifier, reason, verdict};
-use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_rotated_in_after_start_works_without_restart() {
@@ -26,10 +25,7 @@ async fn a_key_rotated_in_after_start_works_without_restart() {
         .build()
         .unwrap();
     let app = guarded(verifier.clone());
-    assert_eq!(
-        status(&app, &old.sign(&claims(json!({})))).await,
-        StatusCode::OK
-    );
+    assert_eq!(status(&app, &old.fresh_token()).await, StatusCode::OK);
     assert_eq!(server.jwks_fetches(), 1);
 
     tokio::time::sleep(Duration::from_millis(250)).await;
@@ -38,17 +34,14 @@ async fn a_key_rotated_in_after_start_works_without_restart() {
     // new kid share that one fetch and all wait for its result.
     let mut calls = tokio::task::JoinSet::new();
     for _ in 0..20 {
-        let (app, token) = (app.clone(), new.sign(&claims(json!({}))));
+        let (app, token) = (app.clone(), new.fresh_token());
         calls.spawn(async move { status(&app, &token).await });
     }
     while let Some(code) = calls.join_next().await {
         assert_eq!(code.unwrap(), StatusCode::OK);
     }
     assert_eq!(server.jwks_fetches(), 2);
-    assert_eq!(
-        status(&app, &old.sign(&claims(json!({})))).await,
-        StatusCode::OK
-    );
+    assert_eq!(status(&app, &old.fresh_token()).await, StatusCode::OK);
     assert_eq!(server.jwks_fetches(), 2);
 }
 
@@ -62,10 +55,7 @@ async fn a_flood_of_unknown_kids_costs_at_most_one_fetch_per_cooldown() {
         .build()
         .unwrap();
     let app = guarded(verifier.clone());
-    assert_eq!(
-        status(&app, &key.sign(&claims(json!({})))).await,
-        StatusCode::OK
-    );
+    assert_eq!(status(&app, &key.fresh_token()).await, StatusCode::OK);
     assert_eq!(server.jwks_fetches(), 1);
 
     // Within the cool-down of the first fetch: unknown kids are 401 at once, no fetch.
@@ -75,7 +65,7 @@ async fn a_flood_of_unknown_kids_costs_at_most_one_fetch_per_cooldown() {
             let mut calls = tokio::task::JoinSet::new();
             for _ in 0..n {
                 let app = app.clone();
-                let token = TestKey::ed(&random_id()).sign(&claims(json!({})));
+                let token = TestKey::ed(&random_id()).fresh_token();
                 calls.spawn(async move { status(&app, &token).await });
             }
             let mut codes = Vec::new();
@@ -88,7 +78,7 @@ async fn a_flood_of_unknown_kids_costs_at_most_one_fetch_per_cooldown() {
     let codes = flood(100).await;
     assert!(codes.iter().all(|c| *c == StatusCode::UNAUTHORIZED));
     assert_eq!(server.jwks_fetches(), 1);
-    let random = TestKey::ed("random").sign(&claims(json!({})));
+    let random = TestKey::ed("random").fresh_token();
     assert_eq!(
         reason(&verdict(&verifier, &random).await),
         "invalid: unknown kid"
@@ -103,10 +93,7 @@ async fn a_flood_of_unknown_kids_costs_at_most_one_fetch_per_cooldown() {
     let codes = flood(100).await;
     assert!(codes.iter().all(|c| *c == StatusCode::UNAUTHORIZED));
     assert_eq!(server.jwks_fetches(), 2);
-    assert_eq!(
-        status(&app, &key.sign(&claims(json!({})))).await,
-        StatusCode::OK
-    );
+    assert_eq!(status(&app, &key.fresh_token()).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -119,29 +106,23 @@ async fn cached_keys_keep_working_when_the_jwks_server_stops() {
         .build()
         .unwrap();
     let app = guarded(verifier.clone());
-    assert_eq!(
-        status(&app, &key.sign(&claims(json!({})))).await,
-        StatusCode::OK
-    );
+    assert_eq!(status(&app, &key.fresh_token()).await, StatusCode::OK);
     server.stop().await;
     let fetches = server.jwks_fetches();
 
     // Refreshes fail now (several refresh intervals pass) …
     tokio::time::sleep(Duration::from_millis(700)).await;
     // … an unknown kid triggers a refetch that fails: still 401, not 503 …
-    let stranger = TestKey::rsa("stranger").sign(&claims(json!({})));
+    let stranger = TestKey::rsa("stranger").fresh_token();
     assert_eq!(
         reason(&verdict(&verifier, &stranger).await),
         "invalid: unknown kid"
     );
     assert_eq!(status(&app, &stranger).await, StatusCode::UNAUTHORIZED);
     // … and the last good key set still validates fresh tokens.
+    assert_eq!(status(&app, &key.fresh_token()).await, StatusCode::OK);
     assert_eq!(
-        status(&app, &key.sign(&claims(json!({})))).await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        reason(&verdict(&verifier, &key.sign(&claims(json!({})))).await),
+        reason(&verdict(&verifier, &key.fresh_token()).await),
         "valid"
     );
     assert_eq!(server.jwks_fetches(), fetches, "the server was really down");
@@ -150,10 +131,7 @@ async fn cached_keys_keep_working_when_the_jwks_server_stops() {
     server.restart().await;
     server.set_failing(true);
     assert!(eventually(WAIT, || async { server.jwks_fetches() > fetches }).await);
-    assert_eq!(
-        status(&app, &key.sign(&claims(json!({})))).await,
-        StatusCode::OK
-    );
+    assert_eq!(status(&app, &key.fresh_token()).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -166,14 +144,14 @@ async fn jwks_down_at_start_gives_503_until_it_comes_up_then_200() {
         .build()
         .unwrap();
     let app = guarded(verifier.clone());
-    let token = key.sign(&claims(json!({})));
+    let token = key.fresh_token();
     assert_eq!(reason(&verdict(&verifier, &token).await), "unavailable");
     assert!(!verifier.keys_loaded());
     for _ in 0..3 {
         assert_eq!(status(&app, &token).await, StatusCode::SERVICE_UNAVAILABLE);
     }
     // A token without kid needs JWKS keys as well.
-    let no_kid = key.clone().without_kid().sign(&claims(json!({})));
+    let no_kid = key.clone().without_kid().fresh_token();
     assert_eq!(status(&app, &no_kid).await, StatusCode::SERVICE_UNAVAILABLE);
 
     server.restart().await;
@@ -198,7 +176,7 @@ async fn a_failing_endpoint_at_start_recovers_in_the_background() {
         .unknown_kid_cooldown(Duration::from_secs(60))
         .build()
         .unwrap();
-    let token = key.sign(&claims(json!({})));
+    let token = key.fresh_token();
     assert_eq!(reason(&verdict(&verifier, &token).await), "unavailable");
     server.set_failing(false);
     // No request triggers a fetch here (cool-down of 60 s): the retry schedule does.
@@ -217,17 +195,14 @@ async fn a_key_removed_from_the_jwks_stops_validating_after_the_next_refresh() {
         .build()
         .unwrap();
     let app = guarded(verifier.clone());
-    assert_eq!(
-        status(&app, &a.sign(&claims(json!({})))).await,
-        StatusCode::OK
-    );
+    assert_eq!(status(&app, &a.fresh_token()).await, StatusCode::OK);
     let fetches = server.jwks_fetches();
 
     server.set_keys(vec![b.jwk()]);
     assert!(
         eventually(WAIT, || async {
             matches!(
-                verdict(&verifier, &a.sign(&claims(json!({})))).await,
+                verdict(&verifier, &a.fresh_token()).await,
                 Verdict::Invalid(_)
             )
         })
@@ -235,13 +210,10 @@ async fn a_key_removed_from_the_jwks_stops_validating_after_the_next_refresh() {
     );
     assert!(server.jwks_fetches() > fetches);
     assert_eq!(
-        status(&app, &a.sign(&claims(json!({})))).await,
+        status(&app, &a.fresh_token()).await,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(
-        status(&app, &b.sign(&claims(json!({})))).await,
-        StatusCode::OK
-    );
+    assert_eq!(status(&app, &b.fresh_token()).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -255,7 +227,7 @@ async fn cache_control_max_age_sets_the_refresh_pace_within_bounds() {
         .build()
         .unwrap();
     assert_eq!(
-        reason(&verdict(&verifier, &key.sign(&claims(json!({})))).await),
+        reason(&verdict(&verifier, &key.fresh_token()).await),
         "valid"
     );
     // max-age=0 clamped up to 300 ms: several refreshes in 2 s (none at the 1 h interval) …
@@ -280,10 +252,7 @@ async fn the_background_task_stops_when_the_verifier_is_dropped() {
         .unwrap();
     let layer = BearerGuardLayer::new(verifier.clone());
     let app = guarded_by(layer.clone());
-    assert_eq!(
-        status(&app, &key.sign(&claims(json!({})))).await,
-        StatusCode::OK
-    );
+    assert_eq!(status(&app, &key.fresh_token()).await, StatusCode::OK);
     assert!(eventually(WAIT, || async { server.jwks_fetches() >= 3 }).await);
 
     drop((verifier, layer, app));
@@ -311,36 +280,21 @@ async fn an_untagged_static_key_does_not_block_jwks_rotation() {
         .build()
         .unwrap();
     let app = guarded(verifier.clone());
-    assert_eq!(
-        status(&app, &old.sign(&claims(json!({})))).await,
-        StatusCode::OK
-    );
+    assert_eq!(status(&app, &old.fresh_token()).await, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(250)).await;
     server.set_keys(vec![old.jwk(), new.jwk()]);
     let fetches = server.jwks_fetches();
     assert_eq!(
-        reason(&verdict(&verifier, &new.sign(&claims(json!({})))).await),
+        reason(&verdict(&verifier, &new.fresh_token()).await),
         "valid"
     );
     assert_eq!(server.jwks_fetches(), fetches + 1);
-    assert_eq!(
-        status(&app, &new.sign(&claims(json!({})))).await,
-        StatusCode::OK
-    );
+    assert_eq!(status(&app, &new.fresh_token()).await, StatusCode::OK);
     // The PEM key checks tokens without `kid` …
-    assert_eq!(
-        status(&app, &pem.sign(&claims(json!({})))).await,
-        StatusCode::OK
-    );
+    assert_eq!(status(&app, &pem.fresh_token()).await, StatusCode::OK);
     // … but, with a JWKS configured, not tokens naming a `kid` no key carries.
     assert_eq!(
-        reason(
-            &verdict(
-                &verifier,
-                &pem.with_kid("stranger").sign(&claims(json!({})))
-            )
-            .await
-        ),
+        reason(&verdict(&verifier, &pem.with_kid("stranger").fresh_token()).await),
         "invalid: unknown kid"
     );
 }

@@ -162,7 +162,7 @@ async fn typ_at_jwt_and_jwt_pass_by_default_and_only_at_jwt_when_required() {
     at.kid = Some("k".into());
     at.typ = Some("at+jwt".into());
     let at_token = key.sign_with_header(at, &claims(json!({})));
-    let jwt_token = key.sign(&claims(json!({})));
+    let jwt_token = key.fresh_token();
     let mut odd = Header::new(Algorithm::HS256);
     odd.kid = Some("k".into());
     odd.typ = Some("logout+jwt".into());
@@ -294,7 +294,7 @@ async fn guard_require_at_jwt_is_read_from_the_environment() {
         }
         bearer_guard::GuardConfig::from_lookup(move |name| vars.get(name).cloned())
     };
-    let jwt_typ = key.sign(&claims(json!({})));
+    let jwt_typ = key.fresh_token();
     let mut at = Header::new(Algorithm::RS256);
     at.typ = Some("at+jwt".into());
     let at_typ = key.sign_with_header(at, &claims(json!({})));

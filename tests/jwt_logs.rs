@@ -11,10 +11,9 @@ use std::time::Duration;
 
 use bearer_guard::verify::{Verdict, Verifier};
 use bearer_guard::{BearerToken, JwtVerifier};
-use common::jwt_support::{JwksServer, TestKey, claims, eventually};
+use common::jwt_support::{JwksServer, TestKey, eventually};
 use common::log_capture::{Capture, capture};
 use common::raw_http::closed_port;
-use serde_json::json;
 
 const SECRET: &str = "SECRETVALUE";
 const WAIT: Duration = Duration::from_secs(10);
@@ -26,10 +25,10 @@ async fn count(log: &Capture, needle: &str) -> usize {
 #[tokio::test]
 async fn jwks_and_discovery_urls_with_a_query_never_reach_the_log() {
     let log = capture();
-    let token = TestKey::ec("k").sign(&claims(json!({})));
+    let token = TestKey::ec("k").fresh_token();
 
     // A JWKS endpoint that refuses connections: the transport error is logged at WARN.
-    let port = closed_port().await;
+    let port = closed_port();
     let jwks = JwtVerifier::builder()
         .jwks_url(format!(
             "http://127.0.0.1:{port}/jwks.json?api_key={SECRET}"

@@ -14,10 +14,9 @@ use std::time::Duration;
 use axum::Router;
 use bearer_guard::guard::{CacheLookup, DecisionOutcome};
 use bearer_guard::{BearerGuardLayer, JwtVerifier, VerifierKind};
-use common::jwt_support::{JwksServer, TestKey, claims, eventually, status};
+use common::jwt_support::{JwksServer, TestKey, eventually, status};
 use common::{Answer, ScriptedVerifier, app, bearer, get_with, send, status_of};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
-use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -238,7 +237,7 @@ async fn jwks_fetches_are_counted_and_readiness_follows_the_first_load() {
     let app = Router::new()
         .route("/me", axum::routing::get(|| async { "ok" }))
         .layer(layer.clone());
-    let token = key.sign(&claims(json!({})));
+    let token = key.fresh_token();
     assert_eq!(status(&app, &token).await, 200);
     let m = read(&snapshotter);
     assert_eq!(
@@ -252,7 +251,7 @@ async fn jwks_fetches_are_counted_and_readiness_follows_the_first_load() {
     // A failing endpoint counts errors; the keys already loaded keep the guard ready.
     server.set_failing(true);
     tokio::time::sleep(Duration::from_millis(150)).await; // past the cool-down
-    let stranger = TestKey::rsa("unknown-kid").sign(&claims(json!({})));
+    let stranger = TestKey::rsa("unknown-kid").fresh_token();
     let _ = status(&app, &stranger).await; // an unknown `kid`: one refetch, which fails
     let mut errors = 0.0;
     assert!(
@@ -392,7 +391,7 @@ async fn auto_is_ready_once_its_jwks_loads_and_is_labelled_auto() {
         .route("/me", axum::routing::get(|| async { "ok" }))
         .layer(layer);
     assert_eq!(status(&app, "opaque").await, 200);
-    assert_eq!(status(&app, &key.sign(&claims(json!({})))).await, 200);
+    assert_eq!(status(&app, &key.fresh_token()).await, 200);
     let m = read(&snapshotter);
     assert_eq!(
         get(

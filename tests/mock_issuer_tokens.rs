@@ -414,7 +414,7 @@ async fn the_token_source_caps_and_checks_the_answer() -> TestResult {
     // Nobody listening: every attempt is refused.
     let closed = format!(
         "http://127.0.0.1:{}/v1/getOauthToken.php",
-        common::raw_http::closed_port().await
+        common::raw_http::closed_port()
     );
     let err = fetch_crm_now(&closed, ID, SECRET)
         .await

@@ -8,46 +8,18 @@
 #![no_main]
 
 use bearer_guard::fuzzing::{INTROSPECTION_NOW, introspection_answer};
+use bearer_guard_fuzz::unique_members;
 use libfuzzer_sys::fuzz_target;
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
-
-/// Every top-level member of a JSON object, in order, duplicates kept.
-struct Members(Vec<(String, Value)>);
-
-impl<'de> Deserialize<'de> for Members {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct All;
-        impl<'de> Visitor<'de> for All {
-            type Value = Members;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
-                let mut all = Vec::new();
-                while let Some(entry) = map.next_entry::<String, Value>()? {
-                    all.push(entry);
-                }
-                Ok(Members(all))
-            }
-        }
-        deserializer.deserialize_map(All)
-    }
-}
 
 fn expected(status: u16, body: &[u8]) -> (&'static str, Option<(Option<String>, Vec<String>)>) {
     const NO: (&str, Option<(Option<String>, Vec<String>)>) = ("unavailable", None);
-    if !(200..300).contains(&status) || std::str::from_utf8(body).is_err() {
+    if !(200..300).contains(&status) {
         return NO;
     }
-    let Ok(Members(members)) = serde_json::from_slice::<Members>(body) else {
+    let Some(members) = unique_members(body) else {
         return NO;
     };
-    let mut names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
-    names.sort_unstable();
-    if names.windows(2).any(|w| w[0] == w[1]) {
-        return NO;
-    }
     let get = |name: &str| members.iter().find(|(n, _)| n == name).map(|(_, v)| v);
     match get("active") {
         Some(Value::Bool(true)) => {}

@@ -6,32 +6,9 @@
 #![no_main]
 
 use bearer_guard::fuzzing::remote_answer;
+use bearer_guard_fuzz::Members;
 use libfuzzer_sys::fuzz_target;
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
-
-/// Every top-level member of a JSON object, in order, duplicates kept.
-struct Members(Vec<(String, Value)>);
-
-impl<'de> Deserialize<'de> for Members {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct All;
-        impl<'de> Visitor<'de> for All {
-            type Value = Members;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
-                let mut all = Vec::new();
-                while let Some(entry) = map.next_entry::<String, Value>()? {
-                    all.push(entry);
-                }
-                Ok(Members(all))
-            }
-        }
-        deserializer.deserialize_map(All)
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 2 {

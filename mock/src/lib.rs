@@ -43,6 +43,9 @@
 //! [`MockIssuer::set_token_fault`] (see [`Fault`]), [`MockIssuer::revoke`], [`MockIssuer::rotate_key`] and count requests with
 //! [`MockIssuer::calls`]. Request bodies are capped at [`BODY_LIMIT`] bytes.
 //!
+//! Besides the issuer, [`process`] starts real servers for tests on `127.0.0.1`: a free port,
+//! and (feature `redis-server`) a `redis-server` killed on drop.
+//!
 //! # Example: a token and the issuer's URLs
 //!
 //! ```
@@ -110,6 +113,7 @@ mod issuer;
 mod keys;
 mod listener;
 mod opaque;
+pub mod process;
 mod server;
 mod state;
 

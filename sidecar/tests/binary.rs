@@ -12,13 +12,7 @@ use common::{RULES, client, issuer, rules_file, token};
 #[tokio::test]
 async fn it_prints_listening_on_and_answers_over_tcp_with_metrics_health_and_ready() {
     let issuer = issuer().await;
-    let rules = rules_file(RULES);
-    let rules_path = rules.path().display().to_string();
-    let sidecar = SidecarProcess::start(&[
-        ("GUARD_VERIFY_URL", issuer.verify_url()),
-        ("GUARD_RULES", &rules_path),
-    ])
-    .await;
+    let sidecar = SidecarProcess::with_rules(issuer.verify_url()).await;
     let client = client();
     let read = token(&issuer, "read");
     let response = client
@@ -218,13 +212,7 @@ async fn no_verification_source_is_an_error_naming_the_variables() {
 #[tokio::test]
 async fn one_log_line_per_decision_and_never_the_token() {
     let issuer = issuer().await;
-    let rules = rules_file(RULES);
-    let rules_path = rules.path().display().to_string();
-    let sidecar = SidecarProcess::start(&[
-        ("GUARD_VERIFY_URL", issuer.verify_url()),
-        ("GUARD_RULES", &rules_path),
-    ])
-    .await;
+    let sidecar = SidecarProcess::with_rules(issuer.verify_url()).await;
     let client = client();
     let read = token(&issuer, "read");
     let asks = [

@@ -8,7 +8,7 @@ use bearer_guard_mock::Endpoint;
 use common::backend;
 use common::nginx::{HTTP_LINES, Nginx, SERVER_BLOCK};
 use common::process::SidecarProcess;
-use common::{RULES, client, closed_port, issuer, rules_file, token};
+use common::{client, closed_port, issuer, token};
 
 /// The `WWW-Authenticate` values of a response.
 fn challenges(response: &reqwest::Response) -> Vec<String> {
@@ -23,13 +23,7 @@ fn challenges(response: &reqwest::Response) -> Vec<String> {
 #[tokio::test]
 async fn through_nginx_every_answer_reaches_the_client_and_the_backend_gets_the_subject() {
     let issuer = issuer().await;
-    let rules = rules_file(RULES);
-    let rules_path = rules.path().display().to_string();
-    let sidecar = SidecarProcess::start(&[
-        ("GUARD_VERIFY_URL", issuer.verify_url()),
-        ("GUARD_RULES", &rules_path),
-    ])
-    .await;
+    let sidecar = SidecarProcess::with_rules(issuer.verify_url()).await;
     let (backend_addr, seen) = backend::start().await;
     let nginx = Nginx::start(&sidecar.addr, backend_addr).await;
     let client = client();
@@ -176,14 +170,8 @@ async fn through_nginx_every_answer_reaches_the_client_and_the_backend_gets_the_
 #[tokio::test]
 async fn through_nginx_a_verifier_that_is_down_is_503_never_2xx() {
     let issuer = issuer().await;
-    let rules = rules_file(RULES);
-    let rules_path = rules.path().display().to_string();
     let closed = format!("http://127.0.0.1:{}/v1/getOauthToken.php", closed_port());
-    let sidecar = SidecarProcess::start(&[
-        ("GUARD_VERIFY_URL", closed.as_str()),
-        ("GUARD_RULES", &rules_path),
-    ])
-    .await;
+    let sidecar = SidecarProcess::with_rules(&closed).await;
     let (backend_addr, seen) = backend::start().await;
     let nginx = Nginx::start(&sidecar.addr, backend_addr).await;
     let client = client();

@@ -80,7 +80,7 @@
 //! # }
 //! ```
 
-mod answer;
+pub(crate) mod answer;
 mod builder;
 mod error;
 mod fetch;

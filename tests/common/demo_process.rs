@@ -30,9 +30,20 @@ pub async fn example_binary() -> PathBuf {
     profile_dir.join("examples").join("guarded_api")
 }
 
-/// Starts the demo with `vars` and reads its stdout until `listening on` (and, with the
-/// embedded issuer, the curl lines) have been printed.
-pub async fn start(vars: &[(&str, &str)], want_curl: bool) -> (Child, String, Vec<String>) {
+/// What the demo printed before it was ready.
+struct Printed {
+    /// From `listening on <url>`.
+    addr: String,
+    /// From `admin listening on <addr> …`, when printed.
+    admin: Option<String>,
+    /// The `TOKEN=` and `curl ` lines (with the embedded issuer).
+    shell: Vec<String>,
+}
+
+/// Starts the demo with `vars` (nothing else from the test's environment, killed on drop) and
+/// reads its stdout (at most 60 s) until `listening on` and, when `want_curl`, until the four
+/// shell lines of the embedded issuer have been printed.
+async fn launch(vars: &[(&str, &str)], want_curl: bool) -> (Child, Printed) {
     let mut command = Command::new(example_binary().await);
     command
         .env_clear()
@@ -49,19 +60,25 @@ pub async fn start(vars: &[(&str, &str)], want_curl: bool) -> (Child, String, Ve
         .unwrap_or_else(|e| panic!("spawn demo: {e}"));
     let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
     let mut lines = BufReader::new(stdout).lines();
-    let mut addr = String::new();
-    let mut shell = Vec::new();
+    let mut printed = Printed {
+        addr: String::new(),
+        admin: None,
+        shell: Vec::new(),
+    };
     let read = async {
         while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(rest) = line.strip_prefix("admin listening on ") {
+                printed.admin = rest.split_whitespace().next().map(str::to_owned);
+            }
             if let Some(rest) = line.strip_prefix("listening on ") {
-                addr = rest.trim().to_owned();
+                printed.addr = rest.trim().to_owned();
                 if !want_curl {
                     break;
                 }
             }
             if line.starts_with("TOKEN=") || line.starts_with("curl ") {
-                shell.push(line);
-                if shell.len() == 4 {
+                printed.shell.push(line);
+                if printed.shell.len() == 4 {
                     break;
                 }
             }
@@ -71,49 +88,23 @@ pub async fn start(vars: &[(&str, &str)], want_curl: bool) -> (Child, String, Ve
         .await
         .unwrap_or_else(|_| panic!("the demo did not print its lines in time"));
     assert!(
-        addr.starts_with("http://127.0.0.1:"),
-        "listening line: {addr:?}"
+        printed.addr.starts_with("http://127.0.0.1:"),
+        "listening line: {:?}",
+        printed.addr
     );
-    (child, addr, shell)
+    (child, printed)
+}
+
+/// Starts the demo with `vars` and reads its stdout until `listening on` (and, with the
+/// embedded issuer, the curl lines) have been printed.
+pub async fn start(vars: &[(&str, &str)], want_curl: bool) -> (Child, String, Vec<String>) {
+    let (child, printed) = launch(vars, want_curl).await;
+    (child, printed.addr, printed.shell)
 }
 
 /// Starts the demo with `vars` and reads its stdout until `listening on`; returns the API
 /// address and the admin address (from the `admin listening on` line, when printed).
 pub async fn start_with_admin(vars: &[(&str, &str)]) -> (Child, String, Option<String>) {
-    let mut command = Command::new(example_binary().await);
-    command
-        .env_clear()
-        .env("GUARD_LISTEN", "127.0.0.1:0")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    for (name, value) in vars {
-        command.env(name, value);
-    }
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn demo: {e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let mut lines = BufReader::new(stdout).lines();
-    let (mut addr, mut admin) = (String::new(), None);
-    let read = async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(rest) = line.strip_prefix("admin listening on ") {
-                admin = rest.split_whitespace().next().map(str::to_owned);
-            }
-            if let Some(rest) = line.strip_prefix("listening on ") {
-                addr = rest.trim().to_owned();
-                break;
-            }
-        }
-    };
-    timeout(Duration::from_secs(60), read)
-        .await
-        .unwrap_or_else(|_| panic!("the demo did not print its lines in time"));
-    assert!(
-        addr.starts_with("http://127.0.0.1:"),
-        "listening line: {addr:?}"
-    );
-    (child, addr, admin)
+    let (child, printed) = launch(vars, false).await;
+    (child, printed.addr, printed.admin)
 }

@@ -241,6 +241,11 @@ impl TestKey {
         self.sign_with_header(header, claims)
     }
 
+    /// A token of this key with the default [`claims`] (valid for 300 s from now).
+    pub fn fresh_token(&self) -> String {
+        self.sign(&claims(json!({})))
+    }
+
     /// Signs `claims` with the given header (its `alg` must fit this key).
     pub fn sign_with_header(&self, header: Header, claims: &Value) -> String {
         jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()

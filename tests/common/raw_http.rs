@@ -82,12 +82,8 @@ pub async fn counting_raw_server(response: Vec<u8>, max: usize) -> (String, Arc<
 }
 
 /// A loopback port nothing listens on (bound, then released).
-pub async fn closed_port() -> u16 {
-    bind()
-        .await
-        .local_addr()
-        .unwrap_or_else(|e| panic!("local addr: {e}"))
-        .port()
+pub fn closed_port() -> u16 {
+    bearer_guard_mock::process::free_port().unwrap_or_else(|e| panic!("free port: {e}"))
 }
 
 /// `200 OK`, `Connection: close`, the `extra_headers` (each ending in `\r\n`), then `body`.

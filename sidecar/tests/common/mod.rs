@@ -140,10 +140,5 @@ pub fn client() -> reqwest::Client {
 
 /// A port on 127.0.0.1 that nothing listens on (bound, then released).
 pub fn closed_port() -> u16 {
-    let listener =
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
-    listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("addr: {e}"))
-        .port()
+    bearer_guard_mock::process::free_port().unwrap_or_else(|e| panic!("free port: {e}"))
 }

@@ -112,11 +112,8 @@ impl Nginx {
     pub async fn start(sidecar: &str, backend: SocketAddr) -> Nginx {
         let nginx = binary();
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
-        let port = {
-            let probe =
-                std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
-            probe.local_addr().map(|a| a.port()).unwrap_or_default()
-        };
+        let port =
+            bearer_guard_mock::process::free_port().unwrap_or_else(|e| panic!("free port: {e}"));
         let conf = config(dir.path(), port, sidecar, backend);
         let conf_path = dir.path().join("nginx.conf");
         std::fs::write(&conf_path, conf).unwrap_or_else(|e| panic!("write nginx.conf: {e}"));

@@ -12,6 +12,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::time::timeout;
 
+use super::{RULES, rules_file};
+
 /// The binary under test.
 pub const BINARY: &str = env!("CARGO_BIN_EXE_bearer-guard");
 
@@ -25,6 +27,8 @@ pub struct SidecarProcess {
     pub addr: String,
     /// Lines it wrote to stderr so far.
     pub stderr: Arc<Mutex<Vec<String>>>,
+    /// The rules file it was started with by [`SidecarProcess::with_rules`] (removed on drop).
+    rules: Option<tempfile::NamedTempFile>,
 }
 
 impl SidecarProcess {
@@ -80,7 +84,22 @@ impl SidecarProcess {
             child,
             addr,
             stderr,
+            rules: None,
         }
+    }
+
+    /// Starts the binary asking `verify_url`, with a rules file holding [`RULES`] (kept
+    /// while the process runs).
+    pub async fn with_rules(verify_url: &str) -> SidecarProcess {
+        let rules = rules_file(RULES);
+        let rules_path = rules.path().display().to_string();
+        let mut sidecar = Self::start(&[
+            ("GUARD_VERIFY_URL", verify_url),
+            ("GUARD_RULES", &rules_path),
+        ])
+        .await;
+        sidecar.rules = Some(rules);
+        sidecar
     }
 
     /// `http://addr{path}`.
