@@ -7,7 +7,9 @@ use secrecy::{ExposeSecret, SecretString};
 
 /// A secret setting: `GUARD_INTROSPECTION_CLIENT_SECRET`, `GUARD_CACHE_SECRET`,
 /// `GUARD_ADMIN_TOKEN`, and `GUARD_REDIS_URL` (it may carry a password) in a
-/// [`GuardConfig`](crate::GuardConfig).
+/// [`GuardConfig`](crate::GuardConfig); the client secret of a
+/// [`ClientAuth`](crate::verify::ClientAuth) and of the token client's `TokenSource` (feature
+/// `client`).
 ///
 /// * `Debug` prints `[redacted]`, and there is no `Display`: the value cannot end up in a log
 ///   line or a message by formatting.
