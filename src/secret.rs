@@ -60,6 +60,18 @@ impl From<String> for Secret {
     }
 }
 
+impl From<&String> for Secret {
+    fn from(value: &String) -> Self {
+        Secret::new(value.clone())
+    }
+}
+
+impl From<Box<str>> for Secret {
+    fn from(value: Box<str>) -> Self {
+        Secret::new(value.into_string())
+    }
+}
+
 impl From<&str> for Secret {
     fn from(value: &str) -> Self {
         Secret::new(value.to_owned())

@@ -74,6 +74,7 @@ async fn a_bad_variable_is_named_and_the_demo_exits() {
         Command::new(demo)
             .env_clear()
             .env("GUARD_CACHE_TTL_SECS", "five minutes")
+            .kill_on_drop(true)
             .output(),
     )
     .await
@@ -93,7 +94,11 @@ async fn whoami_via_printed_lines(lines: &[String]) -> String {
 async fn run_shell(script: &str) -> String {
     let output = timeout(
         Duration::from_secs(30),
-        Command::new("sh").arg("-c").arg(script).output(),
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .kill_on_drop(true)
+            .output(),
     )
     .await
     .unwrap_or_else(|_| panic!("curl lines hung"))

@@ -359,8 +359,10 @@ async fn a_lock_holder_whose_request_is_cancelled_drops_its_lock_at_once() {
         .unwrap_or_else(|e| panic!("{e}"));
     let other = shared_guard(&issuer, &redis.url(), SECRET);
     assert_eq!(other.status(&t).await, StatusCode::OK);
-    assert!(
-        redis.keys("bearer-guard:v1:e:*").len() == 1,
-        "the other replica verified and shared the verdict"
+    let entries = redis.keys("bearer-guard:v1:e:*");
+    assert_eq!(
+        entries.len(),
+        1,
+        "the other replica verified and shared the verdict: {entries:?}"
     );
 }

@@ -89,7 +89,7 @@ impl GuardConfig {
         ) {
             // The verifier keeps what it needs for every introspection call (the `Basic` header,
             // built once and marked sensitive) for its lifetime; this config keeps the `Secret`.
-            builder = builder.client_basic(id.clone(), secret.expose_secret());
+            builder = builder.client_basic(id.clone(), secret.clone());
         }
         for issuer in &self.issuers {
             builder = builder.issuer(issuer.clone());

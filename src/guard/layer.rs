@@ -150,6 +150,12 @@ impl<R> BearerGuardLayer<R> {
         self.core.revoke(token).await
     }
 
+    /// The guard's core, for the crate's own unit tests.
+    #[cfg(all(test, feature = "redis"))]
+    pub(crate) fn core(&self) -> &GuardCore {
+        &self.core
+    }
+
     /// Whether this process hears revocations from other replicas right now: `None` without a
     /// shared cache, `Some(false)` while its subscription to them is down (local valid
     /// verdicts then live at most 1 s; see the README, "Running several replicas"). For a

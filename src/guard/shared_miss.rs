@@ -81,15 +81,17 @@ impl GuardCore {
             return self.verify_and_share(&miss, token, until, None).await;
         };
         let lock_ttl = deadline.saturating_duration_since(Instant::now());
+        // Armed before the `SET NX` goes out: if this request is cancelled while that call is
+        // in flight or while it holds the lock, the lock is dropped then and there, not left to
+        // its PX for the other replicas to wait out (a compare-and-delete on our random value:
+        // harmless when the SET never happened).
+        let release = tier.store.release_on_drop(id, &lock_value);
         let locked = tier.store.try_lock(id, &lock_value, lock_ttl).await;
-        match locked {
+        let outcome = match locked {
             Ok(true) => {
-                // If this request is cancelled while holding the lock, the lock is dropped
-                // then and there, not left to its PX for the other replicas to wait out.
-                let release = tier.store.release_on_drop(id, &lock_value);
                 // Read again under the lock: another replica may have stored the verdict and
                 // dropped its lock between the first read and this lock (double-checked).
-                let outcome = match tier.read(id).await {
+                match tier.read(id).await {
                     SharedRead::Absent { .. } | SharedRead::Unreachable => {
                         let until = self.verify_deadline(verified_by);
                         let lock = Some(lock_value.as_str());
@@ -99,22 +101,29 @@ impl GuardCore {
                         let _ = tier.store(id, None, Some(&lock_value)).await;
                         self.take_shared(&miss, found)
                     }
-                };
-                release.disarm();
-                outcome
-            }
-            Ok(false) => match self.wait_for_holder(tier, id, verified_by).await {
-                Waited::Read(found) => self.take_shared(&miss, found),
-                Waited::Verify => {
-                    let until = self.verify_deadline(verified_by);
-                    self.verify_and_share(&miss, token, until, None).await
                 }
-            },
+            }
+            Ok(false) => {
+                release.disarm();
+                return match self.wait_for_holder(tier, id, verified_by).await {
+                    Waited::Read(found) => self.take_shared(&miss, found),
+                    Waited::Verify => {
+                        let until = self.verify_deadline(verified_by);
+                        self.verify_and_share(&miss, token, until, None).await
+                    }
+                };
+            }
+            // The `SET NX` may have gone through before its answer was lost: the store after
+            // the verification drops the lock if it is ours.
             Err(_) => {
                 let until = self.verify_deadline(verified_by);
-                self.verify_and_share(&miss, token, until, None).await
+                let lock = Some(lock_value.as_str());
+                self.verify_and_share(&miss, token, until, lock).await
             }
-        }
+        };
+        // Every path above ended with the store that drops the lock.
+        release.disarm();
+        outcome
     }
 
     /// The deadline of a verification starting now: the whole verify timeout, but never past
@@ -182,8 +191,8 @@ impl GuardCore {
             Verdict::Invalid(_) => tier.encode_invalid(id),
             Verdict::Unavailable(_) => None,
         };
-        // An unavailable verdict past the deadline: the lock has expired by itself.
-        let lock = lock.filter(|_| value.is_some() || Instant::now() < deadline);
+        // The store drops `lock` also after an unavailable verdict (nothing else is written):
+        // the lock's PX runs to the request's deadline, past this verification's.
         let stored = tier
             .store(
                 id,
@@ -248,4 +257,74 @@ fn lock_value() -> Option<String> {
     let mut bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut bytes).ok()?;
     Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bearer_guard_mock::process::RedisServer;
+
+    use super::Miss;
+    use crate::shared::SharedCache;
+    use crate::verify::Verdict;
+    use crate::{BearerGuardLayer, IntrospectionVerifier, Principal, VerifierKind};
+
+    /// The epoch rule where it is used: a fill whose mark was taken before the feed was lost
+    /// and back lives at most `UNHEARD_LIFETIME` although the feed is up at fill time; a fill
+    /// marked after the return keeps its full life.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_fill_spanning_a_lost_and_returned_feed_lives_at_most_a_second() {
+        let redis = RedisServer::start();
+        let verifier = IntrospectionVerifier::builder("http://127.0.0.1:9/introspect")
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let layer = BearerGuardLayer::builder(verifier)
+            .shared_cache(SharedCache::new(redis.url(), [7u8; 40]))
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let core = layer.core();
+        let (Some(tier), Some(cache)) = (core.shared.as_ref(), core.cache.as_ref()) else {
+            panic!("a shared tier and a local cache");
+        };
+        for _ in 0..250 {
+            if tier.listening() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(tier.listening(), "subscribed within 5 s");
+        let miss = |token: &str| Miss {
+            tier,
+            key: core
+                .keyer
+                .key_of(token.as_bytes())
+                .unwrap_or_else(|| panic!("key")),
+            id: tier.id_of(token),
+            mark: tier.feed_mark(),
+        };
+        let principal = || {
+            Principal::builder(VerifierKind::Introspection)
+                .subject("Users:1")
+                .build()
+        };
+        let spanning = miss("token-marked-before-the-gap");
+        tier.feed.lost();
+        tier.feed.reestablished();
+        tier.feed.set_up();
+        let after = miss("token-marked-after-the-gap");
+        for m in [&spanning, &after] {
+            core.fill_local(m, Verdict::Valid(principal()), Duration::MAX);
+            assert!(cache.get_valid(&m.key).is_some(), "filled");
+        }
+        tokio::time::sleep(Duration::from_millis(1_300)).await;
+        assert!(
+            cache.get_valid(&spanning.key).is_none(),
+            "a fill that spanned the gap kept more than a second"
+        );
+        assert!(
+            cache.get_valid(&after.key).is_some(),
+            "a fill marked after the return keeps its life"
+        );
+    }
 }

@@ -3,10 +3,10 @@
 //! The lock holder verifies inside its request's future. When that future is dropped (the
 //! client went away, a timeout layer above the guard fired), the holder's own store — which
 //! drops the lock — never runs, and every other replica would wait for the lock's `PX` (the
-//! holder's whole time left) before verifying by itself. [`LockRelease`] is armed while the
-//! lock is held: dropped armed, it sends the compare-and-delete on a spawned task, bounded by
-//! the Redis timeout. Outside a tokio runtime (it is being shut down) nothing is sent and the
-//! lock ends at its `PX`, as before.
+//! holder's whole time left) before verifying by itself. [`LockRelease`] is armed from just
+//! before the `SET NX` until the holder's store: dropped armed, it sends the compare-and-delete
+//! on a spawned task, bounded by the Redis timeout. Outside a tokio runtime, or in one shutting
+//! down (the spawned task is dropped unrun), nothing is sent and the lock ends at its `PX`.
 
 use std::time::Duration;
 

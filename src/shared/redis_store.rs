@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `{prefix}v1:e:<id>` | the entry (valid or invalid verdict), `PX` = its own deadline |
 //! | `{prefix}v1:d:<id>` | the deny marker of a revoked token, `PX` = the revocation's end |
-//! | `{prefix}v1:l:<id>` | the cross-replica verification lock, `PX` = the verify timeout |
+//! | `{prefix}v1:l:<id>` | the cross-replica verification lock, `PX` = its holder's time left |
 //! | `{prefix}v1:revoked` | the pub/sub channel of revocation messages |
 //!
 //! Scripts are sent with `EVAL` (a few hundred bytes; no SHA-1 code to compile for `EVALSHA`)

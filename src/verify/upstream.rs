@@ -336,15 +336,15 @@ impl fmt::Display for UpstreamError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             UpstreamKind::QueueFull => {
-                f.write_str("too many calls to the token source in flight; queue wait timed out")
+                f.write_str("too many calls to the verify upstream in flight; queue wait timed out")
             }
-            UpstreamKind::Transport(_) => f.write_str("token source unreachable"),
-            UpstreamKind::Body(_) => f.write_str("token source answer unreadable"),
+            UpstreamKind::Transport(_) => f.write_str("verify upstream unreachable"),
+            UpstreamKind::Body(_) => f.write_str("verify upstream answer unreadable"),
             UpstreamKind::Timeout(after) => {
-                write!(f, "token source did not answer within {after:?}")
+                write!(f, "verify upstream did not answer within {after:?}")
             }
             UpstreamKind::Reply { status, problem } => {
-                write!(f, "token source answered {status}: {problem}")
+                write!(f, "verify upstream answered {status}: {problem}")
             }
         }
     }
@@ -540,7 +540,7 @@ mod tests {
         assert_eq!(reply.status(), Some(StatusCode::BAD_GATEWAY));
         assert_eq!(
             reply.to_string(),
-            "token source answered 502 Bad Gateway: status is not 2xx"
+            "verify upstream answered 502 Bad Gateway: status is not 2xx"
         );
     }
 }

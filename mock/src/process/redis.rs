@@ -154,12 +154,34 @@ impl RedisServer {
             {
                 return false;
             }
-            if self.ping() {
+            // A PING alone could be answered by another test's server that took the port
+            // first (our child then exits): the answer must come from our process.
+            if self.ping() && self.answers_as_ours() {
                 return true;
             }
             std::thread::sleep(READY_POLL);
         }
         false
+    }
+
+    /// Whether the server on the port is our child (`INFO server`'s `process_id`).
+    fn answers_as_ours(&self) -> bool {
+        let Some(pid) = self.child.as_ref().map(Child::id) else {
+            return false;
+        };
+        let Ok(client) = redis::Client::open(self.url()) else {
+            return false;
+        };
+        let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(200)) else {
+            return false;
+        };
+        let _ = conn.set_read_timeout(Some(Duration::from_millis(200)));
+        let Ok(info) = redis::cmd("INFO").arg("server").query::<String>(&mut conn) else {
+            return false;
+        };
+        info.lines()
+            .filter_map(|line| line.strip_prefix("process_id:"))
+            .any(|id| id.trim() == pid.to_string())
     }
 
     /// One `PING` with 200 ms timeouts: whether it was answered.
@@ -232,7 +254,8 @@ impl RedisServer {
         self.stopped = false;
     }
 
-    /// Kills it and starts it again, empty, on the same port (at most 50 tries 100 ms apart).
+    /// Kills it and starts it again, empty, on the same port: at most 50 tries, 100 ms apart,
+    /// each waiting up to [`READY_WAIT`] for an answer (so at most about 50 × 10.1 s).
     ///
     /// # Panics
     ///
