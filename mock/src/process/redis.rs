@@ -255,7 +255,7 @@ impl RedisServer {
     }
 
     /// Kills it and starts it again, empty, on the same port: at most 50 tries, 100 ms apart,
-    /// each waiting up to [`READY_WAIT`] for an answer (so at most about 50 × 10.1 s).
+    /// each waiting up to 10 s for an answer (so at most about 50 × 10.1 s).
     ///
     /// # Panics
     ///
