@@ -19,9 +19,11 @@ case "$seconds" in
   '' | *[!0-9]*) echo "usage: $0 [seconds per target]" >&2; exit 2 ;;
 esac
 
-if ! cargo fuzz --version >/dev/null 2>&1; then
-  echo "==> installing cargo-fuzz"
-  cargo install cargo-fuzz --locked
+# Pinned: a fresh machine gets the same cargo-fuzz every time.
+CARGO_FUZZ_VERSION="0.13.2"
+if ! cargo fuzz --version 2>/dev/null | grep -q " ${CARGO_FUZZ_VERSION}\b"; then
+  echo "==> installing cargo-fuzz ${CARGO_FUZZ_VERSION}"
+  cargo install cargo-fuzz --version "${CARGO_FUZZ_VERSION}" --locked
 fi
 
 export RUSTC_BOOTSTRAP=1
