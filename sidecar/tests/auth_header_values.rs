@@ -15,7 +15,9 @@ async fn a_subject_with_leading_or_trailing_whitespace_is_left_out() {
     let sidecar = sidecar(&[("GUARD_VERIFY_URL", issuer.verify_url())]);
     // An HTTP parser strips a header value's outer whitespace: " admin " would reach the
     // backend as "admin", another subject.
-    for subject in [" admin ", "admin ", " admin", "\tadmin", "admin\t", "Users:7 "] {
+    for subject in [
+        " admin ", "admin ", " admin", "\tadmin", "admin\t", "Users:7 ",
+    ] {
         let token = issuer
             .mint(MintOptions::default().subject(subject).scope("read write"))
             .unwrap_or_else(|e| panic!("mint: {e}"));
@@ -37,7 +39,11 @@ async fn a_subject_with_leading_or_trailing_whitespace_is_left_out() {
     }
     // Inner spaces are part of the subject.
     let token = issuer
-        .mint(MintOptions::default().subject("Max Mustermann").scope(" read  write "))
+        .mint(
+            MintOptions::default()
+                .subject("Max Mustermann")
+                .scope(" read  write "),
+        )
         .unwrap_or_else(|e| panic!("mint: {e}"));
     let bearer = format!("Bearer {token}");
     let response = send_from(

@@ -6,7 +6,9 @@
 mod common;
 
 use bearer_guard_mock::Endpoint;
-use common::{RULES, auth_headers, body_text, header, issuer, request, rules_file, send_from, token};
+use common::{
+    RULES, auth_headers, body_text, header, issuer, request, rules_file, send_from, token,
+};
 use http::StatusCode;
 
 const LOOPBACK: &str = "127.0.0.1:40000";
@@ -45,7 +47,10 @@ async fn assert_invalid_request(response: http::Response<axum::body::Body>, case
     );
     assert!(auth_headers(&response).is_empty(), "{case}");
     let body = body_text(response).await;
-    assert!(body.contains(r#""error":"invalid_request""#), "{case}: {body}");
+    assert!(
+        body.contains(r#""error":"invalid_request""#),
+        "{case}: {body}"
+    );
 }
 
 #[tokio::test]
@@ -96,7 +101,12 @@ async fn forwarded_and_original_headers_that_disagree_are_400_whatever_the_token
         ],
     ];
     for headers in conflicts {
-        for token in [None, Some(read.as_str()), Some(write.as_str()), Some("garbage")] {
+        for token in [
+            None,
+            Some(read.as_str()),
+            Some(write.as_str()),
+            Some("garbage"),
+        ] {
             let response = send_from(&sidecar, LOOPBACK, auth(headers, token)).await;
             assert_invalid_request(response, &format!("{headers:?} {}", token.is_some())).await;
         }
@@ -119,11 +129,23 @@ async fn forwarded_and_original_headers_that_disagree_are_400_whatever_the_token
 
     // One header twice is 400, with different values and with the same one.
     for repeated in [
-        [("x-original-uri", "/records/7"), ("x-original-uri", "/health")],
+        [
+            ("x-original-uri", "/records/7"),
+            ("x-original-uri", "/health"),
+        ],
         [("x-original-uri", "/health"), ("x-original-uri", "/health")],
-        [("x-forwarded-uri", "/health"), ("x-forwarded-uri", "/records")],
-        [("x-original-method", "GET"), ("x-original-method", "DELETE")],
-        [("x-forwarded-method", "GET"), ("x-forwarded-method", "DELETE")],
+        [
+            ("x-forwarded-uri", "/health"),
+            ("x-forwarded-uri", "/records"),
+        ],
+        [
+            ("x-original-method", "GET"),
+            ("x-original-method", "DELETE"),
+        ],
+        [
+            ("x-forwarded-method", "GET"),
+            ("x-forwarded-method", "DELETE"),
+        ],
     ] {
         let mut headers = repeated.to_vec();
         if repeated[0].0.ends_with("method") {
@@ -174,7 +196,11 @@ async fn guard_forwarded_headers_chooses_which_family_is_read() {
         } else {
             ("x-original-uri", "x-original-method")
         };
-        let alone = [(other_uri, "/health"), (other_uri, "/health/live"), (other_method, "GET")];
+        let alone = [
+            (other_uri, "/health"),
+            (other_uri, "/health/live"),
+            (other_method, "GET"),
+        ];
         let response = send_from(&sidecar, LOOPBACK, auth(&alone, None)).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{mode}");
     }

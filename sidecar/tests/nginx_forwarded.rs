@@ -39,8 +39,20 @@ async fn delete_record(nginx: &Nginx, headers: &[(&str, &str)], token: Option<&s
 const SPOOFS: [(&[(&str, &str)], bool); 8] = [
     (&[("x-forwarded-uri", "/health")], false),
     (&[("x-forwarded-method", "GET")], true),
-    (&[("x-forwarded-uri", "/health"), ("x-forwarded-method", "GET")], false),
-    (&[("x-forwarded-uri", "/records/7"), ("x-forwarded-method", "GET")], true),
+    (
+        &[
+            ("x-forwarded-uri", "/health"),
+            ("x-forwarded-method", "GET"),
+        ],
+        false,
+    ),
+    (
+        &[
+            ("x-forwarded-uri", "/records/7"),
+            ("x-forwarded-method", "GET"),
+        ],
+        true,
+    ),
     (&[("x-original-uri", "/health")], false),
     (&[("x-original-method", "GET")], true),
     (

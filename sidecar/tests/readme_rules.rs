@@ -66,7 +66,9 @@ async fn the_readme_rules_example_refuses_what_it_does_not_list_to_a_read_token(
         );
         assert!(auth_headers(&response).is_empty());
         assert!(
-            body_text(response).await.contains(r#""error":"access_denied""#),
+            body_text(response)
+                .await
+                .contains(r#""error":"access_denied""#),
             "{method} {path}"
         );
     }
