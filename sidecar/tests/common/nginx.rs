@@ -49,7 +49,7 @@ pub const SERVER_BLOCK: &str = r#"server {
         proxy_set_header Content-Length "";
         proxy_set_header X-Original-URI $request_uri;
         proxy_set_header X-Original-Method $request_method;
-        # The sidecar reads X-Forwarded-* first: drop a client's own (an empty value is not sent).
+        # Drop a client's own X-Forwarded-Uri/-Method too (an empty value is not sent).
         proxy_set_header X-Forwarded-Uri "";
         proxy_set_header X-Forwarded-Method "";
         proxy_http_version 1.1;
