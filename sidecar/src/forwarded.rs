@@ -242,12 +242,12 @@ pub fn from_prefixed_path(
 /// The value `mode` reads from the pair `[forwarded, original]`, with its header's name:
 /// `original` and `forwarded` read their one header; `auto` reads whichever is present and,
 /// when both are, refuses them unless `same` holds for their values.
-fn read_pair<'h>(
-    headers: &'h HeaderMap,
+fn read_pair(
+    headers: &HeaderMap,
     mode: ForwardedHeaders,
     [forwarded, original]: [HeaderName; 2],
     same: fn(&[u8], &[u8]) -> bool,
-) -> Result<Option<(HeaderName, &'h [u8])>, ForwardedError> {
+) -> Result<Option<(HeaderName, &[u8])>, ForwardedError> {
     let read = |name: HeaderName| Ok(single(headers, &name)?.map(|value| (name, value)));
     match mode {
         ForwardedHeaders::Original => read(original),
