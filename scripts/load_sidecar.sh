@@ -79,6 +79,7 @@ wait_for_file "$WORK/issuer.env" "${PIDS[-1]}" \
 source "$WORK/issuer.env"
 
 env -i PATH="$PATH" GUARD_VERIFY_URL="$VERIFY_URL" GUARD_LISTEN=127.0.0.1:0 \
+    GUARD_FORWARDED_HEADERS=original \
     RUST_LOG=warn TOKIO_WORKER_THREADS="$WORKERS" \
     timeout "$MAX_SECONDS" "$TARGET/bearer-guard" >"$WORK/sidecar.out" 2>"$WORK/sidecar.log" &
 PIDS+=($!)

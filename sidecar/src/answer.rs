@@ -14,9 +14,10 @@
 //! | `X-Auth-Expires` | the token's expiry, unix seconds | when known |
 //!
 //! A value that a header cannot carry as is — a control character, a byte outside printable
-//! ASCII, more than [`MAX_HEADER_VALUE_LEN`] bytes — is **left out**, never altered: a backend
-//! either sees the verifier's exact subject or none (the request is still allowed: the token
-//! is valid). A scope that is not a `scope-token` is left out of `X-Auth-Scopes` (no rule can
+//! ASCII, a leading or trailing space (an HTTP parser strips it: `" admin "` would reach the
+//! backend as `admin`), more than [`MAX_HEADER_VALUE_LEN`] bytes — is **left out**, never
+//! altered: a backend either sees the verifier's exact subject or none (the request is still
+//! allowed: the token is valid). A scope that is not a `scope-token` is left out of `X-Auth-Scopes` (no rule can
 //! require it).
 
 use std::time::UNIX_EPOCH;
@@ -122,10 +123,12 @@ fn json(status: StatusCode, error: &str, description: &str) -> Response<Body> {
     response
 }
 
-/// `text` as a header value if it is printable ASCII (spaces allowed) and not too long.
+/// `text` as a header value if it is printable ASCII (inner spaces allowed; a tab is a control
+/// character), neither starts nor ends with a space, and is not too long.
 fn header_value(text: &str) -> Option<HeaderValue> {
     let printable = text.bytes().all(|b| (0x20..=0x7E).contains(&b));
-    if !printable || text.len() > MAX_HEADER_VALUE_LEN {
+    let padded = text.starts_with(' ') || text.ends_with(' ');
+    if !printable || padded || text.len() > MAX_HEADER_VALUE_LEN {
         return None;
     }
     HeaderValue::from_str(text).ok()
@@ -185,6 +188,12 @@ mod tests {
             "tab\there",
             "Jürgen",
             "nul\0",
+            " admin ",
+            "admin ",
+            " admin",
+            "\tadmin",
+            "admin\t",
+            " ",
             &"a".repeat(MAX_HEADER_VALUE_LEN + 1),
         ] {
             let response = granted(&principal(subject, &["read"]));

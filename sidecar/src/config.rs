@@ -5,6 +5,7 @@
 //! | `GUARD_LISTEN` | address to bind (read by [`GuardConfig`]) | `127.0.0.1:8080` |
 //! | `GUARD_RULES` | path to a TOML [rules file](crate::rules) | none: any valid token is enough for every route |
 //! | `GUARD_TRUSTED_PROXIES` | comma-separated CIDRs (or `none`) whose `X-Forwarded-*` / `X-Original-*` headers are believed | `127.0.0.0/8,::1/128` |
+//! | `GUARD_FORWARDED_HEADERS` | which of them `/auth` reads: `auto`, `original` or `forwarded` ([`ForwardedHeaders`]) | `auto` |
 //!
 //! An empty variable counts as unset, as in [`GuardConfig`]. There is no embedded issuer: with
 //! no verification source set, [`SidecarConfig::from_lookup`] fails with
@@ -16,7 +17,7 @@ use std::path::PathBuf;
 use bearer_guard::GuardConfig;
 
 use crate::error::StartupError;
-use crate::forwarded::{DEFAULT_TRUSTED_PROXIES, TrustedProxies};
+use crate::forwarded::{DEFAULT_TRUSTED_PROXIES, ForwardedHeaders, TrustedProxies};
 use crate::rules::Rules;
 
 /// Everything the sidecar reads at startup.
@@ -31,6 +32,8 @@ pub struct SidecarConfig {
     pub rules: Rules,
     /// `GUARD_TRUSTED_PROXIES`.
     pub trusted_proxies: TrustedProxies,
+    /// `GUARD_FORWARDED_HEADERS`.
+    pub forwarded_headers: ForwardedHeaders,
 }
 
 impl SidecarConfig {
@@ -59,6 +62,10 @@ impl SidecarConfig {
                 .as_deref()
                 .unwrap_or(DEFAULT_TRUSTED_PROXIES),
         )?;
+        let forwarded_headers = get("GUARD_FORWARDED_HEADERS")
+            .map(|value| ForwardedHeaders::parse(&value))
+            .transpose()?
+            .unwrap_or_default();
         let rules_file = get("GUARD_RULES").map(|path| PathBuf::from(path.trim()));
         let rules = match &rules_file {
             Some(path) => Rules::from_file(path)?,
@@ -69,6 +76,7 @@ impl SidecarConfig {
             rules_file,
             rules,
             trusted_proxies,
+            forwarded_headers,
         })
     }
 
@@ -97,8 +105,24 @@ mod tests {
         let config = config(&[VERIFY]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config.listen(), SocketAddr::from(([127, 0, 0, 1], 8080)));
         assert_eq!(config.trusted_proxies, TrustedProxies::default());
+        assert_eq!(config.forwarded_headers, ForwardedHeaders::Auto);
         assert!(config.rules_file.is_none());
         assert!(config.rules.rules().is_empty());
+    }
+
+    #[test]
+    fn forwarded_headers_reads_its_three_values() {
+        for (value, want) in [
+            ("auto", ForwardedHeaders::Auto),
+            ("original", ForwardedHeaders::Original),
+            (" forwarded ", ForwardedHeaders::Forwarded),
+            ("", ForwardedHeaders::Auto),
+        ] {
+            let config = config(&[VERIFY, ("GUARD_FORWARDED_HEADERS", value)])
+                .unwrap_or_else(|e| panic!("{value:?}: {e}"));
+            assert_eq!(config.forwarded_headers, want, "{value:?}");
+            assert_eq!(ForwardedHeaders::parse(want.as_str()), Ok(want));
+        }
     }
 
     #[test]
@@ -149,6 +173,14 @@ mod tests {
                 "GUARD_RULES",
             ),
             (vec![VERIFY, ("GUARD_LISTEN", "everywhere")], "GUARD_LISTEN"),
+            (
+                vec![VERIFY, ("GUARD_FORWARDED_HEADERS", "x-forwarded")],
+                "GUARD_FORWARDED_HEADERS",
+            ),
+            (
+                vec![VERIFY, ("GUARD_FORWARDED_HEADERS", "Original")],
+                "GUARD_FORWARDED_HEADERS",
+            ),
             (
                 vec![("GUARD_VERIFY_URL", "http://example.com/v")],
                 "GUARD_VERIFY_URL",

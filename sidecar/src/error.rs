@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use crate::forwarded::TrustedProxiesError;
+use crate::forwarded::{ForwardedHeadersError, TrustedProxiesError};
 use crate::rules::RulesError;
 
 /// The variables that name a verification source; one of them must be set.
@@ -26,6 +26,9 @@ pub enum StartupError {
     /// `GUARD_TRUSTED_PROXIES` has an entry that is not a network.
     #[error(transparent)]
     TrustedProxies(#[from] TrustedProxiesError),
+    /// `GUARD_FORWARDED_HEADERS` is not `auto`, `original` or `forwarded`.
+    #[error(transparent)]
+    ForwardedHeaders(#[from] ForwardedHeadersError),
     /// The Prometheus recorder could not be installed.
     #[error("metrics recorder: {0}")]
     Metrics(#[source] metrics_exporter_prometheus::BuildError),

@@ -9,7 +9,7 @@
 //!
 //! | module | job |
 //! |---|---|
-//! | [`config`] | `GUARD_*` variables: the library's, plus `GUARD_RULES`, `GUARD_TRUSTED_PROXIES` |
+//! | [`config`] | `GUARD_*` variables: the library's, plus `GUARD_RULES`, `GUARD_TRUSTED_PROXIES`, `GUARD_FORWARDED_HEADERS` |
 //! | [`rules`] | the rules file: parsing and checking, errors naming file, line and key |
 //! | [`forwarded`] | the original method and path, from trusted proxies' headers only |
 //! | [`normalize`] | path normalisation before rules match |

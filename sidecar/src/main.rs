@@ -20,6 +20,9 @@ bearer-guard (one verification source is required), plus
   GUARD_RULES             path to a TOML rules file (default: any valid token, every route)
   GUARD_TRUSTED_PROXIES   CIDRs whose X-Forwarded-*/X-Original-* headers are believed
                           (default 127.0.0.0/8,::1/128)
+  GUARD_FORWARDED_HEADERS which of them /auth reads: auto (both; 400 when they
+                          disagree), original (X-Original-* only: nginx) or
+                          forwarded (X-Forwarded-* only: Traefik, Caddy); default auto
 Logs go to stderr (RUST_LOG, default info).
 
   --check-config   check the environment and the rules file, then exit (0 when usable)
@@ -96,8 +99,9 @@ async fn check_config() -> Result<(), StartupError> {
     };
     let mode = config.guard.mode.map_or("none", |mode| mode.as_str());
     println!(
-        "configuration OK: mode {mode}, {rules}, listen {}",
-        config.listen()
+        "configuration OK: mode {mode}, {rules}, listen {}, forwarded headers {}",
+        config.listen(),
+        config.forwarded_headers.as_str()
     );
     Ok(())
 }

@@ -5,39 +5,44 @@
 //! that every spelling of a path meets the rules of that path. In order:
 //!
 //! 1. At most [`MAX_PATH_LEN`] bytes, else refused.
-//! 2. An absolute URI (`http://host/path`, `https://…`) is cut to its path; the query (`?…`)
-//!    and a fragment (`#…`) are dropped. What is left must start with `/`.
-//! 3. Control characters (0x00–0x1F, 0x7F) and spaces are refused; bytes above 0x7F (raw
+//! 2. **A raw `#` is refused**, wherever it is (path or query). A fragment is never part of a
+//!    request target (RFC 9112 §3.2), so a `#` there was put in on purpose: nginx passes
+//!    `/health#/../records` on to the backend as it is, which may resolve it past the `#`,
+//!    while cutting it off here had the rules see the public `/health`. (`%23` is a character
+//!    of the path like any other.)
+//! 3. An absolute URI (`http://host/path`, `https://…`) is cut to its path; the query (`?…`)
+//!    is dropped. What is left must start with `/`.
+//! 4. Control characters (0x00–0x1F, 0x7F) and spaces are refused; bytes above 0x7F (raw
 //!    UTF-8) are percent-encoded.
-//! 4. **A `;` is refused**, raw or as `%3B`. Tomcat and Jetty cut a path parameter (`;…`) off
+//! 5. **A `;` is refused**, raw or as `%3B`. Tomcat and Jetty cut a path parameter (`;…`) off
 //!    every segment before they resolve dot segments, so `/health/..;/records` is `/records`
 //!    to them while it would be under `/health` here, and `/admin;x` is `/admin` to them while
 //!    it would match no `/admin` rule here. Refusing every `;` (as Spring Security's
 //!    `StrictHttpFirewall` does) covers both, whatever the segment holds before it.
-//! 5. Percent-escapes (RFC 3986 §6.2.2): a `%` not followed by two hex digits is refused; an
+//! 6. Percent-escapes (RFC 3986 §6.2.2): a `%` not followed by two hex digits is refused; an
 //!    escape of an unreserved character (`A–Z a–z 0–9 - . _ ~`) is decoded (`/%72ecords` →
 //!    `/records`, `%2E` → `.`); an escape of a control character (`%00`–`%1F`, `%7F`) is
 //!    refused; every other escape is kept, with upper-case hex (`%2f` → `%2F`).
-//! 6. **An encoded slash is not a separator**: `%2F` stays encoded and is part of its
+//! 7. **An encoded slash is not a separator**: `%2F` stays encoded and is part of its
 //!    segment, so `/records%2Fx` is the one segment `records%2Fx` and does not match a rule
 //!    `/records` (it is not `/records/x`). Since a backend may decode `%2F` before it resolves
 //!    dot segments, a segment whose `%2F`-separated pieces include `.` or `..`
 //!    (`/records%2F..%2Fadmin`) is refused rather than guessed at.
-//! 7. **An empty segment and a dot segment (`.` or `..`, after step 5) in one path are
+//! 8. **An empty segment and a dot segment (`.` or `..`, after step 6) in one path are
 //!    refused.** Backends disagree on such paths: nginx (`merge_slashes`) and Tomcat merge
 //!    `//` first, so `/admin//../health` is `/health` to them, while an RFC 3986 / WHATWG
 //!    resolver (Node's `new URL`) keeps the empty segment, which `..` then removes, giving
 //!    `/admin/health`. An empty segment is one between two `/` (`//`); the trailing `/` of
 //!    `/records/` is not one.
-//! 8. A path with no dot segment has its empty segments dropped (`//records` → `/records`,
+//! 9. A path with no dot segment has its empty segments dropped (`//records` → `/records`,
 //!    `/records//` → `/records/`); a trailing `/` is kept (`/records/` stays `/records/`).
-//! 9. A path with dot segments (and so, by step 7, no empty segment) has them removed exactly
-//!    as RFC 3986 §5.2.4 `remove_dot_segments` does: `.` goes, `..` removes the segment
-//!    before it (`/health/../records` → `/records`), `/records/x/..` → `/records/`. A `..` at
-//!    the root stays at the root (`/../records` → `/records`), as §5.2.4 says; nginx itself
-//!    answers 400 to such a request line before it asks.
+//! 10. A path with dot segments (and so, by step 8, no empty segment) has them removed exactly
+//!     as RFC 3986 §5.2.4 `remove_dot_segments` does: `.` goes, `..` removes the segment
+//!     before it (`/health/../records` → `/records`), `/records/x/..` → `/records/`. A `..` at
+//!     the root stays at the root (`/../records` → `/records`), as §5.2.4 says; nginx itself
+//!     answers 400 to such a request line before it asks.
 //!
-//! After steps 4 and 7 a path whose dot segments are resolved holds no `;` and no empty
+//! After steps 5 and 8 a path whose dot segments are resolved holds no `;` and no empty
 //! segment, so Tomcat and Jetty, backends that merge `//` and RFC 3986 / WHATWG resolvers
 //! all resolve it to the path the rules see; a path whose empty segments are dropped has no
 //! dot segment to resolve. A backend that resolves paths some other way (decoding `%2F` or
@@ -60,6 +65,9 @@ pub enum PathError {
     /// Longer than [`MAX_PATH_LEN`].
     #[error("the original path is longer than {MAX_PATH_LEN} bytes")]
     TooLong,
+    /// A raw `#`: a fragment is never part of a request target.
+    #[error("the original URI has a raw `#`")]
+    Fragment,
     /// Does not start with `/` (after an absolute URI's scheme and host are cut).
     #[error("the original path does not start with `/`")]
     NotAbsolute,
@@ -83,16 +91,19 @@ pub enum PathError {
 /// The canonical form of `raw`. See the [module docs](self) for every step.
 ///
 /// # Errors
-/// [`PathError`] for a path that is too long, not absolute, or has control characters, a
-/// `;`, broken or control percent-escapes, `%2F` next to a dot segment, or both an empty and
+/// [`PathError`] for a path that is too long, not absolute, or has a raw `#`, control
+/// characters, a `;`, broken or control percent-escapes, `%2F` next to a dot segment, or both an empty and
 /// a dot segment.
 pub fn normalize_path(raw: &[u8]) -> Result<String, PathError> {
     if raw.len() > MAX_PATH_LEN {
         return Err(PathError::TooLong);
     }
+    if raw.contains(&b'#') {
+        return Err(PathError::Fragment);
+    }
     let ascii = encode_non_ascii(raw);
     let path = strip_scheme_and_authority(&ascii);
-    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let path = path.split('?').next().unwrap_or_default();
     if !path.starts_with('/') {
         return Err(PathError::NotAbsolute);
     }
@@ -134,7 +145,7 @@ pub fn normalize_path(raw: &[u8]) -> Result<String, PathError> {
     Ok(normalized)
 }
 
-/// Step 7 of the module docs: `path` (decoded, starting with `/`) may not hold both an empty
+/// Step 8 of the module docs: `path` (decoded, starting with `/`) may not hold both an empty
 /// segment between two `/` and a `.` or `..` segment.
 fn refuse_empty_with_dot_segments(path: &str) -> Result<(), PathError> {
     let has_empty = path.contains("//");
@@ -160,7 +171,7 @@ fn strip_scheme_and_authority(raw: &str) -> &str {
     if !is_scheme {
         return raw;
     }
-    match rest.find(['/', '?', '#']) {
+    match rest.find(['/', '?']) {
         Some(at) if rest[at..].starts_with('/') => &rest[at..],
         // `http://host` or `http://host?q`: the path is empty, i.e. `/`.
         _ => "/",
@@ -187,7 +198,7 @@ fn encode_non_ascii(raw: &[u8]) -> Cow<'_, str> {
     }
 }
 
-/// Steps 3 to 5 of the module docs (on ASCII): refuses controls, spaces and `;` (raw or
+/// Steps 4 to 6 of the module docs (on ASCII): refuses controls, spaces and `;` (raw or
 /// `%3B`), decodes unreserved escapes, upper-cases the others.
 fn decode_unreserved(bytes: &[u8]) -> Result<String, PathError> {
     let mut out = String::with_capacity(bytes.len());
@@ -271,7 +282,6 @@ mod tests {
             "/%2E%2E/records",
             "/%2e/records",
             "/records?scope=admin",
-            "/records#top",
             "http://example.test/records?x",
             "HTTPS://example.test:8443//records",
         ] {
@@ -380,6 +390,26 @@ mod tests {
         // The trailing `/` is not an empty segment.
         assert_eq!(normal("/records/x/../"), "/records/");
         assert_eq!(normal("/../"), "/");
+    }
+
+    #[test]
+    fn a_raw_hash_is_refused_wherever_it_is() {
+        for raw in [
+            "/records#top",
+            "/health#/../records",
+            "/health#",
+            "#",
+            "/records?x=1#/health",
+            "http://example.test/health#/../records",
+            "http://example.test#/records",
+        ] {
+            assert_eq!(
+                normalize_path(raw.as_bytes()),
+                Err(PathError::Fragment),
+                "{raw:?}"
+            );
+        }
+        assert_eq!(normal("/records%23top"), "/records%23top");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! happens to a route no rule names.
 //!
 //! ```toml
-//! default = "authenticated"   # or "deny" (403); used when no rule matches
+//! default = "deny"            # no rule matched: 403 (or "authenticated": any valid token)
 //!
 //! [[rule]]
 //! path = "/health"            # a prefix that matches at a `/` boundary
@@ -19,6 +19,10 @@
 //! exact = true                # only this path, not /records/export/x
 //! scopes_all = ["read", "export"]
 //! ```
+//!
+//! `default = "deny"` is the safer choice: a path spelling or a method no rule names is then
+//! refused instead of open to any valid token (under `"authenticated"`, `OPTIONS` or
+//! `PROPFIND` on a read-only route pass with a read-only token).
 //!
 //! Rules are tried in file order; the first whose path and methods match decides. Every key is
 //! checked when the file is read: an unknown key, a value of the wrong type, a path not in
@@ -382,7 +386,7 @@ mod tests {
     use super::*;
 
     const ISSUE_EXAMPLE: &str = r#"
-default = "authenticated"        # or "deny" (403) ; no rule matched
+default = "deny"                 # no rule matched: 403 (or "authenticated": any valid token)
 [[rule]]
 path = "/health"
 public = true
@@ -410,7 +414,7 @@ scopes_all = ["write"]
     #[test]
     fn the_issue_example_parses_in_order() {
         let rules = parse(ISSUE_EXAMPLE).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(rules.default_access(), DefaultAccess::Authenticated);
+        assert_eq!(rules.default_access(), DefaultAccess::Deny);
         let list = rules.rules();
         assert_eq!(list.len(), 3);
         assert_eq!(list[0].access(), &Access::Public);
@@ -423,6 +427,8 @@ scopes_all = ["write"]
         let deny = parse("default = \"deny\"").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(deny.default_access(), DefaultAccess::Deny);
         assert!(deny.rules().is_empty());
+        let open = parse("default = \"authenticated\"").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(open.default_access(), DefaultAccess::Authenticated);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::answer;
 use crate::config::SidecarConfig;
 use crate::decision::{Gate, Gates};
 use crate::error::StartupError;
-use crate::forwarded::{self, OriginalRequest, TrustedProxies};
+use crate::forwarded::{self, ForwardedHeaders, OriginalRequest, TrustedProxies};
 use crate::log::{DecisionLog, DecisionRecord};
 
 /// How long in-flight requests may take to finish after SIGTERM / Ctrl-C: 20 s (more than the
@@ -38,6 +38,7 @@ pub struct Sidecar(Arc<Inner>);
 struct Inner {
     gates: Gates,
     trusted: TrustedProxies,
+    forwarded_headers: ForwardedHeaders,
     guard: BearerGuardLayer,
     log: DecisionLog,
     metrics: Option<PrometheusHandle>,
@@ -69,6 +70,7 @@ impl Sidecar {
         Sidecar(Arc::new(Inner {
             gates,
             trusted: config.trusted_proxies.clone(),
+            forwarded_headers: config.forwarded_headers,
             guard,
             log: DecisionLog::default(),
             metrics,
@@ -180,6 +182,7 @@ async fn auth(State(sidecar): State<Sidecar>, request: Request<Body>) -> Respons
     let original = forwarded::from_auth_request(
         peer(&request),
         &sidecar.0.trusted,
+        sidecar.0.forwarded_headers,
         request.method(),
         request.headers(),
     );

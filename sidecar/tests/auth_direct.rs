@@ -393,8 +393,21 @@ async fn the_method_selects_the_rule() {
             );
         }
     }
-    // Traefik and Caddy send X-Forwarded-Method, which comes before X-Original-Method.
+    // Traefik and Caddy send X-Forwarded-Method (the request's own method is GET).
     let traefik = request(
+        "GET",
+        "/auth",
+        &[
+            ("x-forwarded-method", "POST"),
+            ("x-forwarded-uri", "/records"),
+            ("authorization", &read),
+        ],
+    );
+    let response = send_from(&sidecar, LOOPBACK, traefik).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // X-Forwarded-Method no longer wins over an X-Original-Method that disagrees: 400
+    // (`tests/forwarded_headers.rs` has every such pair).
+    let disagreeing = request(
         "GET",
         "/auth",
         &[
@@ -404,8 +417,9 @@ async fn the_method_selects_the_rule() {
             ("authorization", &read),
         ],
     );
-    let response = send_from(&sidecar, LOOPBACK, traefik).await;
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = send_from(&sidecar, LOOPBACK, disagreeing).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.headers().get("www-authenticate").is_none());
 }
 
 #[tokio::test]

@@ -210,6 +210,41 @@ async fn no_verification_source_is_an_error_naming_the_variables() {
 }
 
 #[tokio::test]
+async fn a_bad_forwarded_headers_value_stops_check_config_and_startup_naming_the_variable() {
+    for value in ["x-forwarded", "Original", "both", "auto,original"] {
+        let vars = [
+            ("GUARD_VERIFY_URL", "http://127.0.0.1:9/v"),
+            ("GUARD_FORWARDED_HEADERS", value),
+            ("GUARD_LISTEN", "127.0.0.1:0"),
+        ];
+        for args in [&["--check-config"][..], &[][..]] {
+            let (code, stdout, stderr) = run(args, &vars).await;
+            assert_eq!(code, Some(1), "{args:?} {value}: {stderr}");
+            assert!(!stdout.contains("listening on"), "{stdout}");
+            assert!(
+                stderr.contains(&format!("GUARD_FORWARDED_HEADERS: `{value}`")),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+    for value in ["auto", "original", "forwarded"] {
+        let (code, stdout, stderr) = run(
+            &["--check-config"],
+            &[
+                ("GUARD_VERIFY_URL", "http://127.0.0.1:9/v"),
+                ("GUARD_FORWARDED_HEADERS", value),
+            ],
+        )
+        .await;
+        assert_eq!(code, Some(0), "{value}: {stderr}");
+        assert!(
+            stdout.contains(&format!("forwarded headers {value}")),
+            "{stdout}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn one_log_line_per_decision_and_never_the_token() {
     let issuer = issuer().await;
     let sidecar = SidecarProcess::with_rules(issuer.verify_url()).await;

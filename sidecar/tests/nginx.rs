@@ -10,6 +10,9 @@ use common::nginx::{HTTP_LINES, Nginx, SERVER_BLOCK};
 use common::process::SidecarProcess;
 use common::{client, closed_port, issuer, token};
 
+/// The variable the README runs the sidecar behind nginx with.
+const README_SIDECAR_VARS: &[(&str, &str)] = &[("GUARD_FORWARDED_HEADERS", "original")];
+
 /// The `WWW-Authenticate` values of a response.
 fn challenges(response: &reqwest::Response) -> Vec<String> {
     response
@@ -23,7 +26,7 @@ fn challenges(response: &reqwest::Response) -> Vec<String> {
 #[tokio::test]
 async fn through_nginx_every_answer_reaches_the_client_and_the_backend_gets_the_subject() {
     let issuer = issuer().await;
-    let sidecar = SidecarProcess::with_rules(issuer.verify_url()).await;
+    let sidecar = SidecarProcess::with_rules_and(issuer.verify_url(), README_SIDECAR_VARS).await;
     let (backend_addr, seen) = backend::start().await;
     let nginx = Nginx::start(&sidecar.addr, backend_addr).await;
     let client = client();
@@ -171,7 +174,7 @@ async fn through_nginx_every_answer_reaches_the_client_and_the_backend_gets_the_
 async fn through_nginx_a_verifier_that_is_down_is_503_never_2xx() {
     let issuer = issuer().await;
     let closed = format!("http://127.0.0.1:{}/v1/getOauthToken.php", closed_port());
-    let sidecar = SidecarProcess::with_rules(&closed).await;
+    let sidecar = SidecarProcess::with_rules_and(&closed, README_SIDECAR_VARS).await;
     let (backend_addr, seen) = backend::start().await;
     let nginx = Nginx::start(&sidecar.addr, backend_addr).await;
     let client = client();
@@ -213,4 +216,15 @@ fn the_readme_prints_the_nginx_config_this_test_uses() {
             "README.md no longer holds, verbatim:\n{block}"
         );
     }
+    // The sidecar behind it: as README_SIDECAR_VARS.
+    let nginx_section = readme
+        .split_once("\n### nginx\n")
+        .and_then(|(_, rest)| rest.split_once("\n### "))
+        .map(|(section, _)| section)
+        .unwrap_or_else(|| panic!("README.md has no `### nginx` section"));
+    assert!(
+        nginx_section.contains("```sh\nGUARD_FORWARDED_HEADERS=original "),
+        "the README's nginx section no longer runs the sidecar with \
+         GUARD_FORWARDED_HEADERS=original"
+    );
 }

@@ -58,3 +58,12 @@ pub fn count(seen: &Seen) -> usize {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .len()
 }
+
+/// How many requests with `method` the backend got.
+pub fn count_method(seen: &Seen, method: &str) -> usize {
+    seen.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .filter(|(m, _, _)| m == method)
+        .count()
+}

@@ -21,7 +21,10 @@ use http::{Request, Response};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-/// The rules of the issue's example, plus an exact rule and a named one.
+/// The rules most tests run with: the routes of the README's example (an exact rule, a named
+/// one), but `default = "authenticated"`, so that the tests can reach the any-valid-token
+/// gate on unlisted paths. A fixture, not an example: the README's example starts with
+/// `default = "deny"` (`tests/readme_rules.rs` runs it).
 pub const RULES: &str = r#"
 default = "authenticated"
 [[rule]]

@@ -49,7 +49,7 @@ pub const SERVER_BLOCK: &str = r#"server {
         proxy_set_header Content-Length "";
         proxy_set_header X-Original-URI $request_uri;
         proxy_set_header X-Original-Method $request_method;
-        # The sidecar reads X-Forwarded-* first: drop a client's own (an empty value is not sent).
+        # Drop a client's own X-Forwarded-Uri/-Method too (an empty value is not sent).
         proxy_set_header X-Forwarded-Uri "";
         proxy_set_header X-Forwarded-Method "";
         proxy_http_version 1.1;
@@ -110,11 +110,17 @@ impl Nginx {
     /// Starts nginx on a free loopback port, asking the sidecar at `sidecar` and proxying to
     /// `backend`, and waits (bounded) until the port accepts connections.
     pub async fn start(sidecar: &str, backend: SocketAddr) -> Nginx {
+        Self::start_with(SERVER_BLOCK, sidecar, backend).await
+    }
+
+    /// As [`start`](Self::start), with `server_block` (written like [`SERVER_BLOCK`]) in place
+    /// of the README's.
+    pub async fn start_with(server_block: &str, sidecar: &str, backend: SocketAddr) -> Nginx {
         let nginx = binary();
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
         let port =
             bearer_guard_mock::process::free_port().unwrap_or_else(|e| panic!("free port: {e}"));
-        let conf = config(dir.path(), port, sidecar, backend);
+        let conf = config_with(server_block, dir.path(), port, sidecar, backend);
         let conf_path = dir.path().join("nginx.conf");
         std::fs::write(&conf_path, conf).unwrap_or_else(|e| panic!("write nginx.conf: {e}"));
         let error_log = dir.path().join("error.log");
@@ -162,11 +168,22 @@ impl Nginx {
 /// The whole nginx.conf: one process in the foreground, every path in `dir`, the README's
 /// blocks with the test's ports.
 pub fn config(dir: &std::path::Path, port: u16, sidecar: &str, backend: SocketAddr) -> String {
+    config_with(SERVER_BLOCK, dir, port, sidecar, backend)
+}
+
+/// As [`config`], with `server_block` in place of the README's.
+pub fn config_with(
+    server_block: &str,
+    dir: &std::path::Path,
+    port: u16,
+    sidecar: &str,
+    backend: SocketAddr,
+) -> String {
     let dir = dir.display();
     let http_lines = HTTP_LINES
         .replace("127.0.0.1:8080", sidecar)
         .replace("127.0.0.1:3000", &backend.to_string());
-    let server = SERVER_BLOCK.replace("listen 8000;", &format!("listen 127.0.0.1:{port};"));
+    let server = server_block.replace("listen 8000;", &format!("listen 127.0.0.1:{port};"));
     format!(
         "daemon off;\n\
          master_process off;\n\
@@ -185,4 +202,24 @@ pub fn config(dir: &std::path::Path, port: u16, sidecar: &str, backend: SocketAd
          {server}\n\
          }}\n"
     )
+}
+
+/// [`SERVER_BLOCK`] without its lines about `X-Forwarded-*` (the two that clear a client's
+/// `X-Forwarded-Uri` / `X-Forwarded-Method` on the auth subrequest, and their comment): the
+/// `/_auth` location most nginx guides write, setting only `X-Original-URI` and
+/// `X-Original-Method`, so that a client's own `X-Forwarded-*` reach the sidecar.
+pub fn guide_server_block() -> String {
+    let kept: Vec<&str> = SERVER_BLOCK
+        .lines()
+        .filter(|line| !line.contains("X-Forwarded-"))
+        .collect();
+    assert_eq!(
+        kept.len() + 3,
+        SERVER_BLOCK.lines().count(),
+        "the README's block no longer has a comment and two lines about X-Forwarded-*"
+    );
+    let block = kept.join("\n");
+    assert!(block.contains("proxy_set_header X-Original-URI $request_uri;"));
+    assert!(block.contains("proxy_set_header X-Original-Method $request_method;"));
+    block
 }

@@ -91,13 +91,19 @@ impl SidecarProcess {
     /// Starts the binary asking `verify_url`, with a rules file holding [`RULES`] (kept
     /// while the process runs).
     pub async fn with_rules(verify_url: &str) -> SidecarProcess {
+        Self::with_rules_and(verify_url, &[]).await
+    }
+
+    /// As [`with_rules`](Self::with_rules), with `more` variables.
+    pub async fn with_rules_and(verify_url: &str, more: &[(&str, &str)]) -> SidecarProcess {
         let rules = rules_file(RULES);
         let rules_path = rules.path().display().to_string();
-        let mut sidecar = Self::start(&[
+        let mut vars = vec![
             ("GUARD_VERIFY_URL", verify_url),
-            ("GUARD_RULES", &rules_path),
-        ])
-        .await;
+            ("GUARD_RULES", rules_path.as_str()),
+        ];
+        vars.extend_from_slice(more);
+        let mut sidecar = Self::start(&vars).await;
         sidecar.rules = Some(rules);
         sidecar
     }
