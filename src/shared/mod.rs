@@ -28,6 +28,7 @@
 
 mod breaker;
 mod entry;
+mod eviction_check;
 mod feed;
 mod keys;
 mod lock_release;
@@ -201,18 +202,32 @@ impl SharedCache {
                 ConfigError::invalid("redis_url", "the Redis client could not be set up")
             })?
         };
-        // Warm up: the first requests find the connection up (outside the breaker).
+        // Warm up: the first requests find the connection up (outside the breaker). Then
+        // one look at whether Redis may evict deny markers (a warning, never an error).
         let mut warm = conn.clone();
+        let timeout = self.timeout;
         runtime.spawn(async move {
             let _ = tokio::time::timeout(
                 Duration::from_secs(2),
                 redis::cmd("PING").query_async::<redis::Value>(&mut warm),
             )
             .await;
+            eviction_check::warn_if_evicting(&mut warm, timeout).await;
         });
         let handles = telemetry::shared_handles();
         let names = redis_store::KeyNames::new(&self.key_prefix);
-        let store = redis_store::RedisStore::new(conn, self.timeout, names.clone(), handles.store);
+        let feed = Arc::new(feed::Feed::default());
+        let breaker = Arc::new(breaker::Breaker::new(
+            handles.store.circuit.clone(),
+            Arc::clone(&feed),
+        ));
+        let store = redis_store::RedisStore::new(
+            conn,
+            self.timeout,
+            names.clone(),
+            handles.store,
+            Arc::clone(&breaker),
+        );
         let mut origin = [0u8; 16];
         aws_lc_rs::rand::fill(&mut origin).map_err(|_| ConfigError::NoRandomKey)?;
         // LRU, with the local cache's capacity; an entry evicted for room drops its local
@@ -234,7 +249,6 @@ impl SharedCache {
             .max_capacity(crate::cache::REVOKED_CAPACITY)
             .time_to_live(parts.lifetimes.revocation)
             .build();
-        let feed = Arc::new(feed::Feed::default());
         let subscriber = revocation::Subscriber {
             client,
             channel: names.channel(),
@@ -244,6 +258,7 @@ impl SharedCache {
             local: parts.local,
             revoked: parts.revoked,
             feed: Arc::clone(&feed),
+            breaker,
             origin,
             ping_timeout: revocation::ping_timeout(self.timeout),
             remote_revocations: handles.remote_revocations,
