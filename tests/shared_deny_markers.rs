@@ -34,7 +34,11 @@ fn new_key(redis: &RedisServer, pattern: &str, before: &[String]) -> String {
 }
 
 /// A verified token and its deny key (the entry key's sibling).
-async fn verified(issuer: &MockIssuer, redis: &RedisServer, guard: &SharedGuard) -> (String, String) {
+async fn verified(
+    issuer: &MockIssuer,
+    redis: &RedisServer,
+    guard: &SharedGuard,
+) -> (String, String) {
     let before = redis.keys("bearer-guard:v1:e:*");
     let t = token(issuer, "Users:victim");
     assert_eq!(guard.status(&t).await, StatusCode::OK);
@@ -51,7 +55,10 @@ async fn a_deny_key_holding_garbage_a_truncated_or_another_tokens_marker_refuses
     // A genuine marker of another token, to truncate and to move.
     let other = token(&issuer, "Users:other");
     assert_eq!(guard.status(&other).await, StatusCode::OK);
-    assert_eq!(guard.layer.revoke(&other).await, Ok(RevocationScope::Shared));
+    assert_eq!(
+        guard.layer.revoke(&other).await,
+        Ok(RevocationScope::Shared)
+    );
     let markers = redis.keys("bearer-guard:v1:d:*");
     assert_eq!(markers.len(), 1, "{markers:?}");
     let genuine = redis.get(&markers[0]).unwrap_or_default();
@@ -71,7 +78,11 @@ async fn a_deny_key_holding_garbage_a_truncated_or_another_tokens_marker_refuses
             "a {case} deny marker let the token in"
         );
         assert_eq!(guard.shared("rejected"), rejected + 1.0, "{case}: counted");
-        assert_eq!(issuer.token_calls(&t), calls, "{case}: not verified upstream");
+        assert_eq!(
+            issuer.token_calls(&t),
+            calls,
+            "{case}: not verified upstream"
+        );
         // Taken as a revocation: held on this replica although the marker is gone.
         redis.set(&deny, b"", 1);
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -107,7 +118,10 @@ async fn a_garbage_deny_marker_met_by_the_store_refuses_the_token() {
     let calls = issuer.token_calls(&t);
     redis.set(&deny, &[0x5a; 80], 60_000);
     let status = pending.await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(calls >= 2, "the verification was under way when the marker came");
+    assert!(
+        calls >= 2,
+        "the verification was under way when the marker came"
+    );
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the store admitted it");
     assert!(guard.shared("rejected") >= 1.0, "counted rejected");
     assert!(

@@ -159,7 +159,10 @@ async fn recovery(outage: Outage) {
     );
     let hit = hit.unwrap_or_else(|| panic!("{outage:?}: no shared hit within 35 s"));
     let denied = denied.unwrap_or_else(|| panic!("{outage:?}: still admitted after 35 s"));
-    assert!(hit <= ALLOWED, "{outage:?}: sharing came back after {hit:?}");
+    assert!(
+        hit <= ALLOWED,
+        "{outage:?}: sharing came back after {hit:?}"
+    );
     assert!(
         denied <= ALLOWED,
         "{outage:?}: the revoked token was admitted for {denied:?}"

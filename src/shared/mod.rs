@@ -21,7 +21,8 @@
 //! | `entry.rs` | the versioned value format and its authentication |
 //! | `tier.rs` | the tier's operations in terms of verdicts: read, store, revoke |
 //! | `redis_store.rs` | the Redis commands and scripts, timeouts, the breaker |
-//! | `breaker.rs` | the circuit breaker |
+//! | `breaker.rs` | the circuit breaker (closed by the revocation feed's return) |
+//! | `eviction_check.rs` | at start-up, a warning when Redis may evict deny markers |
 //! | `lock_release.rs` | the drop guard that frees a cancelled holder's lock |
 //! | `revocation.rs` | revocation messages, the subscriber task, the pub/sub gap policy |
 //! | `feed.rs` | whether the feed is up, and its epoch: how long a local fill may live |
@@ -145,7 +146,8 @@ impl SharedCache {
     }
 
     /// Checks the settings and starts the tier: the connection manager (connecting lazily,
-    /// warmed up by a background `PING`) and the subscriber task. Needs a tokio runtime.
+    /// warmed up by a background `PING`, then one `CONFIG GET maxmemory-policy`: see
+    /// `eviction_check.rs`) and the subscriber task. Needs a tokio runtime.
     pub(crate) fn start(&self, parts: TierParts) -> Result<SharedTier, ConfigError> {
         if self.scope.len() > MAX_SCOPE_LEN {
             return Err(ConfigError::invalid(
@@ -191,8 +193,11 @@ impl SharedCache {
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(self.timeout))
             .set_connection_timeout(Some(self.timeout.max(Duration::from_secs(1))))
-            // Reconnection runs in the background; a few quick tries, and the next call (a
-            // breaker probe) starts another round.
+            // Reconnection runs in the background; a few quick tries (50 and 100 ms apart,
+            // jittered), and the next call starts another round: a breaker probe (at least one
+            // a second while the revocation feed is up), an admin revocation, or any call once
+            // the feed's return closed the breaker. Long waits after an outage were the
+            // breaker's, never these (issue 21).
             .set_number_of_retries(2)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_secs(1));
