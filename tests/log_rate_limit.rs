@@ -111,11 +111,23 @@ async fn forged_shared_entries_deny_markers_and_messages_warn_once() {
     assert_eq!(guard.status(&t).await, 200);
     let entries = redis.keys("bearer-guard:v1:e:*");
     assert_eq!(entries.len(), 1, "{entries:?}");
-    let deny = entries[0].replace(":v1:e:", ":v1:d:");
     redis.set(&entries[0], &[0x5a; 80], 60_000);
-    redis.set(&deny, &[0x5a; 80], 60_000);
     for _ in 0..20 {
         assert_eq!(guard.status(&t).await, 200);
+    }
+    // A deny marker that fails authentication refuses its token (held as a revocation on
+    // this replica, so each of 20 tokens meets one once).
+    for _ in 0..20 {
+        let before = redis.keys("bearer-guard:v1:e:*");
+        let victim = token(&issuer, "Users:victim");
+        assert_eq!(guard.status(&victim).await, 200);
+        let entry = redis
+            .keys("bearer-guard:v1:e:*")
+            .into_iter()
+            .find(|k| !before.contains(k))
+            .unwrap_or_else(|| panic!("no entry stored"));
+        redis.set(&entry.replace(":v1:e:", ":v1:d:"), &[0x5a; 80], 60_000);
+        assert_eq!(guard.status(&victim).await, 401);
     }
     assert_eq!(
         log.lines_with("shared cache entry rejected"),

@@ -140,7 +140,9 @@ impl<R> BearerGuardLayer<R> {
     /// ([`RevocationScope::Local`]). With one (`shared_cache`, feature `redis`),
     /// a deny marker is written to Redis, the shared entry deleted and a message published:
     /// every replica sharing the Redis drops its local entry within about a second, and reads
-    /// the marker on its next miss ([`RevocationScope::Shared`]).
+    /// the marker on its next miss ([`RevocationScope::Shared`]). Redis is tried even while
+    /// the shared tier's circuit breaker is open (twice within one Redis timeout), and a
+    /// success closes the breaker.
     ///
     /// # Errors
     /// [`RevokeError::MalformedToken`] for a token a request could not carry (nothing is

@@ -5,16 +5,32 @@
 //! probe), every other call is skipped → success: closed; failure: open again for twice as
 //! long, at most 30 s. A success while closed resets the failure count.
 //!
+//! The revocation feed (`feed.rs`) is the other witness of Redis: its subscription is a
+//! second connection that retries at least once a second while it is down. So
+//! - the feed coming back ([`Breaker::feed_returned`]) closes the breaker at once: Redis
+//!   answers again, and the miss path must read deny markers and share verdicts again now,
+//!   not when a 30 s backoff ends;
+//! - while the feed is up, an open breaker lets a probe through at least once a second
+//!   ([`PROBE_WHILE_FEED_UP`]), whatever its backoff: Redis answers the subscription, so the
+//!   failures are likely short (a `-LOADING` server, one broken connection). While the feed
+//!   is down the backoff doubles to 30 s as before, and the feed's return ends it.
+//!
+//! A call too rare and important to skip (an admin revocation) takes
+//! [`Breaker::permit_always`]: it goes through even while the breaker is open, and its
+//! success closes the breaker.
+//!
 //! A [`Permit`] is a guard: a probe permit dropped without [`Permit::record`] (the request
 //! future was dropped mid-call, e.g. the client hung up) counts as a failed probe, so the
 //! breaker goes back to open with its backoff instead of staying half-open with no probe out.
 //! A dropped ordinary permit records nothing (a cancelled call says nothing about Redis).
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use metrics::Gauge;
 use tokio::time::Instant;
+
+use super::feed::Feed;
 
 /// Consecutive failures that open the breaker.
 pub(crate) const FAILURES_TO_OPEN: u32 = 3;
@@ -22,6 +38,8 @@ pub(crate) const FAILURES_TO_OPEN: u32 = 3;
 pub(crate) const FIRST_OPEN: Duration = Duration::from_secs(1);
 /// Longest open period.
 pub(crate) const MAX_OPEN: Duration = Duration::from_secs(30);
+/// Longest an open breaker waits for its probe while the revocation feed is up.
+pub(crate) const PROBE_WHILE_FEED_UP: Duration = Duration::from_secs(1);
 
 /// The breaker's state, as the `bearer_guard_redis_circuit_state` gauge shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,8 +54,10 @@ enum State {
     Closed {
         failures: u32,
     },
+    /// Opened at `since`; the probe is due `period` later (at most
+    /// [`PROBE_WHILE_FEED_UP`] later while the feed is up).
     Open {
-        until: Instant,
+        since: Instant,
         period: Duration,
     },
     /// A probe is out; `period` is the open period that preceded it.
@@ -52,6 +72,8 @@ pub(crate) struct Breaker {
     state: Mutex<State>,
     /// `bearer_guard_redis_circuit_state`, set on every change.
     gauge: Gauge,
+    /// Whether the revocation feed is up: an open breaker probes at least once a second then.
+    feed: Arc<Feed>,
 }
 
 /// Leave to make one call; report how it went with [`Permit::record`]. Dropping a probe
@@ -81,11 +103,12 @@ impl Drop for Permit<'_> {
 }
 
 impl Breaker {
-    pub(crate) fn new(gauge: Gauge) -> Self {
+    pub(crate) fn new(gauge: Gauge, feed: Arc<Feed>) -> Self {
         gauge.set(CircuitState::Closed as u8 as f64);
         Breaker {
             state: Mutex::new(State::Closed { failures: 0 }),
             gauge,
+            feed,
         }
     }
 
@@ -94,7 +117,7 @@ impl Breaker {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let probe = match *state {
             State::Closed { .. } => false,
-            State::Open { until, period } if Instant::now() >= until => {
+            State::Open { since, period } if Instant::now() >= since + self.wait(period) => {
                 *state = State::HalfOpen { period };
                 self.gauge.set(CircuitState::HalfOpen as u8 as f64);
                 true
@@ -108,18 +131,48 @@ impl Breaker {
         })
     }
 
+    /// Leave to call Redis now, whatever the state: for a call too rare and important to skip
+    /// (an admin revocation). Its success closes the breaker; its failure counts as an
+    /// ordinary call's.
+    pub(crate) fn permit_always(&self) -> Permit<'_> {
+        Permit {
+            breaker: self,
+            probe: false,
+            recorded: false,
+        }
+    }
+
+    /// The revocation feed is back (re-subscribed): Redis answers, so the breaker closes now.
+    /// A probe still out records into the closed state like any call.
+    pub(crate) fn feed_returned(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if !matches!(*state, State::Closed { .. }) {
+            *state = State::Closed { failures: 0 };
+            self.gauge.set(CircuitState::Closed as u8 as f64);
+        }
+    }
+
+    /// How long an open period of `period` keeps the probe back now.
+    fn wait(&self, period: Duration) -> Duration {
+        if self.feed.is_up() {
+            period.min(PROBE_WHILE_FEED_UP)
+        } else {
+            period
+        }
+    }
+
     /// Records the outcome of a call (`probe`: the half-open probe's); returns the state after.
     fn record_outcome(&self, probe: bool, success: bool) -> CircuitState {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let next = match (&*state, success) {
             (_, true) => State::Closed { failures: 0 },
             (State::HalfOpen { period }, false) if probe => State::Open {
-                until: Instant::now() + (*period * 2).min(MAX_OPEN),
+                since: Instant::now(),
                 period: (*period * 2).min(MAX_OPEN),
             },
             (State::Closed { failures }, false) if failures + 1 >= FAILURES_TO_OPEN => {
                 State::Open {
-                    until: Instant::now() + FIRST_OPEN,
+                    since: Instant::now(),
                     period: FIRST_OPEN,
                 }
             }
@@ -127,8 +180,8 @@ impl Breaker {
                 failures: failures + 1,
             },
             // A call let through before the breaker opened failed late: the state stands.
-            (State::Open { until, period }, false) => State::Open {
-                until: *until,
+            (State::Open { since, period }, false) => State::Open {
+                since: *since,
                 period: *period,
             },
             (State::HalfOpen { period }, false) => State::HalfOpen { period: *period },
@@ -157,8 +210,30 @@ fn state_of(state: &State) -> CircuitState {
 mod tests {
     use super::*;
 
+    /// A breaker whose revocation feed is down (never subscribed).
     fn breaker() -> Breaker {
-        Breaker::new(Gauge::noop())
+        Breaker::new(Gauge::noop(), Arc::new(Feed::default()))
+    }
+
+    /// A breaker and its feed, up.
+    fn breaker_with_feed_up() -> (Breaker, Arc<Feed>) {
+        let feed = Arc::new(Feed::default());
+        feed.reestablished();
+        feed.set_up();
+        (Breaker::new(Gauge::noop(), Arc::clone(&feed)), feed)
+    }
+
+    /// Opens `breaker` and backs it off to `MAX_OPEN` by failed probes.
+    async fn back_off_fully(breaker: &Breaker) {
+        for _ in 0..FAILURES_TO_OPEN {
+            fail(breaker);
+        }
+        let mut period = FIRST_OPEN;
+        for _ in 0..6 {
+            tokio::time::advance(period).await;
+            assert_eq!(fail(breaker), CircuitState::Open);
+            period = (period * 2).min(MAX_OPEN);
+        }
     }
 
     fn fail(breaker: &Breaker) -> CircuitState {
@@ -258,5 +333,62 @@ mod tests {
         fail(&breaker);
         drop(breaker.permit());
         assert_eq!(breaker.state(), CircuitState::Closed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_feed_coming_back_closes_an_open_breaker_at_once() {
+        let feed = Arc::new(Feed::default());
+        let breaker = Breaker::new(Gauge::noop(), Arc::clone(&feed));
+        back_off_fully(&breaker).await;
+        assert!(breaker.permit().is_none(), "backed off");
+        // The subscriber re-subscribes: epoch, flush, up, then the breaker.
+        feed.reestablished();
+        feed.set_up();
+        breaker.feed_returned();
+        assert_eq!(breaker.state(), CircuitState::Closed);
+        let permit = breaker.permit();
+        assert!(permit.is_some(), "no wait at all");
+        if let Some(permit) = permit {
+            assert!(!permit.probe, "an ordinary call, not a lone probe");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn while_the_feed_is_up_an_open_breaker_probes_at_least_once_a_second() {
+        let (breaker, feed) = breaker_with_feed_up();
+        feed.lost();
+        back_off_fully(&breaker).await;
+        // The feed is back but the breaker is not closed by it (say, Redis answers the
+        // subscription while the data connection fails): the 30 s backoff no longer holds.
+        feed.reestablished();
+        feed.set_up();
+        for _ in 0..5 {
+            tokio::time::advance(PROBE_WHILE_FEED_UP - Duration::from_millis(1)).await;
+            assert!(breaker.permit().is_none(), "not before a second");
+            tokio::time::advance(Duration::from_millis(1)).await;
+            assert_eq!(fail(&breaker), CircuitState::Open, "a probe each second");
+        }
+        tokio::time::advance(PROBE_WHILE_FEED_UP).await;
+        let probe = breaker.permit();
+        assert!(probe.is_some());
+        if let Some(probe) = probe {
+            assert_eq!(probe.record(true), CircuitState::Closed);
+        }
+        // Lost again: the long backoff is back (the feed's return will end it).
+        feed.lost();
+        back_off_fully(&breaker).await;
+        tokio::time::advance(PROBE_WHILE_FEED_UP * 2).await;
+        assert!(breaker.permit().is_none(), "feed down: the backoff holds");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_permit_always_goes_through_an_open_breaker_and_its_success_closes_it() {
+        let breaker = breaker();
+        back_off_fully(&breaker).await;
+        assert!(breaker.permit().is_none());
+        assert_eq!(breaker.permit_always().record(false), CircuitState::Open);
+        assert!(breaker.permit().is_none(), "a failure leaves the backoff");
+        assert_eq!(breaker.permit_always().record(true), CircuitState::Closed);
+        assert!(breaker.permit().is_some());
     }
 }

@@ -17,7 +17,8 @@
 //! [`PrincipalBuilder::subject`](crate::principal::PrincipalBuilder::subject) does). A value
 //! that is too long, truncated, of another version, with a tag that does not verify (forged,
 //! altered, or moved from another key), with trailing bytes, or with a deadline out of bounds
-//! is rejected: the caller treats it as a miss and verifies upstream. A value that would be
+//! is rejected: at a verdict key the caller treats it as a miss and verifies upstream; at a
+//! deny-marker key it refuses the token all the same (`tier.rs`). A value that would be
 //! longer than [`MAX_VALUE_LEN`] (64 KiB) is never written ([`encode_bounded`]).
 
 use std::time::{Duration, UNIX_EPOCH};

@@ -21,13 +21,15 @@
 //! | `entry.rs` | the versioned value format and its authentication |
 //! | `tier.rs` | the tier's operations in terms of verdicts: read, store, revoke |
 //! | `redis_store.rs` | the Redis commands and scripts, timeouts, the breaker |
-//! | `breaker.rs` | the circuit breaker |
+//! | `breaker.rs` | the circuit breaker (closed by the revocation feed's return) |
+//! | `eviction_check.rs` | at start-up, a warning when Redis may evict deny markers |
 //! | `lock_release.rs` | the drop guard that frees a cancelled holder's lock |
 //! | `revocation.rs` | revocation messages, the subscriber task, the pub/sub gap policy |
 //! | `feed.rs` | whether the feed is up, and its epoch: how long a local fill may live |
 
 mod breaker;
 mod entry;
+mod eviction_check;
 mod feed;
 mod keys;
 mod lock_release;
@@ -144,7 +146,8 @@ impl SharedCache {
     }
 
     /// Checks the settings and starts the tier: the connection manager (connecting lazily,
-    /// warmed up by a background `PING`) and the subscriber task. Needs a tokio runtime.
+    /// warmed up by a background `PING`, then one `CONFIG GET maxmemory-policy`: see
+    /// `eviction_check.rs`) and the subscriber task. Needs a tokio runtime.
     pub(crate) fn start(&self, parts: TierParts) -> Result<SharedTier, ConfigError> {
         if self.scope.len() > MAX_SCOPE_LEN {
             return Err(ConfigError::invalid(
@@ -190,8 +193,11 @@ impl SharedCache {
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(self.timeout))
             .set_connection_timeout(Some(self.timeout.max(Duration::from_secs(1))))
-            // Reconnection runs in the background; a few quick tries, and the next call (a
-            // breaker probe) starts another round.
+            // Reconnection runs in the background; a few quick tries (50 and 100 ms apart,
+            // jittered), and the next call starts another round: a breaker probe (at least one
+            // a second while the revocation feed is up), an admin revocation, or any call once
+            // the feed's return closed the breaker. Long waits after an outage were the
+            // breaker's, never these (issue 21).
             .set_number_of_retries(2)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_secs(1));
@@ -201,18 +207,32 @@ impl SharedCache {
                 ConfigError::invalid("redis_url", "the Redis client could not be set up")
             })?
         };
-        // Warm up: the first requests find the connection up (outside the breaker).
+        // Warm up: the first requests find the connection up (outside the breaker). Then
+        // one look at whether Redis may evict deny markers (a warning, never an error).
         let mut warm = conn.clone();
+        let timeout = self.timeout;
         runtime.spawn(async move {
             let _ = tokio::time::timeout(
                 Duration::from_secs(2),
                 redis::cmd("PING").query_async::<redis::Value>(&mut warm),
             )
             .await;
+            eviction_check::warn_if_evicting(&mut warm, timeout).await;
         });
         let handles = telemetry::shared_handles();
         let names = redis_store::KeyNames::new(&self.key_prefix);
-        let store = redis_store::RedisStore::new(conn, self.timeout, names.clone(), handles.store);
+        let feed = Arc::new(feed::Feed::default());
+        let breaker = Arc::new(breaker::Breaker::new(
+            handles.store.circuit.clone(),
+            Arc::clone(&feed),
+        ));
+        let store = redis_store::RedisStore::new(
+            conn,
+            self.timeout,
+            names.clone(),
+            handles.store,
+            Arc::clone(&breaker),
+        );
         let mut origin = [0u8; 16];
         aws_lc_rs::rand::fill(&mut origin).map_err(|_| ConfigError::NoRandomKey)?;
         // LRU, with the local cache's capacity; an entry evicted for room drops its local
@@ -234,7 +254,6 @@ impl SharedCache {
             .max_capacity(crate::cache::REVOKED_CAPACITY)
             .time_to_live(parts.lifetimes.revocation)
             .build();
-        let feed = Arc::new(feed::Feed::default());
         let subscriber = revocation::Subscriber {
             client,
             channel: names.channel(),
@@ -244,6 +263,7 @@ impl SharedCache {
             local: parts.local,
             revoked: parts.revoked,
             feed: Arc::clone(&feed),
+            breaker,
             origin,
             ping_timeout: revocation::ping_timeout(self.timeout),
             remote_revocations: handles.remote_revocations,

@@ -12,13 +12,15 @@
 //! and use only `GET`, `SET`, `DEL`, `EXISTS`: Redis ≥ 6 and Valkey run them.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use metrics::{Counter, Gauge};
 use redis::aio::ConnectionManager;
 use redis::{RedisError, Value};
+use tokio::time::Instant;
 
-use super::breaker::Breaker;
+use super::breaker::{Breaker, Permit};
 use super::keys::SharedId;
 use super::lock_release::LockRelease;
 use crate::clock::millis;
@@ -103,6 +105,9 @@ pub(crate) enum Op {
 /// `op` label values, in [`Op`] order.
 pub(crate) const OPS: [&str; 4] = ["lookup", "lock", "store", "revoke"];
 
+/// How many times [`RedisStore::revoke`] calls Redis, within one Redis timeout.
+const REVOKE_TRIES: u32 = 2;
+
 /// The handles the store updates.
 #[derive(Debug)]
 pub(crate) struct StoreMetrics {
@@ -114,7 +119,8 @@ pub(crate) struct StoreMetrics {
 pub(crate) struct RedisStore {
     conn: ConnectionManager,
     timeout: Duration,
-    breaker: Breaker,
+    /// Shared with the subscriber task, whose re-subscription closes it.
+    breaker: Arc<Breaker>,
     metrics: StoreMetrics,
     pub(crate) names: KeyNames,
 }
@@ -134,11 +140,12 @@ impl RedisStore {
         timeout: Duration,
         names: KeyNames,
         metrics: StoreMetrics,
+        breaker: Arc<Breaker>,
     ) -> Self {
         RedisStore {
             conn,
             timeout,
-            breaker: Breaker::new(metrics.circuit.clone()),
+            breaker,
             metrics,
             names,
         }
@@ -157,7 +164,22 @@ impl RedisStore {
         let Some(permit) = self.breaker.permit() else {
             return Err(Unreachable);
         };
-        let result = tokio::time::timeout(self.timeout, call).await;
+        self.bounded(op, permit, Instant::now() + self.timeout, call)
+            .await
+    }
+
+    /// Runs `call` under `permit` until `deadline`; records and counts the outcome.
+    async fn bounded<T, F>(
+        &self,
+        op: Op,
+        permit: Permit<'_>,
+        deadline: Instant,
+        call: F,
+    ) -> Result<T, Unreachable>
+    where
+        F: Future<Output = Result<T, RedisError>>,
+    {
+        let result = tokio::time::timeout_at(deadline, call).await;
         permit.record(matches!(result, Ok(Ok(_))));
         match result {
             Ok(Ok(value)) => Ok(value),
@@ -278,7 +300,10 @@ impl RedisStore {
     }
 
     /// Revokes: the deny marker for `ttl`, the entry deleted, the message published; one
-    /// atomic transaction.
+    /// atomic transaction. Rare and important, so it is tried even while the breaker is open
+    /// (its success closes it), within one Redis timeout: a second try follows a quick
+    /// failure, since the first call after an outage may only meet the connection the manager
+    /// lost (it starts the reconnection and fails at once).
     pub(crate) async fn revoke(
         &self,
         id: &SharedId,
@@ -302,9 +327,17 @@ impl RedisStore {
             .arg(self.names.channel())
             .arg(message)
             .ignore();
-        let _: () = self
-            .guarded(Op::Revoke, async move { pipe.query_async(&mut conn).await })
-            .await?;
-        Ok(())
+        let deadline = Instant::now() + self.timeout;
+        let mut tries = REVOKE_TRIES;
+        loop {
+            tries -= 1;
+            let call = pipe.query_async::<()>(&mut conn);
+            let done = self
+                .bounded(Op::Revoke, self.breaker.permit_always(), deadline, call)
+                .await;
+            if done.is_ok() || tries == 0 || Instant::now() >= deadline {
+                return done;
+            }
+        }
     }
 }

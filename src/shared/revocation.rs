@@ -31,6 +31,7 @@ use futures_util::StreamExt;
 use metrics::{Counter, Gauge};
 use moka::sync::Cache;
 
+use super::breaker::Breaker;
 use super::feed::Feed;
 use super::keys::{SharedId, SharedKeys};
 use crate::cache::{RevokedSet, TokenKey, VerdictCache};
@@ -126,6 +127,8 @@ pub(crate) struct Subscriber {
     pub(crate) local: Option<VerdictCache>,
     pub(crate) revoked: RevokedSet,
     pub(crate) feed: Arc<Feed>,
+    /// Closed when the feed comes back: Redis answers again.
+    pub(crate) breaker: Arc<Breaker>,
     pub(crate) origin: [u8; 16],
     pub(crate) ping_timeout: Duration,
     pub(crate) remote_revocations: Counter,
@@ -147,6 +150,9 @@ impl Subscriber {
                     self.feed.reestablished();
                     self.drop_local_positives();
                     self.feed.set_up();
+                    // Redis answers: the miss path reads deny markers and shares again now,
+                    // not when the breaker's backoff ends (see `breaker.rs`).
+                    self.breaker.feed_returned();
                     self.subscribed.set(1.0);
                     tracing::info!("bearer-guard: subscribed to shared revocations");
                     self.listen(pubsub).await;

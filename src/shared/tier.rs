@@ -31,7 +31,7 @@ pub(crate) const UNHEARD_LIFETIME: Duration = Duration::from_secs(1);
 pub(crate) enum SharedRead {
     /// An authentic entry, within its deadline.
     Verdict(Entry),
-    /// An authentic deny marker: the token is revoked.
+    /// A deny marker, authentic or not (see [`SharedTier::read`]): the token is revoked.
     Revoked,
     /// Nothing usable; `locked`: another replica is verifying it.
     Absent { locked: bool },
@@ -135,10 +135,13 @@ impl SharedTier {
             return SharedRead::Unreachable;
         };
         let now = wall_ms(SystemTime::now());
-        if let Some(deny) = &found.deny
-            && self.authentic_deny(id, deny)
-        {
-            self.lookups.hit.increment(1);
+        // A value at the deny key refuses the token whether it verifies or not: only a
+        // revocation writes there, and a damaged or foreign one must not read as "not
+        // revoked" (counted `rejected` then, a hit when authentic).
+        if let Some(deny) = &found.deny {
+            if self.authentic_deny(id, deny) {
+                self.lookups.hit.increment(1);
+            }
             return SharedRead::Revoked;
         }
         let Some(value) = &found.entry else {
@@ -179,8 +182,9 @@ impl SharedTier {
         }
     }
 
-    /// Whether `value` is an authentic, current deny marker for `id`. A forged one is counted
-    /// as rejected and ignored. Its deadline may lie up to the longest revocation TTL any
+    /// Whether `value` is an authentic, current deny marker for `id`. One that is not
+    /// (altered, truncated, forged, another key's, out of its deadline) is counted as
+    /// rejected and logged; the caller refuses the token all the same. Its deadline may lie up to the longest revocation TTL any
     /// replica accepts (7 days) ahead, not just this replica's: replicas with different
     /// revocation TTLs honour each other's revocations.
     pub(crate) fn authentic_deny(&self, id: &SharedId, value: &[u8]) -> bool {
@@ -248,7 +252,8 @@ impl SharedTier {
     }
 
     /// Stores `value` unless the token is revoked and drops `lock`: `Ok(true)` stored (or
-    /// nothing to store), `Ok(false)` an authentic deny marker refused it.
+    /// nothing to store), `Ok(false)` a deny marker refused it (authentic or not, as in
+    /// [`read`](Self::read)).
     pub(crate) async fn store(
         &self,
         id: &SharedId,
@@ -260,7 +265,10 @@ impl SharedTier {
         }
         match self.store.store_and_unlock(id, value, lock).await? {
             Stored::Done => Ok(true),
-            Stored::Denied(deny) => Ok(!self.authentic_deny(id, &deny)),
+            Stored::Denied(deny) => {
+                self.authentic_deny(id, &deny);
+                Ok(false)
+            }
         }
     }
 

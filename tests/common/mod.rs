@@ -15,6 +15,7 @@ pub mod mock_helpers;
 pub mod raw_http;
 pub mod redis_server;
 pub mod shared_support;
+pub mod tcp_relay;
 pub mod upstream_checks;
 
 use std::collections::HashMap;

@@ -30,7 +30,7 @@ const RESTART_TRIES: u32 = 50;
 /// working directory (`--dir`) in a temporary directory removed on drop, and waited for until
 /// it answers `PING` (at most 10 s per try, 5 tries on fresh ports). It is killed (SIGKILL)
 /// and reaped on drop. It can be killed, stopped (SIGSTOP), continued (SIGCONT) and restarted
-/// empty on the same port. The inspection helpers ([`keys`](Self::keys), [`get`](Self::get),
+/// empty (or from a [`save`](Self::save)d snapshot) on the same port. The inspection helpers ([`keys`](Self::keys), [`get`](Self::get),
 /// …) talk to it over a plain connection with 2 s timeouts and panic on failure, as a test
 /// wants.
 ///
@@ -49,6 +49,8 @@ pub struct RedisServer {
     port: u16,
     stopped: bool,
     dir: tempfile::TempDir,
+    /// Arguments added after the defaults ([`try_start_with`](Self::try_start_with)).
+    extra: Vec<String>,
 }
 
 /// The first candidate that runs `--version`.
@@ -78,6 +80,17 @@ impl RedisServer {
     /// none of 5 starts answered within 10 s; [`ProcessError::Io`] when no port, temporary
     /// directory or child process could be had.
     pub fn try_start() -> Result<Self, ProcessError> {
+        Self::try_start_with(&[])
+    }
+
+    /// [`try_start`](Self::try_start) with `args` added after the default arguments (a later
+    /// `--maxmemory-policy` or `--rename-command` wins), on every start and restart.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_start`](Self::try_start); arguments the server refuses make it exit, which is
+    /// [`ProcessError::NotReady`].
+    pub fn try_start_with(args: &[&str]) -> Result<Self, ProcessError> {
         let program = program()?;
         let dir = tempfile::Builder::new()
             .prefix("bearer-guard-redis-")
@@ -92,6 +105,7 @@ impl RedisServer {
             port: 0,
             stopped: false,
             dir,
+            extra: args.iter().map(|arg| (*arg).to_owned()).collect(),
         };
         for _ in 0..START_TRIES {
             server.port = free_port().map_err(|source| ProcessError::Io {
@@ -118,6 +132,15 @@ impl RedisServer {
         Self::try_start().unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// [`try_start_with`](Self::try_start_with), for tests.
+    ///
+    /// # Panics
+    ///
+    /// When it does not start; the message says why.
+    pub fn start_with(args: &[&str]) -> Self {
+        Self::try_start_with(args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// Starts the child on `self.port`; whether it answered in time (else it is killed).
     fn spawn(&mut self) -> Result<bool, ProcessError> {
         let child = Command::new(self.program)
@@ -126,6 +149,7 @@ impl RedisServer {
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(self.dir.path())
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -254,7 +278,9 @@ impl RedisServer {
         self.stopped = false;
     }
 
-    /// Kills it and starts it again, empty, on the same port: at most 50 tries, 100 ms apart,
+    /// Kills it and starts it again on the same port, empty unless [`save`](Self::save) wrote a
+    /// snapshot (then it loads it, answering `-LOADING` meanwhile, and this waits until it
+    /// answers `PING`): at most 50 tries, 100 ms apart,
     /// each waiting up to 10 s for an answer (so at most about 50 × 10.1 s).
     ///
     /// # Panics
@@ -343,6 +369,15 @@ impl RedisServer {
             redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub"),
             "CLIENT KILL",
         )
+    }
+
+    /// `SAVE`: a snapshot in its directory, loaded by the next [`restart`](Self::restart).
+    ///
+    /// # Panics
+    ///
+    /// When Redis does not answer.
+    pub fn save(&self) {
+        self.query::<()>(&redis::cmd("SAVE"), "SAVE");
     }
 
     /// `FLUSHALL`.

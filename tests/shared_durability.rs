@@ -1,0 +1,83 @@
+//! Whether Redis may evict deny markers, checked at start-up over a real `redis-server`: a
+//! `maxmemory-policy` that can evict them (`allkeys-*`, `volatile-*`) is one WARN naming the
+//! setting and its value; `noeviction` and a refused `CONFIG` (renamed away) are silent, and
+//! the guard works either way.
+//!
+//! Each test runs on a current-thread runtime with its own thread-local log subscriber, so
+//! the tasks the guard spawns log into that test's buffer only.
+
+mod common;
+
+use std::time::Duration;
+
+use common::log_capture::Capture;
+use common::redis_server::RedisServer;
+use common::shared_support::{SECRET, issuer, shared_guard, token, wait_until};
+use http::StatusCode;
+
+/// Every line logged on this thread while the returned guard lives.
+fn thread_log() -> (Capture, tracing::subscriber::DefaultGuard) {
+    let log = Capture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(log.clone())
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    (log, guard)
+}
+
+/// Starts a guard on a server run with `args`, waits (bounded) for its start-up check, and
+/// returns the WARN lines naming `maxmemory-policy`; the guard must answer a token with 200.
+async fn warnings_with(args: &[&str]) -> Vec<String> {
+    let (log, _subscriber) = thread_log();
+    let redis = RedisServer::start_with(args);
+    let issuer = issuer().await;
+    let guard = shared_guard(&issuer, &redis.url(), SECRET);
+    assert!(
+        wait_until(Duration::from_secs(5), || log
+            .text()
+            .contains("bearer-guard: redis maxmemory-policy"))
+        .await,
+        "the check did not finish within 5 s:\n{}",
+        log.text()
+    );
+    assert_eq!(
+        guard.status(&token(&issuer, "Users:any")).await,
+        StatusCode::OK
+    );
+    assert_eq!(redis.keys("bearer-guard:v1:e:*").len(), 1, "shared");
+    log.text()
+        .lines()
+        .filter(|line| line.contains(" WARN ") && line.contains("maxmemory-policy"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn an_evicting_maxmemory_policy_is_one_warning_naming_it() {
+    for policy in ["allkeys-lru", "volatile-ttl"] {
+        let warnings = warnings_with(&["--maxmemory-policy", policy]).await;
+        assert_eq!(warnings.len(), 1, "{policy}: {warnings:?}");
+        assert!(warnings[0].contains(policy), "{warnings:?}");
+    }
+}
+
+#[tokio::test]
+async fn noeviction_is_silent() {
+    let warnings = warnings_with(&["--maxmemory-policy", "noeviction"]).await;
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+#[tokio::test]
+async fn a_refused_config_command_is_silent_and_the_guard_works() {
+    let warnings = warnings_with(&[
+        "--maxmemory-policy",
+        "allkeys-lru",
+        "--rename-command",
+        "CONFIG",
+        "",
+    ])
+    .await;
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
