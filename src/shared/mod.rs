@@ -42,7 +42,7 @@ use moka::sync::Cache;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::{ExposeSecret, SecretSlice};
 
-use crate::cache::{RevokedSet, VerdictCache};
+use crate::cache::{Forms, RevokedSet, VerdictCache};
 use crate::error::ConfigError;
 use crate::principal::VerifierKind;
 use crate::redact::redacted_url;
@@ -51,7 +51,7 @@ use crate::telemetry;
 
 pub(crate) use entry::SharedVerdict;
 pub(crate) use feed::FeedMark;
-pub(crate) use keys::SharedId;
+pub(crate) use keys::TokenIds;
 pub(crate) use tier::{Lifetimes, SharedRead, SharedTier, UNHEARD_LIFETIME};
 
 /// The counter and gauge types the telemetry module fills in.
@@ -215,18 +215,19 @@ impl SharedCache {
         let store = redis_store::RedisStore::new(conn, self.timeout, names.clone(), handles.store);
         let mut origin = [0u8; 16];
         aws_lc_rs::rand::fill(&mut origin).map_err(|_| ConfigError::NoRandomKey)?;
-        // LRU, with the local cache's capacity; an entry evicted for room drops its local
-        // verdict too (a local verdict without a mapping could not be revoked by a message).
-        let evicted_local = parts.local.clone();
+        // LRU, with the local cache's capacity; an entry evicted for room drops the local
+        // verdicts of its forms too (a local verdict without a mapping could not be revoked by
+        // a message).
+        let evicted_forms = parts.forms.clone();
         let ids = Cache::builder()
             .max_capacity(parts.id_capacity.max(1))
             .eviction_policy(moka::policy::EvictionPolicy::lru())
             .time_to_live(parts.lifetimes.positive.max(Duration::from_secs(1)))
-            .eviction_listener(move |_id, key: crate::cache::TokenKey, cause| {
+            .eviction_listener(move |_id, key: crate::cache::RevocationKey, cause| {
                 if cause == moka::notification::RemovalCause::Size
-                    && let Some(local) = &evicted_local
+                    && let Some(forms) = &evicted_forms
                 {
-                    local.invalidate_valid(&key);
+                    forms.drop_verdicts(&key);
                 }
             })
             .build();
@@ -243,6 +244,7 @@ impl SharedCache {
             revoked_ids: revoked_ids.clone(),
             local: parts.local,
             revoked: parts.revoked,
+            forms: parts.forms,
             feed: Arc::clone(&feed),
             origin,
             ping_timeout: revocation::ping_timeout(self.timeout),
@@ -272,9 +274,12 @@ impl SharedCache {
 pub(crate) struct TierParts {
     pub(crate) local: Option<VerdictCache>,
     pub(crate) revoked: RevokedSet,
+    /// The local keys of each revocation key's forms (with the local cache only).
+    pub(crate) forms: Option<Forms>,
     pub(crate) kind: VerifierKind,
     pub(crate) lifetimes: Lifetimes,
-    /// How many id → local key pairs to keep (the local cache's capacity).
+    /// How many revocation id → local revocation key pairs to keep (the local cache's
+    /// capacity).
     pub(crate) id_capacity: u64,
 }
 
