@@ -136,6 +136,11 @@ impl<R> BearerGuardLayer<R> {
     /// known), the guard answers it 401 `invalid_token` whatever the verifier says, also while
     /// a verification of it is in flight.
     ///
+    /// A compact JWS (three segments) is revoked by its signing input (`header.payload` as
+    /// given): every other signature over the same header and payload — an ES256/ES384
+    /// signature's twin `(r, n − s)`, which verifies too — is refused as well, also when it was
+    /// cached before. Any other token is revoked by its bytes.
+    ///
     /// Without a shared cache this applies to this process only
     /// ([`RevocationScope::Local`]). With one (`shared_cache`, feature `redis`),
     /// a deny marker is written to Redis, the shared entry deleted and a message published:

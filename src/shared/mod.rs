@@ -17,7 +17,7 @@
 //! | file | job |
 //! |---|---|
 //! | `mod.rs` | [`SharedCache`] (the settings) and starting the tier |
-//! | `keys.rs` | HKDF-SHA-256 from the secret → shared ids (HMAC-SHA-256) and MAC keys |
+//! | `keys.rs` | HKDF-SHA-256 from the secret → shared ids and revocation ids (HMAC-SHA-256), MAC keys |
 //! | `entry.rs` | the versioned value format and its authentication |
 //! | `tier.rs` | the tier's operations in terms of verdicts: read, store, revoke |
 //! | `redis_store.rs` | the Redis commands and scripts, timeouts, the breaker |

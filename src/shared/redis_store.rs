@@ -27,8 +27,8 @@ use super::lock_release::LockRelease;
 use crate::clock::millis;
 
 /// Stores a verdict unless the token is revoked (the deny marker is returned instead), and
-/// drops the caller's lock if it still holds it. KEYS: entry, deny, lock. ARGV: value, PX (0:
-/// store nothing), lock value ('' : no lock).
+/// drops the caller's lock if it still holds it. KEYS: entry, deny (at the revocation id),
+/// lock. ARGV: value, PX (0: store nothing), lock value ('' : no lock).
 const STORE_SCRIPT: &str = r"
 local deny = redis.call('GET', KEYS[2])
 if ARGV[3] ~= '' and redis.call('GET', KEYS[3]) == ARGV[3] then
