@@ -288,6 +288,19 @@ impl GuardCore {
         Outcome::Invalid
     }
 
+    /// A revocation this process learned of on a miss (a deny marker, a refused store, an
+    /// announced revocation id): its revocation key goes into the revoked set (the key first,
+    /// as in [`revoke`](GuardCore::revoke)), the cached verdict of every form is dropped, and
+    /// the token is refused.
+    #[cfg(feature = "redis")]
+    pub(super) fn learned_revoked(&self, keys: MissKeys) -> Outcome {
+        self.revoked.insert(keys.revocation);
+        if let Some(forms) = &self.forms {
+            forms.drop_verdicts(&keys.revocation);
+        }
+        self.refuse_revoked(keys.key)
+    }
+
     /// Stores `verdict` in the local tier (a valid one for at most `max_life`) and turns it
     /// into the outcome. A valid verdict is listed under its revocation key first (`forms.rs`).
     /// A valid verdict stored while the token (in any form) was being revoked is dropped

@@ -146,10 +146,7 @@ impl GuardCore {
                 let life = Duration::from_millis(entry.until_ms.saturating_sub(now));
                 self.fill_local(miss, verdict, life)
             }
-            SharedRead::Revoked => {
-                self.revoked.insert(miss.keys.revocation);
-                self.refuse_revoked(miss.keys.key)
-            }
+            SharedRead::Revoked => self.learned_revoked(miss.keys),
             SharedRead::Absent { .. } | SharedRead::Unreachable => Outcome::Unavailable,
         }
     }
@@ -203,10 +200,7 @@ impl GuardCore {
             )
             .await;
         match stored {
-            Ok(false) => {
-                self.revoked.insert(miss.keys.revocation);
-                self.refuse_revoked(miss.keys.key)
-            }
+            Ok(false) => self.learned_revoked(miss.keys),
             Ok(true) => self.fill_local(miss, verdict, Duration::MAX),
             Err(_) => self.fill_local(miss, verdict, UNHEARD_LIFETIME),
         }
@@ -242,8 +236,7 @@ impl GuardCore {
             return outcome;
         }
         if tier.announced_revoked(&ids.revocation) {
-            self.revoked.insert(revocation);
-            return self.refuse_revoked(key);
+            return self.learned_revoked(keys);
         }
         if heard
             && !tier.heard_since(mark)
