@@ -263,7 +263,9 @@ mod tests {
     use bearer_guard_mock::process::RedisServer;
 
     use super::{Miss, MissKeys};
+    use crate::cache::Outcome;
     use crate::shared::SharedCache;
+    use crate::token::BearerToken;
     use crate::verify::Verdict;
     use crate::{BearerGuardLayer, IntrospectionVerifier, Principal, VerifierKind};
 
@@ -329,6 +331,77 @@ mod tests {
         assert!(
             cache.get_valid(&after.keys.key).is_some(),
             "a fill marked after the return keeps its life"
+        );
+    }
+
+    /// A replica that learns of a JWT's revocation from the deny marker on a miss (its own
+    /// message is skipped, so nothing else tells it) drops the cached verdict of every form of
+    /// the token, not only the one it was asked about.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_deny_marker_read_on_a_miss_drops_every_cached_form() {
+        let redis = RedisServer::start();
+        let verifier = IntrospectionVerifier::builder("http://127.0.0.1:9/introspect")
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let layer = BearerGuardLayer::builder(verifier)
+            .shared_cache(SharedCache::new(redis.url(), [7u8; 40]))
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let core = layer.core();
+        let (Some(tier), Some(cache)) = (core.shared.as_ref(), core.cache.as_ref()) else {
+            panic!("a shared tier and a local cache");
+        };
+        // Subscribed first: subscribing drops every local verdict, which would hide the point.
+        for _ in 0..250 {
+            if tier.listening() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(tier.listening(), "subscribed within 5 s");
+        let keys_of = |token: &str| {
+            let key = core
+                .keyer
+                .key_of(token.as_bytes())
+                .unwrap_or_else(|| panic!("key"));
+            let revocation = core
+                .keyer
+                .revocation_key(token.as_bytes(), key)
+                .unwrap_or_else(|| panic!("revocation key"));
+            MissKeys { key, revocation }
+        };
+        let (original, twin) = ("hdr.payload.sig-original", "hdr.payload.sig-twin");
+        let cached = Miss {
+            tier,
+            keys: keys_of(twin),
+            ids: tier.ids_of(twin),
+            mark: tier.feed_mark(),
+        };
+        let principal = Principal::builder(VerifierKind::Introspection)
+            .subject("Users:1")
+            .build();
+        core.fill_local(&cached, Verdict::Valid(principal), Duration::MAX);
+        assert!(
+            cache.get_valid(&cached.keys.key).is_some(),
+            "the twin is cached"
+        );
+        assert!(
+            tier.revoke(original, Duration::from_secs(60)).await.is_ok(),
+            "the deny marker is written"
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        let outcome = core
+            .lead_shared(
+                tier,
+                keys_of(original),
+                &BearerToken::new(original),
+                deadline,
+            )
+            .await;
+        assert!(matches!(outcome, Outcome::Invalid), "{outcome:?}");
+        assert!(
+            cache.get_valid(&cached.keys.key).is_none(),
+            "the twin's cached verdict outlived the deny marker read for the original"
         );
     }
 }
