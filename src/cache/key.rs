@@ -20,6 +20,8 @@ use std::hash::{BuildHasher, Hasher};
 
 use aws_lc_rs::aead::{AES_128_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 
+use crate::token::jws_signing_input;
+
 /// A token's cache key: its 128-bit fingerprint. The token itself is never kept.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct TokenKey(u128);
@@ -67,13 +69,54 @@ impl TokenKeyer {
     /// 503 rather than share one key among such tokens.
     #[inline]
     pub(crate) fn key_of(&self, token: &[u8]) -> Option<TokenKey> {
-        let nonce = Nonce::assume_unique_for_key([0u8; 12]);
+        self.tag(TOKEN_NONCE, token).map(TokenKey)
+    }
+
+    /// The revocation key of `token`, whose cache key is `token_key` (miss path only): for a
+    /// compact JWS the fingerprint of its signing input (`header.payload`) under a nonce of its
+    /// own, so every signature over one header and payload shares it and it never equals a
+    /// token's cache key; for any other token its cache key (no second fingerprint). `None`
+    /// as for [`key_of`](Self::key_of).
+    pub(crate) fn revocation_key(
+        &self,
+        token: &[u8],
+        token_key: TokenKey,
+    ) -> Option<RevocationKey> {
+        match jws_signing_input(token) {
+            Some(input) => self.tag(SIGNING_INPUT_NONCE, input).map(RevocationKey),
+            None => Some(RevocationKey(token_key.0)),
+        }
+    }
+
+    /// The GMAC tag of `data` under the fixed `nonce`.
+    #[inline]
+    fn tag(&self, nonce: [u8; 12], data: &[u8]) -> Option<u128> {
+        let nonce = Nonce::assume_unique_for_key(nonce);
         let tag = self
             .key
-            .seal_in_place_separate_tag(nonce, Aad::from(token), &mut [])
+            .seal_in_place_separate_tag(nonce, Aad::from(data), &mut [])
             .ok()?;
         let bytes = <[u8; 16]>::try_from(tag.as_ref()).ok()?;
-        Some(TokenKey(u128::from_le_bytes(bytes)))
+        Some(u128::from_le_bytes(bytes))
+    }
+}
+
+/// The nonce of a token's cache key.
+const TOKEN_NONCE: [u8; 12] = [0; 12];
+/// The nonce of a JWS signing input's revocation key: the tag is masked by `AES(key, nonce ‖
+/// 1)`, so the fingerprints of a signing input and of a token (even one with the same bytes,
+/// an opaque `a.b` next to the JWS `a.b.c`) are unrelated.
+const SIGNING_INPUT_NONCE: [u8; 12] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+
+/// What a revocation is keyed on in this process: the fingerprint of a compact JWS's signing
+/// input, or of an opaque token's bytes (its [`TokenKey`]). See
+/// [`TokenKeyer::revocation_key`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct RevocationKey(u128);
+
+impl std::fmt::Debug for RevocationKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RevocationKey(..)")
     }
 }
 
@@ -132,6 +175,14 @@ impl TokenKey {
 }
 
 #[cfg(test)]
+impl RevocationKey {
+    /// A revocation key for tests, under a keyer of its own.
+    pub(crate) fn of(token: &[u8]) -> Self {
+        RevocationKey(sha256_key(token).0)
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -148,6 +199,29 @@ mod tests {
         assert_ne!(keyer.key_of(b""), keyer.key_of(b"\0"));
         // GHASH pads to 16-byte blocks; the length block keeps padded twins apart.
         assert_ne!(keyer.key_of(b"a"), keyer.key_of(b"a\0"));
+    }
+
+    #[test]
+    fn a_jws_is_revoked_by_its_signing_input_anything_else_by_its_bytes() {
+        let keyer = keyer();
+        let revocation = |token: &[u8]| {
+            let key = keyer.key_of(token).unwrap_or_else(|| panic!("key"));
+            keyer
+                .revocation_key(token, key)
+                .unwrap_or_else(|| panic!("revocation key"))
+        };
+        assert_eq!(revocation(b"h.p.sig1"), revocation(b"h.p.sig2"));
+        assert_eq!(revocation(b"h.p."), revocation(b"h.p.sig"));
+        assert_ne!(revocation(b"h.p.sig"), revocation(b"h.q.sig"));
+        // Not three segments: the token's own bytes, and its cache key.
+        assert_ne!(revocation(b"a.b.c.d.e1"), revocation(b"a.b.c.d.e2"));
+        assert_ne!(revocation(b"h.p"), revocation(b"h.p2"));
+        let opaque = keyer.key_of(b"opaque").unwrap_or_else(|| panic!("key"));
+        assert_eq!(revocation(b"opaque").0, opaque.0);
+        // An opaque token with a JWS's signing input as its bytes is another identity.
+        assert_ne!(revocation(b"h.p"), revocation(b"h.p.sig"));
+        let signing_input_as_token = keyer.key_of(b"h.p").unwrap_or_else(|| panic!("key"));
+        assert_ne!(revocation(b"h.p.sig").0, signing_input_as_token.0);
     }
 
     #[test]

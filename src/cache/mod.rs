@@ -30,6 +30,7 @@
 //! cache is full of more often used ones, and that token would then be verified again on every
 //! request (`tests/guard_cache.rs` shows it).
 
+mod forms;
 mod inflight;
 mod key;
 mod positive;
@@ -40,8 +41,9 @@ use std::time::{Duration, SystemTime};
 
 use moka::sync::Cache;
 
+pub(crate) use forms::Forms;
 pub(crate) use inflight::{InFlight, Join, Outcome, wait_for};
-pub(crate) use key::{BuildKeyHasher, TokenKey, TokenKeyer};
+pub(crate) use key::{BuildKeyHasher, RevocationKey, TokenKey, TokenKeyer};
 #[cfg(feature = "redis")]
 pub(crate) use revoked::REVOKED_CAPACITY;
 pub(crate) use revoked::RevokedSet;

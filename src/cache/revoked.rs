@@ -1,21 +1,22 @@
 //! Tokens revoked in this process (by [`revoke`](crate::BearerGuardLayer::revoke), or by a
-//! revocation message from another replica for a token this one holds): refused on the miss
-//! path for the revocation TTL, whatever the verifier says.
+//! revocation message from another replica for a token this one holds), by revocation key (a
+//! JWT's signing input, an opaque token's bytes: see `key.rs`): refused on the miss path for
+//! the revocation TTL, whatever the verifier says.
 
 use std::time::Duration;
 
 use moka::sync::Cache;
 
-use super::{BuildKeyHasher, TokenKey};
+use super::{BuildKeyHasher, RevocationKey};
 
 /// Most revocations remembered at once; past it the least recently used are forgotten (their
 /// deny markers in Redis, if any, still refuse them).
 pub(crate) const REVOKED_CAPACITY: u64 = 100_000;
 
-/// The revoked set: token keys, each for the revocation TTL from its revocation.
+/// The revoked set: revocation keys, each for the revocation TTL from its revocation.
 #[derive(Clone)]
 pub(crate) struct RevokedSet {
-    keys: Cache<TokenKey, (), BuildKeyHasher>,
+    keys: Cache<RevocationKey, (), BuildKeyHasher>,
 }
 
 impl RevokedSet {
@@ -28,11 +29,11 @@ impl RevokedSet {
         }
     }
 
-    pub(crate) fn insert(&self, key: TokenKey) {
+    pub(crate) fn insert(&self, key: RevocationKey) {
         self.keys.insert(key, ());
     }
 
-    pub(crate) fn contains(&self, key: &TokenKey) -> bool {
+    pub(crate) fn contains(&self, key: &RevocationKey) -> bool {
         self.keys.contains_key(key)
     }
 }
@@ -44,11 +45,11 @@ mod tests {
     #[test]
     fn a_revoked_key_is_held_for_the_ttl() {
         let set = RevokedSet::new(Duration::from_millis(100));
-        let key = TokenKey::of(b"t");
+        let key = RevocationKey::of(b"t");
         assert!(!set.contains(&key));
         set.insert(key);
         assert!(set.contains(&key));
-        assert!(!set.contains(&TokenKey::of(b"u")));
+        assert!(!set.contains(&RevocationKey::of(b"u")));
         std::thread::sleep(Duration::from_millis(150));
         assert!(!set.contains(&key));
     }
@@ -57,7 +58,7 @@ mod tests {
     fn the_set_is_bounded_by_its_capacity() {
         let set = RevokedSet::new(Duration::from_secs(3600));
         for i in 0..REVOKED_CAPACITY + 5_000 {
-            set.insert(TokenKey::of(&i.to_be_bytes()));
+            set.insert(RevocationKey::of(&i.to_be_bytes()));
         }
         set.keys.run_pending_tasks();
         assert!(

@@ -10,7 +10,8 @@ use tracing::{Instrument, Level, field};
 use super::catch_panic::{CatchPanic, Panicked};
 use super::decision::{CacheLookup, Decision, DecisionHook};
 use crate::cache::{
-    Cached, InFlight, Join, Outcome, RevokedSet, TokenKey, TokenKeyer, VerdictCache, wait_for,
+    Cached, Forms, InFlight, Join, Outcome, RevocationKey, RevokedSet, TokenKey, TokenKeyer,
+    VerdictCache, wait_for,
 };
 use crate::error::AuthError;
 use crate::extract;
@@ -42,8 +43,10 @@ pub(crate) struct GuardCore {
     pub(crate) on_decision: Option<DecisionHook>,
     /// Whether a [`Decision`] carries the subject.
     pub(crate) decision_subject: bool,
-    /// Tokens revoked in this process, refused on the miss path.
+    /// Tokens revoked in this process (by revocation key), refused on the miss path.
     pub(crate) revoked: RevokedSet,
+    /// The local cache keys of each revocation key's forms (with the local cache only).
+    pub(crate) forms: Option<Forms>,
     /// How long a revocation lasts (the deny marker's longest life).
     #[cfg(feature = "redis")]
     pub(crate) revocation_ttl: Duration,
@@ -240,23 +243,28 @@ impl GuardCore {
         Outcome::Unavailable
     }
 
-    /// The leader's part of a miss: refuse a revoked token; else ask the shared tier (when
-    /// configured) or verify, and store the verdict.
+    /// The leader's part of a miss: refuse a revoked token (by its revocation key, computed
+    /// here: the miss path only); else ask the shared tier (when configured) or verify, and
+    /// store the verdict.
     async fn lead(
         &self,
         key: TokenKey,
         token: &BearerToken,
         deadline: tokio::time::Instant,
     ) -> Outcome {
-        if self.revoked.contains(&key) {
+        let Some(revocation) = self.keyer.revocation_key(token.as_str().as_bytes(), key) else {
+            return Outcome::Unavailable;
+        };
+        let keys = MissKeys { key, revocation };
+        if self.revoked.contains(&revocation) {
             return self.refuse_revoked(key);
         }
         #[cfg(feature = "redis")]
         if let Some(tier) = &self.shared {
-            return self.lead_shared(tier, key, token, deadline).await;
+            return self.lead_shared(tier, keys, token, deadline).await;
         }
         let verdict = self.verify(token, deadline).await;
-        self.store_local(key, verdict, Duration::MAX)
+        self.store_local(keys, verdict, Duration::MAX)
     }
 
     /// The time a miss may spend on Redis besides the verification: three Redis timeouts
@@ -280,22 +288,38 @@ impl GuardCore {
         Outcome::Invalid
     }
 
+    /// A revocation this process learned of on a miss (a deny marker, a refused store, an
+    /// announced revocation id): its revocation key goes into the revoked set (the key first,
+    /// as in [`revoke`](GuardCore::revoke)), the cached verdict of every form is dropped, and
+    /// the token is refused.
+    #[cfg(feature = "redis")]
+    pub(super) fn learned_revoked(&self, keys: MissKeys) -> Outcome {
+        self.revoked.insert(keys.revocation);
+        if let Some(forms) = &self.forms {
+            forms.drop_verdicts(&keys.revocation);
+        }
+        self.refuse_revoked(keys.key)
+    }
+
     /// Stores `verdict` in the local tier (a valid one for at most `max_life`) and turns it
-    /// into the outcome. A valid verdict stored while the token was being revoked is dropped
-    /// again: the revoked set is checked after the insert, and a revocation drops the entry
-    /// after it records the key, so one of the two always sees the other.
+    /// into the outcome. A valid verdict is listed under its revocation key first (`forms.rs`).
+    /// A valid verdict stored while the token (in any form) was being revoked is dropped
+    /// again: the revoked set is checked after the insert, and a revocation drops every listed
+    /// form after it records the key, so one of the two always sees the other.
     pub(super) fn store_local(
         &self,
-        key: TokenKey,
+        keys: MissKeys,
         verdict: Verdict,
         max_life: Duration,
     ) -> Outcome {
+        let MissKeys { key, revocation } = keys;
         match verdict {
             Verdict::Valid(principal) => {
-                if let Some(cache) = &self.cache {
+                if let (Some(cache), Some(forms)) = (&self.cache, &self.forms) {
+                    forms.remember(revocation, key);
                     cache.insert_valid_within(key, principal.clone(), max_life);
                 }
-                if self.revoked.contains(&key) {
+                if self.revoked.contains(&revocation) {
                     return self.refuse_revoked(key);
                 }
                 Outcome::Valid(principal)
@@ -365,6 +389,14 @@ impl GuardCore {
         }
         verdict
     }
+}
+
+/// The two keys of a token on the miss path: its cache key (the whole token) and its
+/// revocation key (a JWS's signing input, else the token).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MissKeys {
+    pub(crate) key: TokenKey,
+    pub(crate) revocation: RevocationKey,
 }
 
 /// How often a request joins a verification whose leader went away before it starts over

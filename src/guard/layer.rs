@@ -9,7 +9,7 @@ use super::core::{GuardCore, GuardLogs, Settings};
 use super::decision::{Decision, DecisionHook};
 use super::revoke::RevocationScope;
 use super::service::BearerGuard;
-use crate::cache::{CacheSettings, InFlight, RevokedSet, TokenKeyer, VerdictCache};
+use crate::cache::{CacheSettings, Forms, InFlight, RevokedSet, TokenKeyer, VerdictCache};
 use crate::error::{ConfigError, DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS, RevokeError};
 use crate::extract::DEFAULT_MAX_TOKEN_LEN;
 use crate::rejection::DefaultRejection;
@@ -135,6 +135,11 @@ impl<R> BearerGuardLayer<R> {
     /// Revokes `token`: from now on, for the revocation TTL (or until the token's expiry, when
     /// known), the guard answers it 401 `invalid_token` whatever the verifier says, also while
     /// a verification of it is in flight.
+    ///
+    /// A compact JWS (three segments) is revoked by its signing input (`header.payload` as
+    /// given): every other signature over the same header and payload — an ES256/ES384
+    /// signature's twin `(r, n − s)`, which verifies too — is refused as well, also when it was
+    /// cached before. Any other token is revoked by its bytes.
     ///
     /// Without a shared cache this applies to this process only
     /// ([`RevocationScope::Local`]). With one (`shared_cache`, feature `redis`),
@@ -465,12 +470,16 @@ impl<R> BearerGuardLayerBuilder<R> {
         };
         let kind = self.verifier.kind();
         let revoked = RevokedSet::new(self.revocation_ttl);
+        let forms = cache
+            .as_ref()
+            .map(|local| Forms::new(self.cache.capacity, self.cache.positive_ttl, local.clone()));
         #[cfg(feature = "redis")]
         let shared = match &self.shared {
             None => None,
             Some(shared) => Some(shared.start(crate::shared::TierParts {
                 local: cache.clone(),
                 revoked: revoked.clone(),
+                forms: forms.clone(),
                 kind,
                 lifetimes: crate::shared::Lifetimes {
                     positive: self.cache.positive_ttl,
@@ -499,6 +508,7 @@ impl<R> BearerGuardLayerBuilder<R> {
                 on_decision: self.on_decision,
                 decision_subject: self.decision_subject,
                 revoked,
+                forms,
                 #[cfg(feature = "redis")]
                 revocation_ttl: self.revocation_ttl,
                 #[cfg(feature = "redis")]

@@ -1,4 +1,6 @@
 //! Revocation: a token refused from now on for the revocation TTL, whatever the verifier says.
+//! A compact JWS is revoked by its signing input (`header.payload`), so every signature over
+//! it — an ECDSA signature's twin `(r, n − s)` — is refused too; any other token by its bytes.
 
 #[cfg(feature = "redis")]
 use std::time::{Duration, SystemTime};
@@ -31,16 +33,27 @@ impl GuardCore {
             .keyer
             .key_of(token.as_bytes())
             .ok_or(RevokeError::MalformedToken)?;
-        // Until the token's own expiry when this process knows it: no need to refuse longer.
+        let revocation = self
+            .keyer
+            .revocation_key(token.as_bytes(), key)
+            .ok_or(RevokeError::MalformedToken)?;
+        // Until the token's own expiry when this process knows it (every form carries the same
+        // payload): no need to refuse longer.
         #[cfg(feature = "redis")]
-        let expires_at = self
-            .cache
-            .as_ref()
-            .and_then(|cache| cache.peek_valid(&key))
-            .and_then(|principal| principal.expires_at());
-        // The key first, then the entry: a verification storing a verdict now checks the set
-        // after its insert, so it either sees the key or has its entry dropped here.
-        self.revoked.insert(key);
+        let expires_at = self.cache.as_ref().and_then(|cache| {
+            let forms = self.forms.as_ref().map(|forms| forms.keys(&revocation));
+            std::iter::once(key)
+                .chain(forms.unwrap_or_default())
+                .find_map(|form| cache.peek_valid(&form))
+                .and_then(|principal| principal.expires_at())
+        });
+        // The key first, then the entries: a verification storing a verdict now lists its form
+        // before its insert and checks the set after it, so it either sees the key or has its
+        // entry dropped here.
+        self.revoked.insert(revocation);
+        if let Some(forms) = &self.forms {
+            forms.drop_verdicts(&revocation);
+        }
         if let Some(cache) = &self.cache {
             cache.invalidate_valid(&key);
             cache.insert_invalid(key);
@@ -57,8 +70,7 @@ impl GuardCore {
                 );
             }
             let ttl = ttl.max(Duration::from_secs(1));
-            let id = tier.id_of(token);
-            return match tier.revoke(&id, ttl).await {
+            return match tier.revoke(token, ttl).await {
                 Ok(()) => Ok(RevocationScope::Shared),
                 Err(_) => Err(RevokeError::SharedUnavailable),
             };

@@ -18,9 +18,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::core::GuardCore;
-use crate::cache::{Outcome, TokenKey};
-use crate::shared::{FeedMark, SharedId, SharedRead, SharedTier, UNHEARD_LIFETIME};
+use super::core::{GuardCore, MissKeys};
+use crate::cache::Outcome;
+use crate::shared::{FeedMark, SharedRead, SharedTier, TokenIds, UNHEARD_LIFETIME};
 use crate::token::BearerToken;
 use crate::verify::Verdict;
 
@@ -41,8 +41,10 @@ enum Waited {
 /// One token's miss with the shared tier: where it goes and what it has seen.
 struct Miss<'a> {
     tier: &'a SharedTier,
-    key: TokenKey,
-    id: SharedId,
+    /// The local cache key and revocation key.
+    keys: MissKeys,
+    /// The shared id (entry, lock) and revocation id (deny marker, messages).
+    ids: TokenIds,
     /// The feed's epoch before the first Redis call (see `shared/feed.rs`).
     mark: FeedMark,
 }
@@ -51,19 +53,19 @@ impl GuardCore {
     pub(super) async fn lead_shared(
         &self,
         tier: &SharedTier,
-        key: TokenKey,
+        keys: MissKeys,
         token: &BearerToken,
         deadline: Instant,
     ) -> Outcome {
-        let id = tier.id_of(token.as_str());
+        let ids = tier.ids_of(token.as_str());
         // Before the first Redis call: a feed lost and back before the local fill is noticed.
         let miss = Miss {
             tier,
-            key,
-            id,
+            keys,
+            ids,
             mark: tier.feed_mark(),
         };
-        let id = &miss.id;
+        let id = &miss.ids;
         // The store after the verification keeps one Redis timeout of the request's deadline.
         let verified_by = deadline
             .checked_sub(tier.store.timeout())
@@ -144,17 +146,14 @@ impl GuardCore {
                 let life = Duration::from_millis(entry.until_ms.saturating_sub(now));
                 self.fill_local(miss, verdict, life)
             }
-            SharedRead::Revoked => {
-                self.revoked.insert(miss.key);
-                self.refuse_revoked(miss.key)
-            }
+            SharedRead::Revoked => self.learned_revoked(miss.keys),
             SharedRead::Absent { .. } | SharedRead::Unreachable => Outcome::Unavailable,
         }
     }
 
     /// Polls while another replica holds the lock: for at most half of what is left of the
     /// request's time, so this request can still verify by itself in the other half.
-    async fn wait_for_holder(&self, tier: &SharedTier, id: &SharedId, deadline: Instant) -> Waited {
+    async fn wait_for_holder(&self, tier: &SharedTier, id: &TokenIds, deadline: Instant) -> Waited {
         let now = Instant::now();
         let give_up = now + deadline.saturating_duration_since(now) / 2;
         let mut delay = POLL_FIRST;
@@ -184,11 +183,11 @@ impl GuardCore {
         deadline: Instant,
         lock: Option<&str>,
     ) -> Outcome {
-        let (tier, id) = (miss.tier, &miss.id);
+        let (tier, id) = (miss.tier, &miss.ids);
         let verdict = self.verify(token, deadline).await;
         let value = match &verdict {
-            Verdict::Valid(principal) => tier.encode_valid(id, principal),
-            Verdict::Invalid(_) => tier.encode_invalid(id),
+            Verdict::Valid(principal) => tier.encode_valid(&id.entry, principal),
+            Verdict::Invalid(_) => tier.encode_invalid(&id.entry),
             Verdict::Unavailable(_) => None,
         };
         // The store drops `lock` also after an unavailable verdict (nothing else is written):
@@ -201,31 +200,30 @@ impl GuardCore {
             )
             .await;
         match stored {
-            Ok(false) => {
-                self.revoked.insert(miss.key);
-                self.refuse_revoked(miss.key)
-            }
+            Ok(false) => self.learned_revoked(miss.keys),
             Ok(true) => self.fill_local(miss, verdict, Duration::MAX),
             Err(_) => self.fill_local(miss, verdict, UNHEARD_LIFETIME),
         }
     }
 
     /// [`store_local`](GuardCore::store_local) with the shared tier's bookkeeping: a valid
-    /// verdict's id → key mapping goes in first, and an id another replica announced revoked
-    /// (a message that came before the mapping) refuses it after the insert. The verdict lives
+    /// verdict's revocation id → revocation key mapping goes in first, and a revocation id
+    /// another replica announced revoked (a message that came before the mapping) refuses it
+    /// after the insert. The verdict lives
     /// `max_life` only if every revocation since `mark` was heard, else at most
     /// [`UNHEARD_LIFETIME`]; that is checked again after the insert, since the feed may be
     /// lost (and its flush run) in between.
     fn fill_local(&self, miss: &Miss<'_>, verdict: Verdict, max_life: Duration) -> Outcome {
         let Miss {
             tier,
-            key,
-            ref id,
+            keys,
+            ref ids,
             mark,
         } = *miss;
+        let MissKeys { key, revocation } = keys;
         let valid = matches!(verdict, Verdict::Valid(_));
         if valid {
-            tier.remember(*id, key);
+            tier.remember(ids.revocation, revocation);
         }
         let heard = tier.heard_since(mark);
         let life = if heard {
@@ -233,13 +231,12 @@ impl GuardCore {
         } else {
             max_life.min(UNHEARD_LIFETIME)
         };
-        let outcome = self.store_local(key, verdict, life);
+        let outcome = self.store_local(keys, verdict, life);
         if !matches!(outcome, Outcome::Valid(_)) {
             return outcome;
         }
-        if tier.announced_revoked(id) {
-            self.revoked.insert(key);
-            return self.refuse_revoked(key);
+        if tier.announced_revoked(&ids.revocation) {
+            return self.learned_revoked(keys);
         }
         if heard
             && !tier.heard_since(mark)
@@ -265,8 +262,10 @@ mod tests {
 
     use bearer_guard_mock::process::RedisServer;
 
-    use super::Miss;
+    use super::{Miss, MissKeys};
+    use crate::cache::Outcome;
     use crate::shared::SharedCache;
+    use crate::token::BearerToken;
     use crate::verify::Verdict;
     use crate::{BearerGuardLayer, IntrospectionVerifier, Principal, VerifierKind};
 
@@ -294,14 +293,21 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert!(tier.listening(), "subscribed within 5 s");
-        let miss = |token: &str| Miss {
-            tier,
-            key: core
+        let miss = |token: &str| {
+            let key = core
                 .keyer
                 .key_of(token.as_bytes())
-                .unwrap_or_else(|| panic!("key")),
-            id: tier.id_of(token),
-            mark: tier.feed_mark(),
+                .unwrap_or_else(|| panic!("key"));
+            let revocation = core
+                .keyer
+                .revocation_key(token.as_bytes(), key)
+                .unwrap_or_else(|| panic!("revocation key"));
+            Miss {
+                tier,
+                keys: MissKeys { key, revocation },
+                ids: tier.ids_of(token),
+                mark: tier.feed_mark(),
+            }
         };
         let principal = || {
             Principal::builder(VerifierKind::Introspection)
@@ -315,16 +321,87 @@ mod tests {
         let after = miss("token-marked-after-the-gap");
         for m in [&spanning, &after] {
             core.fill_local(m, Verdict::Valid(principal()), Duration::MAX);
-            assert!(cache.get_valid(&m.key).is_some(), "filled");
+            assert!(cache.get_valid(&m.keys.key).is_some(), "filled");
         }
         tokio::time::sleep(Duration::from_millis(1_300)).await;
         assert!(
-            cache.get_valid(&spanning.key).is_none(),
+            cache.get_valid(&spanning.keys.key).is_none(),
             "a fill that spanned the gap kept more than a second"
         );
         assert!(
-            cache.get_valid(&after.key).is_some(),
+            cache.get_valid(&after.keys.key).is_some(),
             "a fill marked after the return keeps its life"
+        );
+    }
+
+    /// A replica that learns of a JWT's revocation from the deny marker on a miss (its own
+    /// message is skipped, so nothing else tells it) drops the cached verdict of every form of
+    /// the token, not only the one it was asked about.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_deny_marker_read_on_a_miss_drops_every_cached_form() {
+        let redis = RedisServer::start();
+        let verifier = IntrospectionVerifier::builder("http://127.0.0.1:9/introspect")
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let layer = BearerGuardLayer::builder(verifier)
+            .shared_cache(SharedCache::new(redis.url(), [7u8; 40]))
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let core = layer.core();
+        let (Some(tier), Some(cache)) = (core.shared.as_ref(), core.cache.as_ref()) else {
+            panic!("a shared tier and a local cache");
+        };
+        // Subscribed first: subscribing drops every local verdict, which would hide the point.
+        for _ in 0..250 {
+            if tier.listening() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(tier.listening(), "subscribed within 5 s");
+        let keys_of = |token: &str| {
+            let key = core
+                .keyer
+                .key_of(token.as_bytes())
+                .unwrap_or_else(|| panic!("key"));
+            let revocation = core
+                .keyer
+                .revocation_key(token.as_bytes(), key)
+                .unwrap_or_else(|| panic!("revocation key"));
+            MissKeys { key, revocation }
+        };
+        let (original, twin) = ("hdr.payload.sig-original", "hdr.payload.sig-twin");
+        let cached = Miss {
+            tier,
+            keys: keys_of(twin),
+            ids: tier.ids_of(twin),
+            mark: tier.feed_mark(),
+        };
+        let principal = Principal::builder(VerifierKind::Introspection)
+            .subject("Users:1")
+            .build();
+        core.fill_local(&cached, Verdict::Valid(principal), Duration::MAX);
+        assert!(
+            cache.get_valid(&cached.keys.key).is_some(),
+            "the twin is cached"
+        );
+        assert!(
+            tier.revoke(original, Duration::from_secs(60)).await.is_ok(),
+            "the deny marker is written"
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        let outcome = core
+            .lead_shared(
+                tier,
+                keys_of(original),
+                &BearerToken::new(original),
+                deadline,
+            )
+            .await;
+        assert!(matches!(outcome, Outcome::Invalid), "{outcome:?}");
+        assert!(
+            cache.get_valid(&cached.keys.key).is_none(),
+            "the twin's cached verdict outlived the deny marker read for the original"
         );
     }
 }

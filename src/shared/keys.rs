@@ -1,8 +1,8 @@
-//! The secret-derived keys of the shared tier: token → shared id, and the MACs of entries and
-//! revocation messages.
+//! The secret-derived keys of the shared tier: token → shared id, token → revocation id, and
+//! the MACs of entries and revocation messages.
 //!
-//! From `GUARD_CACHE_SECRET` (at least 32 bytes) HKDF-SHA-256 (aws-lc-rs) derives three
-//! independent HMAC-SHA-256 keys, one per job (`info` = `id`, `entry`, `message`, each followed
+//! From `GUARD_CACHE_SECRET` (at least 32 bytes) HKDF-SHA-256 (aws-lc-rs) derives four
+//! independent HMAC-SHA-256 keys, one per job (`info` = `id`, `revocation`, `entry`, `message`, each followed
 //! by the length and bytes of the guard's *scope*: a string naming the verifier settings, so
 //! guards with the same secret but different verifiers derive unrelated keys and share
 //! nothing):
@@ -14,12 +14,18 @@
 //!   polynomial hash, and anyone who saw two tags could solve for its hash key and then forge
 //!   tokens that collide with another user's key. That key never leaves the process; the
 //!   shared ids are in Redis for anyone with access to read.
+//! * **revocation**: the revocation id of a compact JWS (three segments) is
+//!   `HMAC-SHA-256(revocation key, header.payload)`, its signing input as sent, so every
+//!   signature over one header and payload (an ECDSA signature's twin `(r, n − s)`) has one
+//!   deny marker; under a key of its own, so it never equals any token's shared id. Any other
+//!   token's revocation id is its shared id (deny markers of opaque tokens are where they were).
 //! * **entry**: the tag over `(Redis key ‖ value)` of every stored entry and deny marker.
 //! * **message**: the tag of every revocation message on the pub/sub channel.
 
 use aws_lc_rs::{hkdf, hmac};
 
 use crate::error::ConfigError;
+use crate::token::jws_signing_input;
 
 /// Shortest `GUARD_CACHE_SECRET` accepted, in bytes.
 pub(crate) const MIN_SECRET_LEN: usize = 32;
@@ -58,9 +64,18 @@ impl std::fmt::Debug for SharedId {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// The three keys derived from the cache secret. The secret itself is not kept.
+/// A token's two ids in the shared store: its entry and lock live under `entry`, its deny
+/// marker under `revocation` (the same id for an opaque token; the signing input's for a JWS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TokenIds {
+    pub(crate) entry: SharedId,
+    pub(crate) revocation: SharedId,
+}
+
+/// The four keys derived from the cache secret. The secret itself is not kept.
 pub(crate) struct SharedKeys {
     id: hmac::Key,
+    revocation: hmac::Key,
     entry: hmac::Key,
     message: hmac::Key,
 }
@@ -97,6 +112,7 @@ impl SharedKeys {
         };
         Ok(SharedKeys {
             id: derive(b"id")?,
+            revocation: derive(b"revocation")?,
             entry: derive(b"entry")?,
             message: derive(b"message")?,
         })
@@ -108,6 +124,28 @@ impl SharedKeys {
         let mut id = [0u8; 32];
         id.copy_from_slice(tag.as_ref());
         SharedId(id)
+    }
+
+    /// Both ids of `token`.
+    pub(crate) fn ids_of(&self, token: &str) -> TokenIds {
+        TokenIds {
+            entry: self.id_of(token),
+            revocation: self.revocation_id_of(token),
+        }
+    }
+
+    /// The revocation id of `token`: of its signing input for a compact JWS, else its
+    /// [shared id](Self::id_of).
+    pub(crate) fn revocation_id_of(&self, token: &str) -> SharedId {
+        match jws_signing_input(token.as_bytes()) {
+            Some(input) => {
+                let tag = hmac::sign(&self.revocation, input);
+                let mut id = [0u8; 32];
+                id.copy_from_slice(tag.as_ref());
+                SharedId(id)
+            }
+            None => self.id_of(token),
+        }
     }
 
     /// The tag of an entry stored at `redis_key` with `body`: the key's length, the key, the
@@ -177,6 +215,25 @@ mod tests {
         assert_ne!(a.id_of("token"), c.id_of("token"));
         assert_eq!(a.id_of("token").hex().len(), 64);
         assert!(a.id_of("t").hex().bytes().all(|b| HEX.contains(&b)));
+    }
+
+    #[test]
+    fn a_jws_is_revoked_by_its_signing_input_anything_else_by_its_id() {
+        let k = keys(&[5; 32]);
+        assert_eq!(
+            k.revocation_id_of("h.p.sig1"),
+            k.revocation_id_of("h.p.sig2")
+        );
+        assert_ne!(k.revocation_id_of("h.p.sig"), k.revocation_id_of("h.q.sig"));
+        assert_ne!(k.revocation_id_of("h.p.sig"), k.id_of("h.p.sig"));
+        // Not three segments: the token's own shared id.
+        for opaque in ["opaque", "h.p", "a.b.c.d.e"] {
+            assert_eq!(k.revocation_id_of(opaque), k.id_of(opaque));
+        }
+        // An opaque token whose bytes are a JWS's signing input is another identity.
+        assert_ne!(k.revocation_id_of("h.p"), k.revocation_id_of("h.p.sig"));
+        let other = keys(&[6; 32]);
+        assert_ne!(k.revocation_id_of("h.p.s"), other.revocation_id_of("h.p.s"));
     }
 
     #[test]

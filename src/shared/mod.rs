@@ -17,7 +17,7 @@
 //! | file | job |
 //! |---|---|
 //! | `mod.rs` | [`SharedCache`] (the settings) and starting the tier |
-//! | `keys.rs` | HKDF-SHA-256 from the secret → shared ids (HMAC-SHA-256) and MAC keys |
+//! | `keys.rs` | HKDF-SHA-256 from the secret → shared ids and revocation ids (HMAC-SHA-256), MAC keys |
 //! | `entry.rs` | the versioned value format and its authentication |
 //! | `tier.rs` | the tier's operations in terms of verdicts: read, store, revoke |
 //! | `redis_store.rs` | the Redis commands and scripts, timeouts, the breaker |
@@ -44,7 +44,7 @@ use moka::sync::Cache;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::{ExposeSecret, SecretSlice};
 
-use crate::cache::{RevokedSet, VerdictCache};
+use crate::cache::{Forms, RevokedSet, VerdictCache};
 use crate::error::ConfigError;
 use crate::principal::VerifierKind;
 use crate::redact::redacted_url;
@@ -53,7 +53,7 @@ use crate::telemetry;
 
 pub(crate) use entry::SharedVerdict;
 pub(crate) use feed::FeedMark;
-pub(crate) use keys::SharedId;
+pub(crate) use keys::TokenIds;
 pub(crate) use tier::{Lifetimes, SharedRead, SharedTier, UNHEARD_LIFETIME};
 
 /// The counter and gauge types the telemetry module fills in.
@@ -235,18 +235,19 @@ impl SharedCache {
         );
         let mut origin = [0u8; 16];
         aws_lc_rs::rand::fill(&mut origin).map_err(|_| ConfigError::NoRandomKey)?;
-        // LRU, with the local cache's capacity; an entry evicted for room drops its local
-        // verdict too (a local verdict without a mapping could not be revoked by a message).
-        let evicted_local = parts.local.clone();
+        // LRU, with the local cache's capacity; an entry evicted for room drops the local
+        // verdicts of its forms too (a local verdict without a mapping could not be revoked by
+        // a message).
+        let evicted_forms = parts.forms.clone();
         let ids = Cache::builder()
             .max_capacity(parts.id_capacity.max(1))
             .eviction_policy(moka::policy::EvictionPolicy::lru())
             .time_to_live(parts.lifetimes.positive.max(Duration::from_secs(1)))
-            .eviction_listener(move |_id, key: crate::cache::TokenKey, cause| {
+            .eviction_listener(move |_id, key: crate::cache::RevocationKey, cause| {
                 if cause == moka::notification::RemovalCause::Size
-                    && let Some(local) = &evicted_local
+                    && let Some(forms) = &evicted_forms
                 {
-                    local.invalidate_valid(&key);
+                    forms.drop_verdicts(&key);
                 }
             })
             .build();
@@ -262,6 +263,7 @@ impl SharedCache {
             revoked_ids: revoked_ids.clone(),
             local: parts.local,
             revoked: parts.revoked,
+            forms: parts.forms,
             feed: Arc::clone(&feed),
             breaker,
             origin,
@@ -292,9 +294,12 @@ impl SharedCache {
 pub(crate) struct TierParts {
     pub(crate) local: Option<VerdictCache>,
     pub(crate) revoked: RevokedSet,
+    /// The local keys of each revocation key's forms (with the local cache only).
+    pub(crate) forms: Option<Forms>,
     pub(crate) kind: VerifierKind,
     pub(crate) lifetimes: Lifetimes,
-    /// How many id → local key pairs to keep (the local cache's capacity).
+    /// How many revocation id → local revocation key pairs to keep (the local cache's
+    /// capacity).
     pub(crate) id_capacity: u64,
 }
 

@@ -4,9 +4,12 @@
 //! | key | holds |
 //! |---|---|
 //! | `{prefix}v1:e:<id>` | the entry (valid or invalid verdict), `PX` = its own deadline |
-//! | `{prefix}v1:d:<id>` | the deny marker of a revoked token, `PX` = the revocation's end |
+//! | `{prefix}v1:d:<revocation id>` | the deny marker of a revoked token, `PX` = the revocation's end |
 //! | `{prefix}v1:l:<id>` | the cross-replica verification lock, `PX` = its holder's time left |
 //! | `{prefix}v1:revoked` | the pub/sub channel of revocation messages |
+//!
+//! `<id>` is the token's shared id; `<revocation id>` that of a JWT's signing input, or the
+//! shared id for any other token (`keys.rs`): a deny marker refuses every form of a JWT.
 //!
 //! Scripts are sent with `EVAL` (a few hundred bytes; no SHA-1 code to compile for `EVALSHA`)
 //! and use only `GET`, `SET`, `DEL`, `EXISTS`: Redis ≥ 6 and Valkey run them.
@@ -21,13 +24,13 @@ use redis::{RedisError, Value};
 use tokio::time::Instant;
 
 use super::breaker::{Breaker, Permit};
-use super::keys::SharedId;
+use super::keys::{SharedId, TokenIds};
 use super::lock_release::LockRelease;
 use crate::clock::millis;
 
 /// Stores a verdict unless the token is revoked (the deny marker is returned instead), and
-/// drops the caller's lock if it still holds it. KEYS: entry, deny, lock. ARGV: value, PX (0:
-/// store nothing), lock value ('' : no lock).
+/// drops the caller's lock if it still holds it. KEYS: entry, deny (at the revocation id),
+/// lock. ARGV: value, PX (0: store nothing), lock value ('' : no lock).
 const STORE_SCRIPT: &str = r"
 local deny = redis.call('GET', KEYS[2])
 if ARGV[3] ~= '' and redis.call('GET', KEYS[3]) == ARGV[3] then
@@ -202,13 +205,14 @@ impl RedisStore {
         }
     }
 
-    /// The entry, the deny marker and whether a lock is held, in one round trip.
-    pub(crate) async fn read(&self, id: &SharedId) -> Result<Found, Unreachable> {
+    /// The entry, the deny marker (at the revocation id) and whether a lock is held, in one
+    /// round trip.
+    pub(crate) async fn read(&self, ids: &TokenIds) -> Result<Found, Unreachable> {
         let mut conn = self.conn.clone();
         let keys = [
-            self.names.entry(id),
-            self.names.deny(id),
-            self.names.lock(id),
+            self.names.entry(&ids.entry),
+            self.names.deny(&ids.revocation),
+            self.names.lock(&ids.entry),
         ];
         let values: Vec<Option<Vec<u8>>> = self
             .guarded(Op::Lookup, async move {
@@ -226,12 +230,12 @@ impl RedisStore {
     /// `SET lock value NX PX ttl`: whether this caller now holds the lock.
     pub(crate) async fn try_lock(
         &self,
-        id: &SharedId,
+        ids: &TokenIds,
         value: &str,
         ttl: Duration,
     ) -> Result<bool, Unreachable> {
         let mut conn = self.conn.clone();
-        let key = self.names.lock(id);
+        let key = self.names.lock(&ids.entry);
         let ttl_ms = millis(ttl).max(1);
         let answer: Option<String> = self
             .guarded(Op::Lock, async move {
@@ -248,17 +252,17 @@ impl RedisStore {
         Ok(answer.is_some())
     }
 
-    /// Writes `value` for `ttl` at the token's entry unless a deny marker exists, and drops the
-    /// lock `lock_value` if it is still this caller's; one round trip, atomic. `value: None`
-    /// only drops the lock.
+    /// Writes `value` for `ttl` at the token's entry unless a deny marker exists at its
+    /// revocation id, and drops the lock `lock_value` if it is still this caller's; one round
+    /// trip, atomic. `value: None` only drops the lock.
     pub(crate) async fn store_and_unlock(
         &self,
-        id: &SharedId,
+        ids: &TokenIds,
         value: Option<(&[u8], Duration)>,
         lock_value: Option<&str>,
     ) -> Result<Stored, Unreachable> {
         let mut conn = self.conn.clone();
-        let cmd = self.store_cmd(id, value, lock_value);
+        let cmd = self.store_cmd(ids, value, lock_value);
         let answer: Value = self
             .guarded(Op::Store, async move { cmd.query_async(&mut conn).await })
             .await?;
@@ -271,7 +275,7 @@ impl RedisStore {
     /// The [`STORE_SCRIPT`] call of [`store_and_unlock`](RedisStore::store_and_unlock).
     fn store_cmd(
         &self,
-        id: &SharedId,
+        ids: &TokenIds,
         value: Option<(&[u8], Duration)>,
         lock_value: Option<&str>,
     ) -> redis::Cmd {
@@ -279,9 +283,9 @@ impl RedisStore {
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(STORE_SCRIPT)
             .arg(3)
-            .arg(self.names.entry(id))
-            .arg(self.names.deny(id))
-            .arg(self.names.lock(id))
+            .arg(self.names.entry(&ids.entry))
+            .arg(self.names.deny(&ids.revocation))
+            .arg(self.names.lock(&ids.entry))
             .arg(bytes)
             .arg(ttl_ms)
             .arg(lock_value.unwrap_or(""));
@@ -291,22 +295,22 @@ impl RedisStore {
     /// Drops the lock `lock_value` of `id` (if still held) when the returned guard is dropped
     /// without [`LockRelease::disarm`]: a lock holder whose request is cancelled frees the lock
     /// at once instead of leaving it to its `PX`.
-    pub(crate) fn release_on_drop(&self, id: &SharedId, lock_value: &str) -> LockRelease {
+    pub(crate) fn release_on_drop(&self, ids: &TokenIds, lock_value: &str) -> LockRelease {
         LockRelease::new(
             self.conn.clone(),
-            self.store_cmd(id, None, Some(lock_value)),
+            self.store_cmd(ids, None, Some(lock_value)),
             self.timeout,
         )
     }
 
-    /// Revokes: the deny marker for `ttl`, the entry deleted, the message published; one
-    /// atomic transaction. Rare and important, so it is tried even while the breaker is open
-    /// (its success closes it), within one Redis timeout: a second try follows a quick
-    /// failure, since the first call after an outage may only meet the connection the manager
-    /// lost (it starts the reconnection and fails at once).
+    /// Revokes: the deny marker (at the revocation id) for `ttl`, the entry of the token as
+    /// given deleted, the message published; one atomic transaction. Rare and important, so
+    /// it is tried even while the breaker is open (its success closes it), within one Redis
+    /// timeout: a second try follows a quick failure, since the first call after an outage may
+    /// only meet the connection the manager lost (it starts the reconnection and fails at once).
     pub(crate) async fn revoke(
         &self,
-        id: &SharedId,
+        ids: &TokenIds,
         deny_value: &[u8],
         ttl: Duration,
         message: &[u8],
@@ -315,13 +319,13 @@ impl RedisStore {
         let mut pipe = redis::pipe();
         pipe.atomic()
             .cmd("SET")
-            .arg(self.names.deny(id))
+            .arg(self.names.deny(&ids.revocation))
             .arg(deny_value)
             .arg("PX")
             .arg(millis(ttl).max(1))
             .ignore()
             .cmd("DEL")
-            .arg(self.names.entry(id))
+            .arg(self.names.entry(&ids.entry))
             .ignore()
             .cmd("PUBLISH")
             .arg(self.names.channel())

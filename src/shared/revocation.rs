@@ -1,14 +1,16 @@
 //! Revocation messages and the subscriber task that applies them, with the pub/sub gap policy.
 //!
-//! **Messages.** `version (1) | origin (16: the publishing process) | shared id (32) | until_ms
+//! **Messages.** `version (1) | origin (16: the publishing process) | revocation id (32) | until_ms
 //! (u64 BE) | tag (32: HMAC-SHA-256 under the message key over (len(channel) ‖ channel ‖ the
 //! rest))`. A message that does not verify, or whose revocation has already ended (a replay of
 //! an old one), is ignored. A process skips its own messages (it applied them already).
 //!
-//! **Applying one.** The shared id goes into the tier's set of announced revocations (checked
-//! after every valid local fill), then is looked up in the id → local key map (filled just
-//! before a valid verdict enters the local tier): when this process holds the token, its key
-//! goes into the revoked set and its local positive entry is dropped. A token it does not hold
+//! **Applying one.** The revocation id (a JWT's signing input's, an opaque token's shared id:
+//! `keys.rs`) goes into the tier's set of announced revocations (checked after every valid
+//! local fill), then is looked up in the revocation id → local revocation key map (filled just
+//! before a valid verdict enters the local tier): when this process holds the token in any
+//! form, its revocation key goes into the revoked set and the local positive entry of every
+//! form (the guard's `Forms`: a JWT and its ECDSA twin) is dropped. A token it does not hold
 //! needs nothing more: its next miss reads the deny marker.
 //!
 //! **The gap.** While the subscription is down this process cannot know what it misses. So:
@@ -34,7 +36,7 @@ use moka::sync::Cache;
 use super::breaker::Breaker;
 use super::feed::Feed;
 use super::keys::{SharedId, SharedKeys};
-use crate::cache::{RevokedSet, TokenKey, VerdictCache};
+use crate::cache::{Forms, RevocationKey, RevokedSet, VerdictCache};
 use crate::clock::wall_ms;
 use crate::log_limit::RateLimitedLog;
 
@@ -122,10 +124,11 @@ pub(crate) struct Subscriber {
     pub(crate) client: redis::Client,
     pub(crate) channel: String,
     pub(crate) keys: Arc<SharedKeys>,
-    pub(crate) ids: Cache<SharedId, TokenKey>,
+    pub(crate) ids: Cache<SharedId, RevocationKey>,
     pub(crate) revoked_ids: Cache<SharedId, ()>,
     pub(crate) local: Option<VerdictCache>,
     pub(crate) revoked: RevokedSet,
+    pub(crate) forms: Option<Forms>,
     pub(crate) feed: Arc<Feed>,
     /// Closed when the feed comes back: Redis answers again.
     pub(crate) breaker: Arc<Breaker>,
@@ -221,10 +224,10 @@ impl Subscriber {
         // The id first: a verdict being stored now checks it after its local insert, so it
         // either sees the id or has put its mapping in place before the lookup below.
         self.revoked_ids.insert(id, ());
-        if let Some(key) = self.ids.get(&id) {
-            self.revoked.insert(key);
-            if let Some(local) = &self.local {
-                local.invalidate_valid(&key);
+        if let Some(revocation) = self.ids.get(&id) {
+            self.revoked.insert(revocation);
+            if let Some(forms) = &self.forms {
+                forms.drop_verdicts(&revocation);
             }
         }
     }

@@ -11,10 +11,10 @@ use moka::sync::Cache;
 
 use super::entry::{self, Entry, Rejected, SharedVerdict};
 use super::feed::{Feed, FeedMark};
-use super::keys::{SharedId, SharedKeys};
+use super::keys::{SharedId, SharedKeys, TokenIds};
 use super::redis_store::{RedisStore, Stored, Unreachable};
 use super::revocation::{self, AbortOnDrop};
-use crate::cache::TokenKey;
+use crate::cache::RevocationKey;
 use crate::clock::{millis, wall_ms};
 use crate::guard::MAX_REVOCATION_TTL;
 use crate::log_limit::RateLimitedLog;
@@ -60,13 +60,14 @@ pub(crate) struct Lifetimes {
 pub(crate) struct SharedTier {
     pub(crate) store: RedisStore,
     pub(crate) keys: Arc<SharedKeys>,
-    /// Shared id → local key of the tokens this process holds a valid verdict for, so a
-    /// revocation message (which carries the shared id) finds the local entry. Filled on the
-    /// miss path, just before a valid verdict enters the local tier; an entry evicted for
-    /// room drops its local verdict too, so no local verdict is ever without its mapping.
-    pub(crate) ids: Cache<SharedId, TokenKey>,
-    /// Shared ids announced revoked by other replicas (for the revocation TTL), checked after
-    /// a valid verdict enters the local tier: closes the race with a message that arrived
+    /// Revocation id → local revocation key of the tokens this process holds a valid verdict
+    /// for, so a revocation message (which carries the revocation id) finds the local entries
+    /// of every form (through the guard's `Forms`). Filled on the miss path, just before a
+    /// valid verdict enters the local tier; an entry evicted for room drops its forms' local
+    /// verdicts too, so no local verdict is ever without its mapping.
+    pub(crate) ids: Cache<SharedId, RevocationKey>,
+    /// Revocation ids announced revoked by other replicas (for the revocation TTL), checked
+    /// after a valid verdict enters the local tier: closes the race with a message that arrived
     /// before the mapping existed.
     pub(crate) revoked_ids: Cache<SharedId, ()>,
     /// Whether the revocation feed is up, and since when (set by the subscriber task).
@@ -98,17 +99,18 @@ impl std::fmt::Debug for SharedTier {
 }
 
 impl SharedTier {
-    /// The shared id of `token`.
-    pub(crate) fn id_of(&self, token: &str) -> SharedId {
-        self.keys.id_of(token)
+    /// The ids of `token`: its shared id and its revocation id.
+    pub(crate) fn ids_of(&self, token: &str) -> TokenIds {
+        self.keys.ids_of(token)
     }
 
-    /// Remembers that this process is about to hold a valid verdict for `id` under `key`.
-    pub(crate) fn remember(&self, id: SharedId, key: TokenKey) {
+    /// Remembers that this process is about to hold a valid verdict for a form of the token
+    /// revoked by `id`, under the local revocation key `key`.
+    pub(crate) fn remember(&self, id: SharedId, key: RevocationKey) {
         self.ids.insert(id, key);
     }
 
-    /// Whether another replica announced `id` revoked.
+    /// Whether another replica announced the revocation id `id` revoked.
     pub(crate) fn announced_revoked(&self, id: &SharedId) -> bool {
         self.revoked_ids.contains_key(id)
     }
@@ -128,9 +130,10 @@ impl SharedTier {
         self.feed.heard_since(mark)
     }
 
-    /// Reads what the store holds for `id`: deny marker first, then the entry.
-    pub(crate) async fn read(&self, id: &SharedId) -> SharedRead {
-        let Ok(found) = self.store.read(id).await else {
+    /// Reads what the store holds for a token: deny marker (at its revocation id) first, then
+    /// the entry.
+    pub(crate) async fn read(&self, ids: &TokenIds) -> SharedRead {
+        let Ok(found) = self.store.read(ids).await else {
             self.lookups.error.increment(1);
             return SharedRead::Unreachable;
         };
@@ -139,7 +142,7 @@ impl SharedTier {
         // revocation writes there, and a damaged or foreign one must not read as "not
         // revoked" (counted `rejected` then, a hit when authentic).
         if let Some(deny) = &found.deny {
-            if self.authentic_deny(id, deny) {
+            if self.authentic_deny(&ids.revocation, deny) {
                 self.lookups.hit.increment(1);
             }
             return SharedRead::Revoked;
@@ -150,21 +153,24 @@ impl SharedTier {
                 locked: found.locked,
             };
         };
-        let checked = entry::decode(&self.keys, &self.store.names.entry(id), value, self.kind)
-            .and_then(|entry| {
-                let ttl = match &entry.verdict {
-                    SharedVerdict::Valid(principal)
-                        if !source_fits(self.kind, principal.source()) =>
-                    {
-                        return Err(Rejected::Source);
-                    }
-                    SharedVerdict::Valid(_) => self.lifetimes.positive,
-                    SharedVerdict::Invalid => self.lifetimes.negative,
-                    SharedVerdict::Revoked => return Err(Rejected::Kind),
-                };
-                within(entry.until_ms, now, ttl)?;
-                Ok(entry)
-            });
+        let checked = entry::decode(
+            &self.keys,
+            &self.store.names.entry(&ids.entry),
+            value,
+            self.kind,
+        )
+        .and_then(|entry| {
+            let ttl = match &entry.verdict {
+                SharedVerdict::Valid(principal) if !source_fits(self.kind, principal.source()) => {
+                    return Err(Rejected::Source);
+                }
+                SharedVerdict::Valid(_) => self.lifetimes.positive,
+                SharedVerdict::Invalid => self.lifetimes.negative,
+                SharedVerdict::Revoked => return Err(Rejected::Kind),
+            };
+            within(entry.until_ms, now, ttl)?;
+            Ok(entry)
+        });
         match checked {
             Ok(entry) => {
                 self.lookups.hit.increment(1);
@@ -182,9 +188,10 @@ impl SharedTier {
         }
     }
 
-    /// Whether `value` is an authentic, current deny marker for `id`. One that is not
-    /// (altered, truncated, forged, another key's, out of its deadline) is counted as
-    /// rejected and logged; the caller refuses the token all the same. Its deadline may lie up to the longest revocation TTL any
+    /// Whether `value` is an authentic, current deny marker for the revocation id `id`. One
+    /// that is not (altered, truncated, forged, another key's, out of its deadline) is counted
+    /// as rejected and logged; the caller refuses the token all the same. Its deadline may lie
+    /// up to the longest revocation TTL any
     /// replica accepts (7 days) ahead, not just this replica's: replicas with different
     /// revocation TTLs honour each other's revocations.
     pub(crate) fn authentic_deny(&self, id: &SharedId, value: &[u8]) -> bool {
@@ -256,29 +263,31 @@ impl SharedTier {
     /// [`read`](Self::read)).
     pub(crate) async fn store(
         &self,
-        id: &SharedId,
+        ids: &TokenIds,
         value: Option<(&[u8], Duration)>,
         lock: Option<&str>,
     ) -> Result<bool, Unreachable> {
         if value.is_none() && lock.is_none() {
             return Ok(true);
         }
-        match self.store.store_and_unlock(id, value, lock).await? {
+        match self.store.store_and_unlock(ids, value, lock).await? {
             Stored::Done => Ok(true),
             Stored::Denied(deny) => {
-                self.authentic_deny(id, &deny);
+                self.authentic_deny(&ids.revocation, &deny);
                 Ok(false)
             }
         }
     }
 
-    /// Revokes `id` in the store for `ttl`: deny marker, entry deleted, message published.
-    pub(crate) async fn revoke(&self, id: &SharedId, ttl: Duration) -> Result<(), Unreachable> {
+    /// Revokes `token` in the store for `ttl`: the deny marker at its revocation id (every
+    /// form of a JWT), its entry deleted, the message (with the revocation id) published.
+    pub(crate) async fn revoke(&self, token: &str, ttl: Duration) -> Result<(), Unreachable> {
+        let ids = self.ids_of(token);
         let ttl = ttl.max(Duration::from_millis(1));
         let until_ms = wall_ms(SystemTime::now()).saturating_add(millis(ttl));
         let deny = entry::encode(
             &self.keys,
-            &self.store.names.deny(id),
+            &self.store.names.deny(&ids.revocation),
             &Entry {
                 verdict: SharedVerdict::Revoked,
                 until_ms,
@@ -288,10 +297,10 @@ impl SharedTier {
             &self.keys,
             &self.store.names.channel(),
             self.origin,
-            id,
+            &ids.revocation,
             until_ms,
         );
-        self.store.revoke(id, &deny, ttl, &message).await
+        self.store.revoke(&ids, &deny, ttl, &message).await
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod client_support;
 pub mod demo_process;
+pub mod ecdsa_twin;
 pub mod flaky_upstream;
 pub mod jwt_support;
 pub mod log_capture;

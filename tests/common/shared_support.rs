@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use bearer_guard::shared::SharedCache;
-use bearer_guard::{BearerGuardLayer, IntrospectionVerifier};
+use bearer_guard::{BearerGuardLayer, IntrospectionVerifier, Verifier};
 use bearer_guard_mock::MockIssuer;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
@@ -53,13 +53,22 @@ pub fn shared_guard_with(
     shared: SharedCache,
     tweak: impl FnOnce(bearer_guard::BearerGuardLayerBuilder) -> bearer_guard::BearerGuardLayerBuilder,
 ) -> SharedGuard {
+    let verifier = IntrospectionVerifier::builder(issuer.introspection_url())
+        .client_basic(RS_ID, RS_SECRET)
+        .build()
+        .unwrap_or_else(|e| panic!("verifier: {e}"));
+    shared_guard_verifying(verifier, shared, tweak)
+}
+
+/// A guard around `verifier` sharing through `shared`, with its own recorder.
+pub fn shared_guard_verifying(
+    verifier: impl Verifier,
+    shared: SharedCache,
+    tweak: impl FnOnce(bearer_guard::BearerGuardLayerBuilder) -> bearer_guard::BearerGuardLayerBuilder,
+) -> SharedGuard {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let layer = metrics::with_local_recorder(&recorder, || {
-        let verifier = IntrospectionVerifier::builder(issuer.introspection_url())
-            .client_basic(RS_ID, RS_SECRET)
-            .build()
-            .unwrap_or_else(|e| panic!("verifier: {e}"));
         tweak(
             BearerGuardLayer::builder(verifier)
                 .verify_timeout(VERIFY_TIMEOUT)
