@@ -1,8 +1,8 @@
 //! The cross-replica verification lock: a short lock its holder keeps alive while it verifies.
 //!
 //! The holder sets `SET lock <value> NX PX <px>` and refreshes it every `px / 4` (a
-//! compare-value-and-`PEXPIRE` script, each call bounded by the Redis timeout and behind the
-//! breaker) for as long as its request's future runs: the refresh loop is polled by that
+//! compare-value-and-`PEXPIRE` script, each call bounded by the Redis timeout and sent only
+//! while the breaker is closed) for as long as its request's future runs: the refresh loop is polled by that
 //! future ([`RedisStore::while_holding`](super::redis_store::RedisStore::while_holding)), so a
 //! holder that dies (SIGKILL, a stopped process) or is cancelled stops refreshing with it, and
 //! its lock is gone within `px`.

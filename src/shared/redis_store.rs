@@ -19,7 +19,7 @@ use metrics::{Counter, Gauge};
 use redis::aio::ConnectionManager;
 use redis::{RedisError, Value};
 
-use super::breaker::Breaker;
+use super::breaker::{Breaker, CircuitState};
 use super::keys::SharedId;
 use super::lock;
 use super::lock_release::LockRelease;
@@ -252,7 +252,14 @@ impl RedisStore {
 
     /// Extends the lock `value` of `id` to the lock `PX` if it is still this caller's:
     /// `Ok(false)` when it is not (it expired, another replica may hold it now).
+    ///
+    /// Only while the breaker is closed: a refresh never becomes the half-open probe, since it
+    /// is dropped mid-call whenever the holder's work ends first, and a dropped probe counts as
+    /// a failed one (it would push the breaker's reopening back for nothing).
     async fn refresh_lock(&self, id: &SharedId, value: &str) -> Result<bool, Unreachable> {
+        if self.breaker.state() != CircuitState::Closed {
+            return Err(Unreachable);
+        }
         let mut conn = self.conn.clone();
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(REFRESH_SCRIPT)
