@@ -279,9 +279,10 @@ async fn guard_configs_with_another_audience_do_not_share_verdicts() {
     );
 }
 
-/// A lock held by a replica that never answers: a guard waits for it at most half of its time,
+/// A lock held by a replica that never answers but keeps its lock alive (a well-formed short
+/// lock, refreshed by the test every 100 ms): a guard waits for it at most half of its time,
 /// then verifies by itself (200, one more upstream call), instead of spending it all waiting.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lock_whose_holder_never_answers_is_waited_for_at_most_half_the_budget() {
     let redis = RedisServer::start();
     let issuer = issuer().await;
@@ -290,23 +291,43 @@ async fn a_lock_whose_holder_never_answers_is_waited_for_at_most_half_the_budget
     assert_eq!(first.status(&t).await, StatusCode::OK);
     let entries = redis.keys("bearer-guard:v1:e:*");
     assert_eq!(entries.len(), 1, "{entries:?}");
-    // The entry gone, and a lock held (for a minute) by a replica that died.
+    // The entry gone, and a live holder's lock that is never dropped: refreshed to 500 ms
+    // every 100 ms (at most 10 s) until the test is done.
     let mut conn = redis.connection();
     let _: i64 = redis::cmd("DEL")
         .arg(&entries[0])
         .query(&mut conn)
         .unwrap_or_else(|e| panic!("{e}"));
-    redis.set(
-        &entries[0].replace(":v1:e:", ":v1:l:"),
-        b"dead-holder",
-        60_000,
-    );
+    let lock = entries[0].replace(":v1:e:", ":v1:l:");
+    redis.set(&lock, b"00112233445566778899aabbccddeeff.500", 500);
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let refresher = std::thread::spawn({
+        let done = Arc::clone(&done);
+        move || {
+            for _ in 0..100 {
+                if done.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let _: Result<i64, _> = redis::cmd("PEXPIRE").arg(&lock).arg(500).query(&mut conn);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    });
     let second = shared_guard(&issuer, &redis.url(), SECRET);
+    let started = std::time::Instant::now();
     assert_eq!(second.status(&t).await, StatusCode::OK);
+    let waited = started.elapsed();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = refresher.join();
     assert_eq!(
         issuer.token_calls(&t),
         2,
         "verified by itself after waiting"
+    );
+    // It waited for the live holder (half of its 2.3 s: about 1.15 s) before verifying.
+    assert!(
+        waited >= Duration::from_millis(800),
+        "did not wait for a live holder: {waited:?}"
     );
 }
 
