@@ -5,7 +5,7 @@
 //! a layer or verifier is built — one handle per label combination — and kept. A request then
 //! does one atomic add per counter and nothing else: no registry lookup, no allocation, no label
 //! formatting. The price: a handle binds to the recorder installed *when it is registered*, so
-//! the application must install its recorder **before** it builds the guard, the scope layers and
+//! the application must install its recorder **before** it builds the guard and
 //! the verifiers. Without a recorder every handle is a no-op.
 //!
 //! No label ever holds a token, a subject or a client id: every label value is a `&'static str`
@@ -45,7 +45,7 @@ pub(crate) fn describe() {
     metrics::describe_counter!(
         REQUESTS,
         Unit::Count,
-        "Requests the guard and scope layers decided, by outcome."
+        "Requests through the guard, one outcome each (a scope layer's refusal included)."
     );
     metrics::describe_counter!(
         CACHE_LOOKUPS,
@@ -96,7 +96,8 @@ pub(crate) fn describe() {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DecisionOutcome {
-    /// A valid token: the route was called.
+    /// A valid token: the route was called (in `bearer_guard_requests_total`: and its answer
+    /// carries no [`AuthError`], such as a scope layer's refusal).
     Allowed,
     /// No bearer credentials (401 without an error code).
     MissingToken,
@@ -213,13 +214,6 @@ impl GuardMetrics {
             counter.increment(1);
         }
     }
-}
-
-/// The counter of `bearer_guard_requests_total{outcome="insufficient_scope"}`, registered with
-/// the current recorder (by a scope layer, at its construction).
-pub(crate) fn insufficient_scope_counter() -> Counter {
-    describe();
-    metrics::counter!(REQUESTS, "outcome" => DecisionOutcome::InsufficientScope.as_str())
 }
 
 /// The JWKS fetch counters `(ok, error)`, registered with the current recorder (by a JWT

@@ -271,3 +271,43 @@ async fn a_verdict_is_not_used_past_exp() {
         "the cached verdict was not reused"
     );
 }
+
+/// An active answer whose `sub`, `username` or `scope` is present but not a string (RFC 7662
+/// §2.2: all three are strings) is malformed: 503, never cached (the second request asks the
+/// endpoint again), and never a fallback to `username` — `sub: 12345` beside
+/// `username: "Users:1"` used to pass as subject `Users:1`.
+#[tokio::test]
+async fn an_answer_with_a_member_of_the_wrong_type_is_503_never_cached() {
+    let issuer = issuer().await;
+    let app = app(guard(&issuer));
+    let cases = [
+        json!({"sub": 12345, "username": "Users:1", "scope": "read"}),
+        json!({"sub": null, "username": "Users:1"}),
+        json!({"sub": ["Users:1"], "username": "Users:1"}),
+        json!({"username": 7, "scope": "read"}),
+        json!({"sub": "Users:1", "username": {"id": 1}}),
+        json!({"sub": "Users:1", "scope": ["read", "write"]}),
+        json!({"sub": "Users:1", "scope": 1}),
+        json!({"sub": "Users:1", "exp": "tomorrow"}),
+    ];
+    for (n, members) in cases.into_iter().enumerate() {
+        let token = format!("tok-malformed-{n}");
+        register(&issuer, &token, members.clone());
+        for attempt in 1..=2 {
+            let response = send(&app, get_with("/me", &[&bearer(&token)])).await;
+            assert_eq!(response.status(), 503, "{members} attempt {attempt}");
+            let body = body_text(response).await;
+            assert!(!body.contains("Users:1"), "{members}: {body}");
+            assert_eq!(issuer.token_calls(&token), attempt, "{members}: cached");
+        }
+    }
+    // The same members as strings pass.
+    register(
+        &issuer,
+        "tok-well-formed",
+        json!({"sub": "12345", "username": "Users:1", "scope": "read"}),
+    );
+    let response = send(&app, get_with("/me", &[&bearer("tok-well-formed")])).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(body_text(response).await, "12345 read");
+}

@@ -90,13 +90,16 @@ async fn a_known_sequence_gives_exact_counter_deltas() {
     assert_eq!(status_of(&app, "down").await, 503); // miss, upstream down
 
     let m = read(&snapshotter);
-    // The /admin request is counted twice: allowed by the guard, refused by the scope layer.
-    assert_eq!(get(&m, &requests("allowed")), 3.0);
+    // The /admin request is counted once, as refused by the scope layer (not also allowed:
+    // one outcome per request, issue 21), so the outcomes sum to the 8 requests.
+    assert_eq!(get(&m, &requests("allowed")), 2.0);
     assert_eq!(get(&m, &requests("missing_token")), 1.0);
     assert_eq!(get(&m, &requests("invalid_request")), 1.0);
     assert_eq!(get(&m, &requests("invalid_token")), 2.0);
     assert_eq!(get(&m, &requests("insufficient_scope")), 1.0);
     assert_eq!(get(&m, &requests("unavailable")), 1.0);
+    let sum: f64 = OUTCOMES.iter().map(|o| get(&m, &requests(o))).sum();
+    assert_eq!(sum, 8.0, "one outcome per request");
     let lookups = "bearer_guard_cache_lookups_total";
     assert_eq!(
         get(&m, &format!("{lookups}{{result=\"hit\",tier=\"local\"}}")),
@@ -128,6 +131,92 @@ async fn a_known_sequence_gives_exact_counter_deltas() {
             .any(|k| k.contains("good") || k.contains("bad") || k.contains("Users:1"))
     );
     assert_eq!(verifier.total_calls(), 3);
+}
+
+/// Every `bearer_guard_requests_total` outcome, for sums.
+const OUTCOMES: [&str; 6] = [
+    "allowed",
+    "missing_token",
+    "invalid_request",
+    "invalid_token",
+    "insufficient_scope",
+    "unavailable",
+];
+
+/// One outcome per request: a request the guard lets through and a scope layer refuses — on
+/// the miss path and on the cache-hit path — counts once, as `insufficient_scope`, never also
+/// as `allowed`; so the sum over outcomes is the number of guarded requests. (Until issue 21
+/// the guard counted such a request `allowed` first.)
+#[tokio::test]
+async fn a_request_refused_by_a_scope_layer_counts_once_and_the_outcomes_sum_to_the_requests() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let verifier = ScriptedVerifier::new();
+    verifier.set("reader", Answer::valid(&["read"]));
+    verifier.set("admin", Answer::valid(&["read", "write", "admin"]));
+    verifier.set("bad", Answer::Invalid);
+    let app = app_under(&recorder, &verifier);
+    let _ = read(&snapshotter);
+    let mut sent = 0.0;
+    let mut expect = |path: &str, token: Option<&str>, status: u16| {
+        sent += 1.0;
+        let headers: Vec<String> = token.map(bearer).into_iter().collect();
+        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+        let app = app.clone();
+        let request = get_with(path, &headers);
+        let path = path.to_owned();
+        async move { assert_eq!(send(&app, request).await.status(), status, "{path}") }
+    };
+    expect("/admin", Some("reader"), 403).await; // miss, then refused by scope
+    for _ in 0..3 {
+        expect("/admin", Some("reader"), 403).await; // hit, then refused by scope
+    }
+    expect("/admin", Some("admin"), 200).await; // miss
+    expect("/admin", Some("admin"), 200).await; // hit
+    expect("/read", Some("reader"), 200).await;
+    expect("/read", Some("admin"), 200).await;
+    expect("/me", Some("reader"), 200).await;
+    expect("/me", None, 401).await;
+    expect("/read", Some("bad"), 401).await;
+    let m = read(&snapshotter);
+    assert_eq!(get(&m, &requests("insufficient_scope")), 4.0, "{m:#?}");
+    assert_eq!(get(&m, &requests("allowed")), 5.0, "{m:#?}");
+    assert_eq!(get(&m, &requests("missing_token")), 1.0);
+    assert_eq!(get(&m, &requests("invalid_token")), 1.0);
+    let sum: f64 = OUTCOMES.iter().map(|o| get(&m, &requests(o))).sum();
+    assert_eq!(sum, sent, "one outcome per request: {m:#?}");
+}
+
+/// A request the guard let through whose route never answers (its future dropped: the client
+/// went away) or fails (`Err`) is counted once, `allowed` — on the miss and the hit path.
+#[tokio::test]
+async fn a_let_through_request_dropped_or_failed_is_counted_once_as_allowed() {
+    use tower::{Layer, ServiceExt, service_fn};
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let verifier = ScriptedVerifier::new();
+    verifier.set("good", Answer::valid(&["read"]));
+    let guard =
+        metrics::with_local_recorder(&recorder, || BearerGuardLayer::new(Arc::clone(&verifier)));
+    let _ = read(&snapshotter);
+    let hangs = guard.layer(service_fn(|_: http::Request<axum::body::Body>| {
+        std::future::pending::<Result<http::Response<axum::body::Body>, std::io::Error>>()
+    }));
+    for path in ["miss", "hit"] {
+        let request = get_with("/", &[&bearer("good")]);
+        let answered =
+            tokio::time::timeout(Duration::from_millis(200), hangs.clone().oneshot(request)).await;
+        assert!(answered.is_err(), "{path}: the route answered");
+    }
+    let fails = guard.layer(service_fn(|_: http::Request<axum::body::Body>| async {
+        Err::<http::Response<axum::body::Body>, _>(std::io::Error::other("route failed"))
+    }));
+    let failed = fails.oneshot(get_with("/", &[&bearer("good")])).await;
+    assert!(failed.is_err());
+    let m = read(&snapshotter);
+    assert_eq!(get(&m, &requests("allowed")), 3.0, "{m:#?}");
+    let sum: f64 = OUTCOMES.iter().map(|o| get(&m, &requests(o))).sum();
+    assert_eq!(sum, 3.0, "one outcome per request: {m:#?}");
 }
 
 #[tokio::test]

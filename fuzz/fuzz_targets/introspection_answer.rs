@@ -2,9 +2,10 @@
 //!
 //! Input: `[status lo][status hi][body...]`; status = 100 + u16 % 900. Checked against an
 //! independent reading (every top-level member collected in order, duplicates kept): only a
-//! 2xx UTF-8 JSON object with unique member names, `active` the boolean `true`, `exp` (if
-//! present) a number after "now", and `token_type` (if present) `access_token` / `Bearer` in
-//! any case may be "valid"; its subject is `sub` else `username`, its scopes `scope` split.
+//! 2xx UTF-8 JSON object with unique member names, `active` the boolean `true`, `sub`,
+//! `username` and `scope` (if present) strings, `exp` (if present) a number after "now", and
+//! `token_type` (if present) `access_token` / `Bearer` in any case may be "valid"; its subject
+//! is `sub` else `username`, its scopes `scope` split.
 #![no_main]
 
 use bearer_guard::fuzzing::{INTROSPECTION_NOW, introspection_answer};
@@ -25,6 +26,11 @@ fn expected(status: u16, body: &[u8]) -> (&'static str, Option<(Option<String>, 
         Some(Value::Bool(true)) => {}
         Some(Value::Bool(false)) => return ("invalid", None),
         _ => return NO,
+    }
+    for name in ["sub", "username", "scope"] {
+        if matches!(get(name), Some(value) if !value.is_string()) {
+            return NO;
+        }
     }
     match get("exp") {
         None => {}

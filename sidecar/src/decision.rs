@@ -60,8 +60,9 @@ pub struct Gates {
 }
 
 impl Gates {
-    /// Builds every rule's gate around `guard`; scope rejections use `realm`. Registers the
-    /// scope layers' metric handles: install the metrics recorder first.
+    /// Builds every rule's gate around `guard`; scope rejections use `realm`. The guard counts
+    /// every request's outcome (a scope refusal included) with the handles it registered when
+    /// it was built.
     pub fn build(rules: Rules, guard: &BearerGuardLayer, realm: &str) -> Self {
         let gate = |access: &Access| match access {
             Access::Public => Gate::Public,

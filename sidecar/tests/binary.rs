@@ -67,6 +67,18 @@ async fn it_prints_listening_on_and_answers_over_tcp_with_metrics_health_and_rea
         metrics.contains(r#"bearer_guard_requests_total{outcome="insufficient_scope"} 1"#),
         "{metrics}"
     );
+    // One outcome per request (issue 21): the refused POST is not also counted `allowed`, and
+    // the outcomes sum to the two guarded requests.
+    assert!(
+        metrics.contains(r#"bearer_guard_requests_total{outcome="allowed"} 1"#),
+        "{metrics}"
+    );
+    let counted: f64 = metrics
+        .lines()
+        .filter(|line| line.starts_with("bearer_guard_requests_total{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(counted, 2.0, "{metrics}");
 }
 
 #[tokio::test]

@@ -74,11 +74,11 @@ impl GuardCore {
             return self.deny_early(AuthError::VerifierUnavailable);
         };
         // The hit path: only validated tokens are ever cached, so a hit skips the character
-        // check. Metrics: two atomic adds through handles registered at build; no clock read.
+        // check. Metrics: atomic adds through handles registered at build; no clock read. The
+        // request's outcome is counted once its route has answered (`answer_count.rs`).
         if let Some(principal) = self.cache.as_ref().and_then(|cache| cache.get_valid(&key)) {
             tracing::trace!(cache = "hit", outcome = "valid", "bearer-guard");
             self.metrics.local_hit.increment(1);
-            self.metrics.request(DecisionOutcome::Allowed);
             if let Some(hook) = &self.on_decision {
                 self.call_hook(
                     hook,
@@ -120,7 +120,8 @@ impl GuardCore {
         Lookup::Deny(error)
     }
 
-    /// Counts a decided request and tells the hook, if any.
+    /// Counts a request the guard refused (or, for `allowed`, leaves the count to the response
+    /// future: `answer_count.rs`) and tells the hook, if any.
     fn decided(
         &self,
         outcome: DecisionOutcome,
@@ -128,7 +129,9 @@ impl GuardCore {
         duration: Option<Duration>,
         principal: Option<&Principal>,
     ) {
-        self.metrics.request(outcome);
+        if outcome != DecisionOutcome::Allowed {
+            self.metrics.request(outcome);
+        }
         if let Some(hook) = &self.on_decision {
             self.call_hook(hook, outcome, cache, duration, principal);
         }

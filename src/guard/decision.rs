@@ -12,8 +12,11 @@ pub use crate::telemetry::DecisionOutcome;
 ///
 /// Never holds the token. Holds the subject only when the builder's
 /// [`decision_subject`](crate::BearerGuardLayerBuilder::decision_subject) is `true`.
-/// Scope checks ([`RequireScopeLayer`](crate::RequireScopeLayer)) run after the guard and are
-/// not reported here (they are counted in `bearer_guard_requests_total`).
+/// This is the guard's own decision, told when it is made. Scope checks
+/// ([`RequireScopeLayer`](crate::RequireScopeLayer)) run after the guard and are not reported
+/// here: a request the guard allowed and a scope layer refused is an `Allowed` decision here,
+/// and counted once as `insufficient_scope` (not `allowed`) in `bearer_guard_requests_total`,
+/// which counts a let-through request when its route answers.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct Decision<'a> {

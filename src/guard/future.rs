@@ -9,6 +9,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::Service;
 
+use super::answer_count::CountAtAnswer;
 use super::core::GuardCore;
 use crate::cache::Outcome;
 use crate::error::AuthError;
@@ -33,8 +34,8 @@ pin_project! {
     where
         S: Service<Request<ReqBody>>,
     {
-        // The token was known: the inner service is running.
-        Inner { #[pin] future: S::Future },
+        // The token was known: the inner service is running; its answer is counted.
+        Inner { #[pin] future: S::Future, count: CountAtAnswer },
         // The token is being verified; the request and the ready service wait for the answer.
         // Boxed: the miss path allocates anyway, and a small future is cheaper to move on the
         // hit path.
@@ -57,9 +58,9 @@ impl<S, ReqBody, R> ResponseFuture<S, ReqBody, R>
 where
     S: Service<Request<ReqBody>>,
 {
-    pub(crate) fn inner(future: S::Future) -> Self {
+    pub(crate) fn inner(future: S::Future, count: CountAtAnswer) -> Self {
         ResponseFuture {
-            state: State::Inner { future },
+            state: State::Inner { future, count },
         }
     }
 
@@ -103,7 +104,11 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         loop {
             let next = match self.as_mut().project().state.project() {
-                StateProj::Inner { future } => return future.poll(cx),
+                StateProj::Inner { future, count } => {
+                    let output = ready!(future.poll(cx));
+                    count.answered(output.as_ref().ok());
+                    return Poll::Ready(output);
+                }
                 StateProj::Rejected { response } => {
                     return Poll::Ready(Ok(match response.take() {
                         Some(response) => *response,
@@ -133,7 +138,9 @@ where
                         Outcome::Valid(principal) => {
                             request.extensions_mut().insert(principal);
                             let future = service.call(request);
-                            self.as_mut().project().state.set(State::Inner { future });
+                            let count = CountAtAnswer::new(core);
+                            let inner = State::Inner { future, count };
+                            self.as_mut().project().state.set(inner);
                             continue;
                         }
                         Outcome::Invalid => AuthError::InvalidToken,

@@ -6,6 +6,7 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower::Service;
 
+use super::answer_count::CountAtAnswer;
 use super::core::{GuardCore, Lookup};
 use super::future::ResponseFuture;
 use crate::rejection::{DefaultRejection, RejectionResponse, reject};
@@ -70,9 +71,11 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let (key, token) = match self.core.lookup(request.headers()) {
             Lookup::Allow(principal) => {
-                // The hit path: the ready inner service is called at once, nothing boxed.
+                // The hit path: the ready inner service is called at once, nothing boxed; the
+                // outcome is counted when it answers.
                 request.extensions_mut().insert(principal);
-                return ResponseFuture::inner(self.inner.call(request));
+                let count = CountAtAnswer::new(Arc::clone(&self.core));
+                return ResponseFuture::inner(self.inner.call(request), count);
             }
             Lookup::Deny(error) => {
                 let settings = &self.core.settings;

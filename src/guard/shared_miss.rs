@@ -33,8 +33,8 @@ const POLL_MAX: Duration = Duration::from_millis(100);
 enum Waited {
     /// Its verdict (or a revocation) arrived.
     Read(SharedRead),
-    /// The lock went away without a verdict, the wait budget ran out, or Redis stopped
-    /// answering: verify here.
+    /// The lock went away without a verdict or is no live holder's (nobody refreshes it: see
+    /// `shared/lock.rs`), the wait budget ran out, or Redis stopped answering: verify here.
     Verify,
 }
 
@@ -78,32 +78,36 @@ impl GuardCore {
             }
             found => return self.take_shared(&miss, found),
         }
-        let Some(lock_value) = lock_value() else {
+        let Some(lock_value) = tier.store.new_lock_value() else {
             let until = self.verify_deadline(verified_by);
             return self.verify_and_share(&miss, token, until, None).await;
         };
-        let lock_ttl = deadline.saturating_duration_since(Instant::now());
         // Armed before the `SET NX` goes out: if this request is cancelled while that call is
         // in flight or while it holds the lock, the lock is dropped then and there, not left to
         // its PX for the other replicas to wait out (a compare-and-delete on our random value:
         // harmless when the SET never happened).
         let release = tier.store.release_on_drop(id, &lock_value);
-        let locked = tier.store.try_lock(id, &lock_value, lock_ttl).await;
+        let locked = tier.store.try_lock(id, &lock_value).await;
         let outcome = match locked {
+            // The lock is short (`shared/lock.rs`): kept alive while this request verifies.
             Ok(true) => {
-                // Read again under the lock: another replica may have stored the verdict and
-                // dropped its lock between the first read and this lock (double-checked).
-                match tier.read(id).await {
-                    SharedRead::Absent { .. } | SharedRead::Unreachable => {
-                        let until = self.verify_deadline(verified_by);
-                        let lock = Some(lock_value.as_str());
-                        self.verify_and_share(&miss, token, until, lock).await
+                let held = async {
+                    // Read again under the lock: another replica may have stored the verdict
+                    // and dropped its lock between the first read and this lock
+                    // (double-checked).
+                    match tier.read(id).await {
+                        SharedRead::Absent { .. } | SharedRead::Unreachable => {
+                            let until = self.verify_deadline(verified_by);
+                            let lock = Some(lock_value.as_str());
+                            self.verify_and_share(&miss, token, until, lock).await
+                        }
+                        found => {
+                            let _ = tier.store(id, None, Some(&lock_value)).await;
+                            self.take_shared(&miss, found)
+                        }
                     }
-                    found => {
-                        let _ = tier.store(id, None, Some(&lock_value)).await;
-                        self.take_shared(&miss, found)
-                    }
-                }
+                };
+                tier.store.while_holding(id, &lock_value, held).await
             }
             Ok(false) => {
                 release.disarm();
@@ -115,12 +119,14 @@ impl GuardCore {
                     }
                 };
             }
-            // The `SET NX` may have gone through before its answer was lost: the store after
-            // the verification drops the lock if it is ours.
+            // The `SET NX` may have gone through before its answer was lost: the lock is
+            // refreshed (a refresh finding it not ours ends that) and the store after the
+            // verification drops it if it is ours.
             Err(_) => {
                 let until = self.verify_deadline(verified_by);
                 let lock = Some(lock_value.as_str());
-                self.verify_and_share(&miss, token, until, lock).await
+                let verified = self.verify_and_share(&miss, token, until, lock);
+                tier.store.while_holding(id, &lock_value, verified).await
             }
         };
         // Every path above ended with the store that drops the lock.
@@ -152,7 +158,9 @@ impl GuardCore {
     }
 
     /// Polls while another replica holds the lock: for at most half of what is left of the
-    /// request's time, so this request can still verify by itself in the other half.
+    /// request's time, so this request can still verify by itself in the other half. A holder
+    /// that died stops refreshing its short lock, which is gone within its `PX` (500 ms at the
+    /// default Redis timeout); the next poll then ends the wait.
     async fn wait_for_holder(&self, tier: &SharedTier, id: &TokenIds, deadline: Instant) -> Waited {
         let now = Instant::now();
         let give_up = now + deadline.saturating_duration_since(now) / 2;
@@ -246,14 +254,6 @@ impl GuardCore {
         }
         outcome
     }
-}
-
-/// A random lock value (16 bytes, hex), so only its holder drops the lock; `None` if the
-/// random generator fails (the caller then verifies without the lock).
-fn lock_value() -> Option<String> {
-    let mut bytes = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut bytes).ok()?;
-    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[cfg(test)]

@@ -33,9 +33,6 @@ pub struct RequireScopeLayer<R = DefaultRejection> {
     pub(super) requirement: ScopeRequirement,
     pub(super) realm: Arc<str>,
     pub(super) rejection: R,
-    /// `bearer_guard_requests_total{outcome="insufficient_scope"}`, registered in
-    /// [`new`](RequireScopeLayer::new) with the recorder installed then.
-    pub(super) insufficient: metrics::Counter,
 }
 
 impl RequireScopeLayer {
@@ -63,14 +60,14 @@ impl RequireScopeLayer {
         ScopeRequirement::all(scopes).map(Self::new)
     }
 
-    /// Requires `requirement`. Registers its `insufficient_scope` counter with the metrics
-    /// recorder installed now: install the recorder first.
+    /// Requires `requirement`. Its refusals are counted by the guard around it
+    /// (`bearer_guard_requests_total{outcome="insufficient_scope"}`, read from the response's
+    /// [`AuthError`](crate::AuthError)), once per request.
     pub fn new(requirement: ScopeRequirement) -> Self {
         RequireScopeLayer {
             requirement,
             realm: Arc::from(DEFAULT_REALM),
             rejection: DefaultRejection,
-            insufficient: crate::telemetry::insufficient_scope_counter(),
         }
     }
 }
@@ -86,7 +83,6 @@ impl<R> RequireScopeLayer<R> {
             requirement: self.requirement,
             realm: self.realm,
             rejection,
-            insufficient: self.insufficient,
         }
     }
 

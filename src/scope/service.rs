@@ -55,17 +55,14 @@ where
         };
         match verdict {
             Ok(()) => ResponseFuture::inner(self.inner.call(request)),
-            Err(error) => {
-                if matches!(error, AuthError::InsufficientScope(_)) {
-                    self.layer.insufficient.increment(1);
-                }
-                ResponseFuture::refused(reject(
-                    &self.layer.rejection,
-                    error,
-                    &self.layer.realm,
-                    DEFAULT_RETRY_AFTER_SECS,
-                ))
-            }
+            // Not counted here: the guard around this layer counts the request once, with the
+            // outcome of the `AuthError` in this response's extensions.
+            Err(error) => ResponseFuture::refused(reject(
+                &self.layer.rejection,
+                error,
+                &self.layer.realm,
+                DEFAULT_RETRY_AFTER_SECS,
+            )),
         }
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! The lock holder verifies inside its request's future. When that future is dropped (the
 //! client went away, a timeout layer above the guard fired), the holder's own store — which
-//! drops the lock — never runs, and every other replica would wait for the lock's `PX` (the
-//! holder's whole time left) before verifying by itself. [`LockRelease`] is armed from just
+//! drops the lock — never runs, and every other replica would wait for the lock's `PX` (short,
+//! but up to 40 s with a 10 s Redis timeout: `lock.rs`) before verifying by itself. [`LockRelease`] is armed from just
 //! before the `SET NX` until the holder's store: dropped armed, it sends the compare-and-delete
 //! on a spawned task, bounded by the Redis timeout. Outside a tokio runtime, or in one shutting
 //! down (the spawned task is dropped unrun), nothing is sent and the lock ends at its `PX`.

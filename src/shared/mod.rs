@@ -5,9 +5,11 @@
 //! The in-process cache stays the first tier: its hit path never touches Redis. On a local
 //! miss, the request that leads the in-process verification of the token (one per token per
 //! process) reads the shared tier; a shared hit fills the local tier. On a shared miss it takes
-//! a short lock (`SET NX PX`, the request's time left): the holder verifies and stores the
-//! verdict (a holder whose request is cancelled drops the lock at once); the others poll for it (10, 20, 40, 80, then every 100 ms) for at most half of what
-//! is left of their time, then verify themselves. Every Redis call is bounded by the Redis
+//! a short lock (`SET NX PX`, 500 ms at the default Redis timeout, refreshed by its holder
+//! while it verifies: `lock.rs`): the holder verifies and stores the verdict (a holder whose
+//! request is cancelled drops the lock at once; one that dies stops refreshing it); the others
+//! poll for it (10, 20, 40, 80, then every 100 ms) while a live holder's lock is there, for at
+//! most half of what is left of their time, then verify themselves. Every Redis call is bounded by the Redis
 //! timeout (at most a quarter of the verify timeout) and goes through a circuit breaker. A
 //! miss may take the verify timeout plus three Redis timeouts, and the verification gets its
 //! whole verify timeout after the Redis read and lock: Redis trouble alone does not make a
@@ -23,6 +25,7 @@
 //! | `redis_store.rs` | the Redis commands and scripts, timeouts, the breaker |
 //! | `breaker.rs` | the circuit breaker (closed by the revocation feed's return) |
 //! | `eviction_check.rs` | at start-up, a warning when Redis may evict deny markers |
+//! | `lock.rs` | the lock's `PX`, refresh period and value; whether a lock is a live holder's |
 //! | `lock_release.rs` | the drop guard that frees a cancelled holder's lock |
 //! | `revocation.rs` | revocation messages, the subscriber task, the pub/sub gap policy |
 //! | `feed.rs` | whether the feed is up, and its epoch: how long a local fill may live |
@@ -32,6 +35,7 @@ mod entry;
 mod eviction_check;
 mod feed;
 mod keys;
+mod lock;
 mod lock_release;
 mod redis_store;
 mod revocation;

@@ -5,16 +5,17 @@
 //! |---|---|
 //! | `{prefix}v1:e:<id>` | the entry (valid or invalid verdict), `PX` = its own deadline |
 //! | `{prefix}v1:d:<revocation id>` | the deny marker of a revoked token, `PX` = the revocation's end |
-//! | `{prefix}v1:l:<id>` | the cross-replica verification lock, `PX` = its holder's time left |
+//! | `{prefix}v1:l:<id>` | the cross-replica verification lock, a short `PX` its holder refreshes (`lock.rs`) |
 //! | `{prefix}v1:revoked` | the pub/sub channel of revocation messages |
 //!
 //! `<id>` is the token's shared id; `<revocation id>` that of a JWT's signing input, or the
 //! shared id for any other token (`keys.rs`): a deny marker refuses every form of a JWT.
 //!
 //! Scripts are sent with `EVAL` (a few hundred bytes; no SHA-1 code to compile for `EVALSHA`)
-//! and use only `GET`, `SET`, `DEL`, `EXISTS`: Redis ≥ 6 and Valkey run them.
+//! and use only `GET`, `SET`, `DEL`, `PEXPIRE`: Redis ≥ 6 and Valkey run them.
 
 use std::future::Future;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,10 +24,20 @@ use redis::aio::ConnectionManager;
 use redis::{RedisError, Value};
 use tokio::time::Instant;
 
-use super::breaker::{Breaker, Permit};
+use super::breaker::{Breaker, CircuitState, Permit};
 use super::keys::{SharedId, TokenIds};
+use super::lock;
 use super::lock_release::LockRelease;
 use crate::clock::millis;
+
+/// Extends the lock's life to `PX` if it still holds the caller's value: 1 extended, 0 not
+/// (expired, or another's). KEYS: lock. ARGV: lock value, PX.
+const REFRESH_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+";
 
 /// Stores a verdict unless the token is revoked (the deny marker is returned instead), and
 /// drops the caller's lock if it still holds it. KEYS: entry, deny (at the revocation id),
@@ -84,6 +95,8 @@ pub(crate) struct Unreachable;
 pub(crate) struct Found {
     pub(crate) entry: Option<Vec<u8>>,
     pub(crate) deny: Option<Vec<u8>>,
+    /// A live holder's lock is there (see [`lock::is_live`]): one that nobody refreshes, or
+    /// that a holder would never have set, does not count.
     pub(crate) locked: bool,
 }
 
@@ -205,38 +218,52 @@ impl RedisStore {
         }
     }
 
-    /// The entry, the deny marker (at the revocation id) and whether a lock is held, in one
-    /// round trip.
+    /// The entry, the deny marker (at the revocation id) and whether a live holder's lock is
+    /// there, in one round trip (`MGET` and the lock's `PTTL` in one `MULTI`, so the lock read
+    /// is the one the `MGET` saw).
     pub(crate) async fn read(&self, ids: &TokenIds) -> Result<Found, Unreachable> {
         let mut conn = self.conn.clone();
+        let lock_key = self.names.lock(&ids.entry);
         let keys = [
             self.names.entry(&ids.entry),
             self.names.deny(&ids.revocation),
-            self.names.lock(&ids.entry),
+            lock_key.clone(),
         ];
-        let values: Vec<Option<Vec<u8>>> = self
-            .guarded(Op::Lookup, async move {
-                redis::cmd("MGET").arg(&keys).query_async(&mut conn).await
-            })
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("MGET")
+            .arg(&keys)
+            .cmd("PTTL")
+            .arg(lock_key);
+        let (values, pttl): (Vec<Option<Vec<u8>>>, i64) = self
+            .guarded(Op::Lookup, async move { pipe.query_async(&mut conn).await })
             .await?;
         let mut values = values.into_iter();
+        let (entry, deny) = (values.next().flatten(), values.next().flatten());
+        let lock = values.next().flatten();
         Ok(Found {
-            entry: values.next().flatten(),
-            deny: values.next().flatten(),
-            locked: values.next().flatten().is_some(),
+            entry,
+            deny,
+            locked: lock::is_live(lock.as_deref(), pttl),
         })
     }
 
-    /// `SET lock value NX PX ttl`: whether this caller now holds the lock.
-    pub(crate) async fn try_lock(
-        &self,
-        ids: &TokenIds,
-        value: &str,
-        ttl: Duration,
-    ) -> Result<bool, Unreachable> {
+    /// The `PX` of this store's locks (see `lock.rs`).
+    fn lock_px(&self) -> Duration {
+        lock::lock_px(self.timeout)
+    }
+
+    /// A new random lock value naming this store's lock `PX`; `None` if the random generator
+    /// fails (the caller then verifies without the lock).
+    pub(crate) fn new_lock_value(&self) -> Option<String> {
+        lock::new_value(self.lock_px())
+    }
+
+    /// `SET lock value NX PX <lock px>`: whether this caller now holds the lock.
+    pub(crate) async fn try_lock(&self, ids: &TokenIds, value: &str) -> Result<bool, Unreachable> {
         let mut conn = self.conn.clone();
         let key = self.names.lock(&ids.entry);
-        let ttl_ms = millis(ttl).max(1);
+        let ttl_ms = millis(self.lock_px()).max(1);
         let answer: Option<String> = self
             .guarded(Op::Lock, async move {
                 redis::cmd("SET")
@@ -250,6 +277,58 @@ impl RedisStore {
             })
             .await?;
         Ok(answer.is_some())
+    }
+
+    /// Extends the lock `value` of the token `ids` to the lock `PX` if it is still this caller's:
+    /// `Ok(false)` when it is not (it expired, another replica may hold it now).
+    ///
+    /// Only while the breaker is closed: a refresh never becomes the half-open probe, since it
+    /// is dropped mid-call whenever the holder's work ends first, and a dropped probe counts as
+    /// a failed one (it would push the breaker's reopening back for nothing).
+    async fn refresh_lock(&self, ids: &TokenIds, value: &str) -> Result<bool, Unreachable> {
+        if self.breaker.state() != CircuitState::Closed {
+            return Err(Unreachable);
+        }
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(REFRESH_SCRIPT)
+            .arg(1)
+            .arg(self.names.lock(&ids.entry))
+            .arg(value)
+            .arg(millis(self.lock_px()).max(1));
+        let extended: i64 = self
+            .guarded(Op::Lock, async move { cmd.query_async(&mut conn).await })
+            .await?;
+        Ok(extended == 1)
+    }
+
+    /// Runs `work` (the holder's verification and store) while refreshing the lock `value`
+    /// of the token `ids` every quarter of its `PX`, from inside the caller's future: the refreshes end
+    /// when `work` does, or when the future is dropped. A refresh that fails is tried again at
+    /// the next period (the lock may still be there); one that finds the lock gone or another's
+    /// ends the refreshing. Neither affects `work`.
+    pub(crate) async fn while_holding<F: Future>(
+        &self,
+        ids: &TokenIds,
+        value: &str,
+        work: F,
+    ) -> F::Output {
+        let period = lock::refresh_period(self.lock_px());
+        let refresh = async {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                ticks.tick().await;
+                if let Ok(false) = self.refresh_lock(ids, value).await {
+                    break;
+                }
+            }
+            std::future::pending::<()>().await;
+        };
+        match futures_util::future::select(pin!(work), pin!(refresh)).await {
+            futures_util::future::Either::Left((output, _)) => output,
+            futures_util::future::Either::Right(((), work)) => work.await,
+        }
     }
 
     /// Writes `value` for `ttl` at the token's entry unless a deny marker exists at its

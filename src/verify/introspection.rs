@@ -11,9 +11,9 @@
 //! |---|---|
 //! | 2xx, a JSON object whose `active` is the boolean `true`; `exp` (when present) in the future; `token_type` (when present) `access_token` or `Bearer` in any case; `iss` / `aud` among the configured ones (when configured; a missing member does not match) | valid |
 //! | 2xx, `active: false`; or `active: true` with `exp` passed, another `token_type`, or `iss` / `aud` not accepted | invalid (401) |
-//! | anything else: refused, timeout, not 2xx, not UTF-8, not a JSON object, a member name more than once, `active` missing or not a boolean, `exp` not a number, `token_type` not a string, a body over the cap (64 KiB) | unavailable (503, never cached) |
+//! | anything else: refused, timeout, not 2xx, not UTF-8, not a JSON object, a member name more than once, `active` missing or not a boolean, `exp` not a number; `sub`, `username`, `scope` or `token_type` present but not a string (`null` included; RFC 7662 §2.2); a body over the cap (64 KiB) | unavailable (503, never cached) |
 //!
-//! The [`Principal`]: subject from `sub` (else `username`), scopes from `scope`
+//! The [`Principal`]: subject from `sub` (else, when `sub` is absent, `username`), scopes from `scope`
 //! (space-separated), expiry from `exp` (so the guard never reuses the verdict past it),
 //! claims = the answer's members without `active`, source [`VerifierKind::Introspection`].
 //!
@@ -213,6 +213,17 @@ pub(crate) fn read_answer(status: StatusCode, body: &[u8], now: f64, rules: &Rul
         Some(_) => return Reply::Unusable("active is not a boolean"),
         None => return Reply::Unusable("no active member"),
     }
+    // The members the principal is made of: a malformed one is a malformed answer, never
+    // skipped for a fallback (`sub: 12345` must not make `username` the subject).
+    for (name, problem) in [
+        ("sub", "sub is not a string"),
+        ("username", "username is not a string"),
+        ("scope", "scope is not a string"),
+    ] {
+        if claims.get(name).is_some_and(|value| !value.is_string()) {
+            return Reply::Unusable(problem);
+        }
+    }
     match claims.get("exp") {
         None => {}
         Some(Value::Number(exp)) => match exp.as_f64() {
@@ -252,6 +263,7 @@ pub(crate) fn read_answer(status: StatusCode, body: &[u8], now: f64, rules: &Rul
 }
 
 /// The principal for an active token: `sub` (else `username`), `scope`, `exp`, the members.
+/// [`read_answer`] has checked that each of them, when present, is a string (`exp` a number).
 pub(crate) fn principal_from(claims: Claims) -> Principal {
     let subject = ["sub", "username"]
         .iter()
@@ -413,6 +425,17 @@ mod tests {
             (200, r#"{"active": true, "act\u0069ve": true}"#),
             (200, r#"{"active": true, "exp": "soon"}"#),
             (200, r#"{"active": true, "token_type": 1}"#),
+            (
+                200,
+                r#"{"active": true, "sub": 12345, "username": "Users:1"}"#,
+            ),
+            (
+                200,
+                r#"{"active": true, "sub": null, "username": "Users:1"}"#,
+            ),
+            (200, r#"{"active": true, "username": ["ann"]}"#),
+            (200, r#"{"active": true, "sub": "u1", "scope": ["read"]}"#),
+            (200, r#"{"active": true, "sub": "u1", "scope": null}"#),
         ] {
             assert_eq!(verdict(status, body), "unavailable", "{status} {body}");
         }
