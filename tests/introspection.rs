@@ -272,8 +272,9 @@ async fn a_verdict_is_not_used_past_exp() {
     );
 }
 
-/// An active answer whose `sub`, `username` or `scope` is present but not a string (RFC 7662
-/// §2.2: all three are strings) is malformed: 503, never cached (the second request asks the
+/// An active answer whose `sub` is present but not a string (`null` included), or whose
+/// `username` or `scope` is neither a string nor `null` (RFC 7662 §2.2: all three are strings;
+/// `null` there reads as absent), is malformed: 503, never cached (the second request asks the
 /// endpoint again), and never a fallback to `username` — `sub: 12345` beside
 /// `username: "Users:1"` used to pass as subject `Users:1`.
 #[tokio::test]

@@ -2,8 +2,8 @@
 //!
 //! Input: `[status lo][status hi][body...]`; status = 100 + u16 % 900. Checked against an
 //! independent reading (every top-level member collected in order, duplicates kept): only a
-//! 2xx UTF-8 JSON object with unique member names, `active` the boolean `true`, `sub`,
-//! `username` and `scope` (if present) strings, `exp` (if present) a number after "now", and
+//! 2xx UTF-8 JSON object with unique member names, `active` the boolean `true`, `sub` (if
+//! present) a string, `username` and `scope` (if present) strings or `null`, `exp` (if present) a number after "now", and
 //! `token_type` (if present) `access_token` / `Bearer` in any case may be "valid"; its subject
 //! is `sub` else `username`, its scopes `scope` split.
 #![no_main]
@@ -27,8 +27,11 @@ fn expected(status: u16, body: &[u8]) -> (&'static str, Option<(Option<String>, 
         Some(Value::Bool(false)) => return ("invalid", None),
         _ => return NO,
     }
-    for name in ["sub", "username", "scope"] {
-        if matches!(get(name), Some(value) if !value.is_string()) {
+    if matches!(get("sub"), Some(value) if !value.is_string()) {
+        return NO;
+    }
+    for name in ["username", "scope"] {
+        if matches!(get(name), Some(value) if !value.is_string() && !value.is_null()) {
             return NO;
         }
     }

@@ -11,7 +11,7 @@
 //! |---|---|
 //! | 2xx, a JSON object whose `active` is the boolean `true`; `exp` (when present) in the future; `token_type` (when present) `access_token` or `Bearer` in any case; `iss` / `aud` among the configured ones (when configured; a missing member does not match) | valid |
 //! | 2xx, `active: false`; or `active: true` with `exp` passed, another `token_type`, or `iss` / `aud` not accepted | invalid (401) |
-//! | anything else: refused, timeout, not 2xx, not UTF-8, not a JSON object, a member name more than once, `active` missing or not a boolean, `exp` not a number; `sub`, `username`, `scope` or `token_type` present but not a string (`null` included; RFC 7662 §2.2); a body over the cap (64 KiB) | unavailable (503, never cached) |
+//! | anything else: refused, timeout, not 2xx, not UTF-8, not a JSON object, a member name more than once, `active` missing or not a boolean, `exp` not a number; `sub` or `token_type` present but not a string (`null` included; RFC 7662 §2.2), `username` or `scope` present but neither a string nor `null`; a body over the cap (64 KiB) | unavailable (503, never cached) |
 //!
 //! The [`Principal`]: subject from `sub` (else, when `sub` is absent, `username`), scopes from `scope`
 //! (space-separated), expiry from `exp` (so the guard never reuses the verdict past it),
@@ -214,13 +214,21 @@ pub(crate) fn read_answer(status: StatusCode, body: &[u8], now: f64, rules: &Rul
         None => return Reply::Unusable("no active member"),
     }
     // The members the principal is made of: a malformed one is a malformed answer, never
-    // skipped for a fallback (`sub: 12345` must not make `username` the subject).
+    // skipped for a fallback (`sub: 12345` or `sub: null` must not make `username` the
+    // subject). `username` and `scope` may be `null`, read as absent (no subject from it, no
+    // scopes): servers that serialise every optional member send that for client-credentials
+    // tokens, and nothing falls back past them.
+    if claims.get("sub").is_some_and(|value| !value.is_string()) {
+        return Reply::Unusable("sub is not a string");
+    }
     for (name, problem) in [
-        ("sub", "sub is not a string"),
         ("username", "username is not a string"),
         ("scope", "scope is not a string"),
     ] {
-        if claims.get(name).is_some_and(|value| !value.is_string()) {
+        if claims
+            .get(name)
+            .is_some_and(|value| !value.is_string() && !value.is_null())
+        {
             return Reply::Unusable(problem);
         }
     }
@@ -435,7 +443,6 @@ mod tests {
             ),
             (200, r#"{"active": true, "username": ["ann"]}"#),
             (200, r#"{"active": true, "sub": "u1", "scope": ["read"]}"#),
-            (200, r#"{"active": true, "sub": "u1", "scope": null}"#),
         ] {
             assert_eq!(verdict(status, body), "unavailable", "{status} {body}");
         }
@@ -516,6 +523,17 @@ mod tests {
         assert_eq!(p.subject(), Some("ann"));
         assert_eq!(p.scopes().next(), None);
         assert!(p.expires_at().is_none());
+        // `null` for `username` or `scope` reads as absent: no subject from it, no scopes.
+        let p = principal_from(claims(
+            r#"{"active": true, "username": null, "scope": null}"#,
+        ));
+        assert_eq!(p.subject(), None);
+        assert_eq!(p.scopes().next(), None);
+        let p = principal_from(claims(
+            r#"{"active": true, "sub": "u1", "username": null, "scope": "read"}"#,
+        ));
+        assert_eq!(p.subject(), Some("u1"));
+        assert_eq!(p.scopes().collect::<Vec<_>>(), ["read"]);
     }
 
     #[test]
