@@ -11,7 +11,8 @@
 //! A request whose inner service fails (`Err`), or whose future is dropped before the answer
 //! (the client went away, a timeout above the guard), is counted `allowed`: the guard let it
 //! through and nothing refused it — as the guard counted every such request before. The sum
-//! over outcomes therefore equals the number of requests the guard saw.
+//! over outcomes therefore equals the number of requests the guard answered or let through (a
+//! request cancelled while its token is still being verified is counted nowhere).
 //!
 //! Cost on the cache-hit path: one `Arc` clone of the guard's core (no allocation), one
 //! extensions lookup on the response (an empty map: a pointer check) and the counter's atomic
