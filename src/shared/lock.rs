@@ -22,6 +22,8 @@
 
 use std::time::Duration;
 
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
 use crate::clock::millis;
 
 /// The shortest lock `PX`: 500 ms.
@@ -41,6 +43,17 @@ pub(crate) fn lock_px(redis_timeout: Duration) -> Duration {
 /// How often the holder refreshes a lock of `px`: a quarter of it.
 pub(crate) fn refresh_period(px: Duration) -> Duration {
     px / 4
+}
+
+/// The holder's refresh schedule for a lock of `px` whose `SET NX` was sent at `set_sent`:
+/// every [`refresh_period`] counted from then (not from the `SET`'s answer, which may come a
+/// Redis timeout after the lock was set). A tick missed while a refresh was out is skipped,
+/// the next one stays on that grid.
+pub(crate) fn refresh_ticks(set_sent: Instant, px: Duration) -> Interval {
+    let period = refresh_period(px);
+    let mut ticks = tokio::time::interval_at(set_sent + period, period);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    ticks
 }
 
 /// A new lock value naming `px`: 16 random bytes in hex, `.`, `px` in milliseconds; `None` if
@@ -129,5 +142,32 @@ mod tests {
             assert!(!is_live(Some(value.as_bytes()), 100), "{value}");
         }
         assert!(is_live(Some(format!("{hex}.40000").as_bytes()), 30_000));
+    }
+
+    /// The worst case of the margin argument, at a Redis timeout of a quarter of the PX: the
+    /// `SET` is set at once but answered a Redis timeout later, the first refresh is lost (it
+    /// takes a whole Redis timeout), the second lands a Redis timeout after it is sent. It
+    /// lands at ¾ of the PX after the `SET` was sent, a quarter PX before the lock can lapse.
+    #[tokio::test(start_paused = true)]
+    async fn the_second_refresh_lands_a_quarter_px_before_the_lock_lapses_after_a_slow_set_and_a_lost_refresh()
+     {
+        for redis_timeout in [Duration::from_millis(125), Duration::from_secs(2)] {
+            let px = lock_px(redis_timeout);
+            let set_sent = Instant::now();
+            // The lock is set as the SET reaches Redis, the earliest at `set_sent`.
+            let lapses = set_sent + px;
+            tokio::time::advance(redis_timeout).await; // the SET's answer
+            let mut ticks = refresh_ticks(set_sent, px);
+            ticks.tick().await;
+            tokio::time::advance(redis_timeout).await; // the first refresh, lost
+            ticks.tick().await;
+            let lands = Instant::now() + redis_timeout;
+            assert!(
+                lands + px / 4 <= lapses,
+                "{redis_timeout:?}: the second refresh lands {:?} after the SET was sent, \
+                 the lock lapses {px:?} after it",
+                lands - set_sent
+            );
+        }
     }
 }
