@@ -7,16 +7,24 @@
 //! holder that dies (SIGKILL, a stopped process) or is cancelled stops refreshing with it, and
 //! its lock is gone within `px`.
 //!
-//! `px` is `max(500 ms, 4 × Redis timeout)`: with refreshes at every quarter of it, each
-//! finished within one Redis timeout (at most another quarter), two refreshes land less than
-//! `3/4 · px` apart even when one between them failed, so a live holder never loses its lock
-//! to one slow or lost call. At the default 100 ms Redis timeout `px` is 500 ms.
+//! `px` is `max(500 ms, 4 × Redis timeout)`, and the refreshes go out every quarter of it
+//! counted from the instant the `SET NX` is sent ([`refresh_ticks`]), each finished within one
+//! Redis timeout (at most another quarter). The lock is set when the `SET` reaches Redis, at
+//! that instant `s` or later, so it lives until `s + px` at least; refresh `k` lands by
+//! `s + (k + 1) · px / 4`. So even after a slow `SET` answer and a lost first refresh, the
+//! second lands by `s + 3/4 · px`, and after any refresh sent at `t` the one after next lands
+//! by `t + 3/4 · px`: a live holder never loses its lock to one slow or lost call, with a
+//! quarter `px` to spare. (Counted from the `SET`'s answer instead, a slow answer and one lost
+//! refresh let the second land at `s + px`.) At the default 100 ms Redis timeout `px` is
+//! 500 ms. Refreshes go only through a closed breaker: a holder whose breaker opens
+//! mid-verification lets its lock lapse, and waiters elsewhere verify in parallel.
 //!
 //! The value is `<32 hex digits: random>.<px in ms>`, so a waiter can tell a live holder's lock
 //! from one nobody refreshes whatever the holder's Redis timeout: a lock is a live holder's
 //! only when its value has this form and its remaining time (`PTTL`) is positive and at most
-//! the `px` it names. A lock left by a dead holder expires within its `px`; a lock set by hand
-//! with a long `PX`, no expiry or another value is no live holder's at once. (Someone with
+//! the `px` it names. A lock left by a dead or stopped holder expires within its `px`; a lock
+//! set by hand with a `PX` longer than its value names, no expiry or another value is no live
+//! holder's at once. (Someone with
 //! write access to Redis can still set a well-formed lock and keep it: the waiter's wait stays
 //! bounded by half of its time, as it always was.)
 

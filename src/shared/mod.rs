@@ -23,7 +23,7 @@
 //! | `entry.rs` | the versioned value format and its authentication |
 //! | `tier.rs` | the tier's operations in terms of verdicts: read, store, revoke |
 //! | `redis_store.rs` | the Redis commands and scripts, timeouts, the breaker |
-//! | `breaker.rs` | the circuit breaker (closed by the revocation feed's return) |
+//! | `breaker.rs` | the circuit breaker (closed by the revocation feed's return once the data connection answers) |
 //! | `eviction_check.rs` | once Redis first answers, a warning when it may evict deny markers |
 //! | `lock.rs` | the lock's `PX`, refresh period and value; whether a lock is a live holder's |
 //! | `lock_release.rs` | the drop guard that frees a cancelled holder's lock |
@@ -200,9 +200,9 @@ impl SharedCache {
             .set_connection_timeout(Some(self.timeout.max(Duration::from_secs(1))))
             // Reconnection runs in the background; a few quick tries (50 and 100 ms apart,
             // jittered), and the next call starts another round: a breaker probe (at least one
-            // a second while the revocation feed is up), an admin revocation, or any call once
-            // the feed's return closed the breaker. Long waits after an outage were the
-            // breaker's, never these (issue 21).
+            // a second while the revocation feed is up), an admin revocation, the PING sent
+            // when the feed comes back, or any call once that PING closed the breaker. Long
+            // waits after an outage were the breaker's, never these (issue 21).
             .set_number_of_retries(2)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_secs(1));

@@ -25,6 +25,11 @@
 //! the feed's epoch (`feed.rs`), so a fill that began before a loss and ends after the return
 //! is not taken for one that heard everything. None of this touches the local hit
 //! path: only this task and the miss path.
+//!
+//! **The breaker.** On each return the task sends one `PING` over the data connection (the
+//! store's, not the subscription's): its answer closes the circuit breaker at once, its failure
+//! leaves it open (see `breaker.rs`). The first time it answers, the task also spawns the
+//! `maxmemory-policy` check (`eviction_check.rs`), once per guard.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
