@@ -305,10 +305,9 @@ impl RedisStore {
     /// Runs `work` (the holder's verification and store) while refreshing the lock `value`
     /// of the token `ids` every quarter of its `PX` counted from `set_sent` (the instant just
     /// before its `SET NX` was sent: see [`lock::refresh_ticks`]), from inside the caller's
-    /// future: the refreshes end
-    /// when `work` does, or when the future is dropped. A refresh that fails is tried again at
-    /// the next period (the lock may still be there); one that finds the lock gone or another's
-    /// ends the refreshing. Neither affects `work`.
+    /// future: the refreshes end when `work` does, or when the future is dropped. A refresh that
+    /// fails is tried again at the next period (the lock may still be there); one that finds
+    /// the lock gone or another's ends the refreshing. Neither affects `work`.
     pub(crate) async fn while_holding<F: Future>(
         &self,
         ids: &TokenIds,
