@@ -92,12 +92,46 @@ async fn two_demo_processes_share_verdicts_and_revocations() {
     assert!(issuer.is_valid(&token), "the issuer still calls it valid");
 }
 
+/// How the lock holder stops answering.
+#[derive(Debug, Clone, Copy)]
+enum HolderEnd {
+    /// SIGKILL: the process is gone.
+    Killed,
+    /// SIGSTOP: the process lives on, frozen (SIGKILLed at the end of the test).
+    Stopped,
+}
+
 /// A replica killed with SIGKILL while it holds the cross-replica lock (its verification
 /// hangs at the issuer) leaves a lock nobody refreshes: the other replica, asked for the same
 /// token, answers within its own verification time + 1 s (unfixed: it waited half of its
 /// 10.3 s budget, about 5 s, for the dead holder's lock first).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiter_answers_soon_after_the_lock_holder_is_killed() {
+    waiter_after_the_holder(HolderEnd::Killed).await;
+}
+
+/// The same with a holder stopped by SIGSTOP: frozen, it refreshes nothing, so its lock lapses
+/// within its `PX` as a dead holder's does, and the waiter verifies by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_answers_soon_after_the_lock_holder_is_stopped() {
+    waiter_after_the_holder(HolderEnd::Stopped).await;
+}
+
+/// Sends `signal` (`-STOP`) to `child` with `kill`.
+fn signal(child: &tokio::process::Child, signal: &str) {
+    let pid = child
+        .id()
+        .unwrap_or_else(|| panic!("the holder is not running"));
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill {signal}: {e}"));
+    assert!(status.success(), "kill {signal} {pid} failed");
+}
+
+/// The holder takes the lock and hangs at the issuer, then ends as `end` says; the waiter's
+/// answer for the same token must come within its own verification time + 2.5 s.
+async fn waiter_after_the_holder(end: HolderEnd) {
     const VERIFY: Duration = Duration::from_secs(1);
     let redis = RedisServer::start();
     let issuer = issuer().await;
@@ -146,17 +180,30 @@ async fn a_waiter_answers_soon_after_the_lock_holder_is_killed() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(locks.len(), 1, "the holder's lock: {locks:?}");
-    holder
-        .start_kill()
-        .unwrap_or_else(|e| panic!("SIGKILL: {e}"));
-    let _ = tokio::time::timeout(Duration::from_secs(5), holder.wait()).await;
+    match end {
+        HolderEnd::Killed => {
+            holder
+                .start_kill()
+                .unwrap_or_else(|e| panic!("SIGKILL: {e}"));
+            let _ = tokio::time::timeout(Duration::from_secs(5), holder.wait()).await;
+        }
+        HolderEnd::Stopped => signal(&holder, "-STOP"),
+    }
     hanging.abort();
     set_fault(Fault::Slow(VERIFY)).await;
     let started = Instant::now();
-    assert_eq!(whoami(&api_waiter, &token).await, StatusCode::OK);
+    let status = whoami(&api_waiter, &token).await;
     let took = started.elapsed();
+    if matches!(end, HolderEnd::Stopped) {
+        // SIGKILL ends a stopped process too.
+        holder
+            .start_kill()
+            .unwrap_or_else(|e| panic!("SIGKILL: {e}"));
+        let _ = tokio::time::timeout(Duration::from_secs(5), holder.wait()).await;
+    }
+    assert_eq!(status, StatusCode::OK);
     eprintln!(
-        "lock holder SIGKILLed: the waiter answered in {} ms; its own verification: {} ms",
+        "lock holder {end:?}: the waiter answered in {} ms; its own verification: {} ms",
         took.as_millis(),
         own.as_millis()
     );

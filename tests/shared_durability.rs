@@ -81,3 +81,42 @@ async fn a_refused_config_command_is_silent_and_the_guard_works() {
     .await;
     assert!(warnings.is_empty(), "{warnings:?}");
 }
+
+/// Redis is down when the guard starts (nothing listens on its port) and comes up later with
+/// an evicting policy: the check runs at the first connection that answers, so the WARN
+/// still comes, once.
+#[tokio::test]
+async fn redis_coming_up_after_start_up_still_gets_its_one_warning() {
+    let (log, _subscriber) = thread_log();
+    let mut redis = RedisServer::start_with(&["--maxmemory-policy", "allkeys-lru"]);
+    redis.kill();
+    let issuer = issuer().await;
+    let guard = shared_guard(&issuer, &redis.url(), SECRET);
+    // Longer than the start-up PING's 2 s: a check tied to it has given up by now.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    redis.restart();
+    let warned = |log: &Capture| {
+        log.text()
+            .lines()
+            .filter(|line| line.contains(" WARN ") && line.contains("maxmemory-policy"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || !warned(&log).is_empty()).await,
+        "no warning within 10 s of Redis coming up:\n{}",
+        log.text()
+    );
+    guard.wait_subscribed().await;
+    assert_eq!(
+        guard.status(&token(&issuer, "Users:any")).await,
+        StatusCode::OK
+    );
+    // The feed drops and comes back: still no second warning.
+    assert!(redis.kill_subscribers() >= 1);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    guard.wait_subscribed().await;
+    let warnings = warned(&log);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("allkeys-lru"), "{warnings:?}");
+}

@@ -220,3 +220,63 @@ async fn an_admin_revocation_right_after_a_restart_is_shared_not_503() {
         "the deny marker is in Redis"
     );
 }
+
+/// The revocation feed comes back while the replica's data connection is still stuck on a
+/// dead socket (the relay silences the connections made so far and relays new ones, so the
+/// subscription re-subscribes over a fresh connection while the connection manager keeps
+/// its old one): the feed's return does not close the breaker, since a `PING` over the data
+/// connection is not answered. The misses that follow skip Redis (at most one breaker probe
+/// among them) instead of each waiting a Redis timeout until three failures reopen it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_returning_while_the_data_connection_is_stuck_leaves_the_breaker_open() {
+    let redis = RedisServer::start();
+    let relay = TcpRelay::start(redis.port()).await;
+    let issuer = issuer().await;
+    let b = guard(&issuer, &relay.redis_url());
+    b.wait_subscribed().await;
+    assert_eq!(
+        b.status(&token(&issuer, "Users:before")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        redis.keys("bearer-guard:v1:e:*").len(),
+        1,
+        "the data connection is up"
+    );
+    relay.stall();
+    // Misses open the breaker; two unanswered pings lose the feed; it re-subscribes.
+    let started = Instant::now();
+    let mut lost = false;
+    while started.elapsed() < Duration::from_secs(15) && !(lost && b.subscribed()) {
+        lost |= !b.subscribed();
+        if !lost {
+            let status = b.status(&token(&issuer, "Users:stuck")).await;
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "a stuck connection caused a {status}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        lost && b.subscribed(),
+        "the feed was not lost and back within 15 s"
+    );
+    let before = redis_errors(&b);
+    for _ in 0..6 {
+        let status = b.status(&token(&issuer, "Users:after")).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "a stuck connection caused a {status}"
+        );
+    }
+    let waited = redis_errors(&b) - before;
+    eprintln!("after the feed's return, 6 misses met {waited} failed Redis calls");
+    assert!(
+        waited <= 1.0,
+        "the feed's return closed the breaker over a stuck data connection: {waited} misses \
+         each waited a Redis timeout"
+    );
+}

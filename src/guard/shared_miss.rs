@@ -87,6 +87,9 @@ impl GuardCore {
         // its PX for the other replicas to wait out (a compare-and-delete on our random value:
         // harmless when the SET never happened).
         let release = tier.store.release_on_drop(id, &lock_value);
+        // The lock is set when the `SET NX` reaches Redis, up to a Redis timeout before its
+        // answer: the refreshes count from here.
+        let set_sent = Instant::now();
         let locked = tier.store.try_lock(id, &lock_value).await;
         let outcome = match locked {
             // The lock is short (`shared/lock.rs`): kept alive while this request verifies.
@@ -107,7 +110,9 @@ impl GuardCore {
                         }
                     }
                 };
-                tier.store.while_holding(id, &lock_value, held).await
+                tier.store
+                    .while_holding(id, &lock_value, set_sent, held)
+                    .await
             }
             Ok(false) => {
                 release.disarm();
@@ -126,7 +131,9 @@ impl GuardCore {
                 let until = self.verify_deadline(verified_by);
                 let lock = Some(lock_value.as_str());
                 let verified = self.verify_and_share(&miss, token, until, lock);
-                tier.store.while_holding(id, &lock_value, verified).await
+                tier.store
+                    .while_holding(id, &lock_value, set_sent, verified)
+                    .await
             }
         };
         // Every path above ended with the store that drops the lock.
@@ -199,7 +206,8 @@ impl GuardCore {
             Verdict::Unavailable(_) => None,
         };
         // The store drops `lock` also after an unavailable verdict (nothing else is written):
-        // the lock's PX runs to the request's deadline, past this verification's.
+        // the lock is refreshed until this store ends, so waiters would otherwise wait on it
+        // for up to one more PX.
         let stored = tier
             .store(
                 id,

@@ -7,9 +7,13 @@
 //!
 //! The revocation feed (`feed.rs`) is the other witness of Redis: its subscription is a
 //! second connection that retries at least once a second while it is down. So
-//! - the feed coming back ([`Breaker::feed_returned`]) closes the breaker at once: Redis
-//!   answers again, and the miss path must read deny markers and share verdicts again now,
-//!   not when a 30 s backoff ends;
+//! - the feed coming back closes the breaker at once if the data connection answers too: the
+//!   subscriber then sends one `PING` over the store's connection under
+//!   [`Breaker::permit_always`], whose success closes the breaker (`revocation.rs`), so the
+//!   miss path reads deny markers and shares verdicts again now, not when a 30 s backoff
+//!   ends. Its failure (the data connection still stuck on a dead socket while the
+//!   subscription's new one gets through) leaves the breaker open: no miss then waits a
+//!   Redis timeout for a connection that does not answer;
 //! - while the feed is up, an open breaker lets a probe through at least once a second
 //!   ([`PROBE_WHILE_FEED_UP`]), whatever its backoff: Redis answers the subscription, so the
 //!   failures are likely short (a `-LOADING` server, one broken connection). While the feed
@@ -139,16 +143,6 @@ impl Breaker {
             breaker: self,
             probe: false,
             recorded: false,
-        }
-    }
-
-    /// The revocation feed is back (re-subscribed): Redis answers, so the breaker closes now.
-    /// A probe still out records into the closed state like any call.
-    pub(crate) fn feed_returned(&self) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if !matches!(*state, State::Closed { .. }) {
-            *state = State::Closed { failures: 0 };
-            self.gauge.set(CircuitState::Closed as u8 as f64);
         }
     }
 
@@ -336,15 +330,19 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_feed_coming_back_closes_an_open_breaker_at_once() {
+    async fn the_feed_coming_back_closes_an_open_breaker_at_once_if_the_data_ping_answers() {
         let feed = Arc::new(Feed::default());
         let breaker = Breaker::new(Gauge::noop(), Arc::clone(&feed));
         back_off_fully(&breaker).await;
         assert!(breaker.permit().is_none(), "backed off");
-        // The subscriber re-subscribes: epoch, flush, up, then the breaker.
+        // The subscriber re-subscribes: epoch, flush, up, then the data connection's PING.
         feed.reestablished();
         feed.set_up();
-        breaker.feed_returned();
+        // Unanswered (the data connection is stuck): the breaker stays open.
+        assert_eq!(breaker.permit_always().record(false), CircuitState::Open);
+        assert_eq!(breaker.state(), CircuitState::Open);
+        // Answered: closed at once.
+        assert_eq!(breaker.permit_always().record(true), CircuitState::Closed);
         assert_eq!(breaker.state(), CircuitState::Closed);
         let permit = breaker.permit();
         assert!(permit.is_some(), "no wait at all");

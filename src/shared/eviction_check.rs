@@ -1,10 +1,13 @@
-//! At start-up, one look at whether Redis may evict deny markers: a revocation lives only as
+//! Once per guard, one look at whether Redis may evict deny markers: a revocation lives only as
 //! long as Redis keeps its marker, and a `maxmemory-policy` of `allkeys-*` or `volatile-*`
 //! (deny markers carry a TTL) lets Redis drop it under memory pressure, re-admitting the token
 //! on replicas that did not hear the revocation.
 //!
-//! `CONFIG GET maxmemory-policy`, bounded by the Redis timeout, from the background task that
-//! warms the connection up (start-up never waits for it). An evicting policy is one WARN
+//! `CONFIG GET maxmemory-policy` over the data connection, bounded by the Redis timeout, in a
+//! task of its own that the subscriber task (`revocation.rs`) spawns the first time the
+//! revocation feed is up and the data connection answers a `PING`: at start-up when Redis is
+//! up then, else as soon as it comes up (start-up never waits for it, and a Redis down at
+//! start-up still gets its check). An evicting policy is one WARN
 //! naming the setting and its value; `noeviction` (or anything else) is a DEBUG line. A
 //! refused `CONFIG` (ACL, a renamed command, a managed Redis) or no answer is a DEBUG line
 //! too: the guard cannot tell, and says so in its documentation instead.

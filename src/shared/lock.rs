@@ -7,20 +7,30 @@
 //! holder that dies (SIGKILL, a stopped process) or is cancelled stops refreshing with it, and
 //! its lock is gone within `px`.
 //!
-//! `px` is `max(500 ms, 4 × Redis timeout)`: with refreshes at every quarter of it, each
-//! finished within one Redis timeout (at most another quarter), two refreshes land less than
-//! `3/4 · px` apart even when one between them failed, so a live holder never loses its lock
-//! to one slow or lost call. At the default 100 ms Redis timeout `px` is 500 ms.
+//! `px` is `max(500 ms, 4 × Redis timeout)`, and the refreshes go out every quarter of it
+//! counted from the instant the `SET NX` is sent ([`refresh_ticks`]), each finished within one
+//! Redis timeout (at most another quarter). The lock is set when the `SET` reaches Redis, at
+//! that instant `s` or later, so it lives until `s + px` at least; refresh `k` lands by
+//! `s + (k + 1) · px / 4`. So even after a slow `SET` answer and a lost first refresh, the
+//! second lands by `s + 3/4 · px`, and after any refresh sent at `t` the one after next lands
+//! by `t + 3/4 · px`: a live holder never loses its lock to one slow or lost call, with a
+//! quarter `px` to spare. (Counted from the `SET`'s answer instead, a slow answer and one lost
+//! refresh let the second land at `s + px`.) At the default 100 ms Redis timeout `px` is
+//! 500 ms. Refreshes go only through a closed breaker: a holder whose breaker opens
+//! mid-verification lets its lock lapse, and waiters elsewhere verify in parallel.
 //!
 //! The value is `<32 hex digits: random>.<px in ms>`, so a waiter can tell a live holder's lock
 //! from one nobody refreshes whatever the holder's Redis timeout: a lock is a live holder's
 //! only when its value has this form and its remaining time (`PTTL`) is positive and at most
-//! the `px` it names. A lock left by a dead holder expires within its `px`; a lock set by hand
-//! with a long `PX`, no expiry or another value is no live holder's at once. (Someone with
+//! the `px` it names. A lock left by a dead or stopped holder expires within its `px`; a lock
+//! set by hand with a `PX` longer than its value names, no expiry or another value is no live
+//! holder's at once. (Someone with
 //! write access to Redis can still set a well-formed lock and keep it: the waiter's wait stays
 //! bounded by half of its time, as it always was.)
 
 use std::time::Duration;
+
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::clock::millis;
 
@@ -41,6 +51,17 @@ pub(crate) fn lock_px(redis_timeout: Duration) -> Duration {
 /// How often the holder refreshes a lock of `px`: a quarter of it.
 pub(crate) fn refresh_period(px: Duration) -> Duration {
     px / 4
+}
+
+/// The holder's refresh schedule for a lock of `px` whose `SET NX` was sent at `set_sent`:
+/// every [`refresh_period`] counted from then (not from the `SET`'s answer, which may come a
+/// Redis timeout after the lock was set). A tick missed while a refresh was out is skipped,
+/// the next one stays on that grid.
+pub(crate) fn refresh_ticks(set_sent: Instant, px: Duration) -> Interval {
+    let period = refresh_period(px);
+    let mut ticks = tokio::time::interval_at(set_sent + period, period);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    ticks
 }
 
 /// A new lock value naming `px`: 16 random bytes in hex, `.`, `px` in milliseconds; `None` if
@@ -129,5 +150,32 @@ mod tests {
             assert!(!is_live(Some(value.as_bytes()), 100), "{value}");
         }
         assert!(is_live(Some(format!("{hex}.40000").as_bytes()), 30_000));
+    }
+
+    /// The worst case of the margin argument, at a Redis timeout of a quarter of the PX: the
+    /// `SET` is set at once but answered a Redis timeout later, the first refresh is lost (it
+    /// takes a whole Redis timeout), the second lands a Redis timeout after it is sent. It
+    /// lands at ¾ of the PX after the `SET` was sent, a quarter PX before the lock can lapse.
+    #[tokio::test(start_paused = true)]
+    async fn the_second_refresh_lands_a_quarter_px_before_the_lock_lapses_after_a_slow_set_and_a_lost_refresh()
+     {
+        for redis_timeout in [Duration::from_millis(125), Duration::from_secs(2)] {
+            let px = lock_px(redis_timeout);
+            let set_sent = Instant::now();
+            // The lock is set as the SET reaches Redis, the earliest at `set_sent`.
+            let lapses = set_sent + px;
+            tokio::time::advance(redis_timeout).await; // the SET's answer
+            let mut ticks = refresh_ticks(set_sent, px);
+            ticks.tick().await;
+            tokio::time::advance(redis_timeout).await; // the first refresh, lost
+            ticks.tick().await;
+            let lands = Instant::now() + redis_timeout;
+            assert!(
+                lands + px / 4 <= lapses,
+                "{redis_timeout:?}: the second refresh lands {:?} after the SET was sent, \
+                 the lock lapses {px:?} after it",
+                lands - set_sent
+            );
+        }
     }
 }

@@ -23,8 +23,8 @@
 //! | `entry.rs` | the versioned value format and its authentication |
 //! | `tier.rs` | the tier's operations in terms of verdicts: read, store, revoke |
 //! | `redis_store.rs` | the Redis commands and scripts, timeouts, the breaker |
-//! | `breaker.rs` | the circuit breaker (closed by the revocation feed's return) |
-//! | `eviction_check.rs` | at start-up, a warning when Redis may evict deny markers |
+//! | `breaker.rs` | the circuit breaker (closed by the revocation feed's return once the data connection answers) |
+//! | `eviction_check.rs` | once Redis first answers, a warning when it may evict deny markers |
 //! | `lock.rs` | the lock's `PX`, refresh period and value; whether a lock is a live holder's |
 //! | `lock_release.rs` | the drop guard that frees a cancelled holder's lock |
 //! | `revocation.rs` | revocation messages, the subscriber task, the pub/sub gap policy |
@@ -150,8 +150,9 @@ impl SharedCache {
     }
 
     /// Checks the settings and starts the tier: the connection manager (connecting lazily,
-    /// warmed up by a background `PING`, then one `CONFIG GET maxmemory-policy`: see
-    /// `eviction_check.rs`) and the subscriber task. Needs a tokio runtime.
+    /// warmed up by a background `PING`) and the subscriber task (which, once Redis first
+    /// answers, sends one `CONFIG GET maxmemory-policy`: see `eviction_check.rs`). Needs a
+    /// tokio runtime.
     pub(crate) fn start(&self, parts: TierParts) -> Result<SharedTier, ConfigError> {
         if self.scope.len() > MAX_SCOPE_LEN {
             return Err(ConfigError::invalid(
@@ -199,9 +200,9 @@ impl SharedCache {
             .set_connection_timeout(Some(self.timeout.max(Duration::from_secs(1))))
             // Reconnection runs in the background; a few quick tries (50 and 100 ms apart,
             // jittered), and the next call starts another round: a breaker probe (at least one
-            // a second while the revocation feed is up), an admin revocation, or any call once
-            // the feed's return closed the breaker. Long waits after an outage were the
-            // breaker's, never these (issue 21).
+            // a second while the revocation feed is up), an admin revocation, the PING sent
+            // when the feed comes back, or any call once that PING closed the breaker. Long
+            // waits after an outage were the breaker's, never these (issue 21).
             .set_number_of_retries(2)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_secs(1));
@@ -211,17 +212,16 @@ impl SharedCache {
                 ConfigError::invalid("redis_url", "the Redis client could not be set up")
             })?
         };
-        // Warm up: the first requests find the connection up (outside the breaker). Then
-        // one look at whether Redis may evict deny markers (a warning, never an error).
+        // Warm up: the first requests find the connection up (outside the breaker). (Whether
+        // Redis may evict deny markers is looked at by the subscriber task, at the first
+        // subscription whose data connection answers: Redis may be down now.)
         let mut warm = conn.clone();
-        let timeout = self.timeout;
         runtime.spawn(async move {
             let _ = tokio::time::timeout(
                 Duration::from_secs(2),
                 redis::cmd("PING").query_async::<redis::Value>(&mut warm),
             )
             .await;
-            eviction_check::warn_if_evicting(&mut warm, timeout).await;
         });
         let handles = telemetry::shared_handles();
         let names = redis_store::KeyNames::new(&self.key_prefix);
@@ -230,6 +230,7 @@ impl SharedCache {
             handles.store.circuit.clone(),
             Arc::clone(&feed),
         ));
+        let data = conn.clone();
         let store = redis_store::RedisStore::new(
             conn,
             self.timeout,
@@ -270,6 +271,8 @@ impl SharedCache {
             forms: parts.forms,
             feed: Arc::clone(&feed),
             breaker,
+            data,
+            redis_timeout: self.timeout,
             origin,
             ping_timeout: revocation::ping_timeout(self.timeout),
             remote_revocations: handles.remote_revocations,

@@ -303,20 +303,20 @@ impl RedisStore {
     }
 
     /// Runs `work` (the holder's verification and store) while refreshing the lock `value`
-    /// of the token `ids` every quarter of its `PX`, from inside the caller's future: the refreshes end
-    /// when `work` does, or when the future is dropped. A refresh that fails is tried again at
-    /// the next period (the lock may still be there); one that finds the lock gone or another's
-    /// ends the refreshing. Neither affects `work`.
+    /// of the token `ids` every quarter of its `PX` counted from `set_sent` (the instant just
+    /// before its `SET NX` was sent: see [`lock::refresh_ticks`]), from inside the caller's
+    /// future: the refreshes end when `work` does, or when the future is dropped. A refresh that
+    /// fails is tried again at the next period (the lock may still be there); one that finds
+    /// the lock gone or another's ends the refreshing. Neither affects `work`.
     pub(crate) async fn while_holding<F: Future>(
         &self,
         ids: &TokenIds,
         value: &str,
+        set_sent: Instant,
         work: F,
     ) -> F::Output {
-        let period = lock::refresh_period(self.lock_px());
         let refresh = async {
-            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut ticks = lock::refresh_ticks(set_sent, self.lock_px());
             loop {
                 ticks.tick().await;
                 if let Ok(false) = self.refresh_lock(ids, value).await {

@@ -25,6 +25,11 @@
 //! the feed's epoch (`feed.rs`), so a fill that began before a loss and ends after the return
 //! is not taken for one that heard everything. None of this touches the local hit
 //! path: only this task and the miss path.
+//!
+//! **The breaker.** On each return the task sends one `PING` over the data connection (the
+//! store's, not the subscription's): its answer closes the circuit breaker at once, its failure
+//! leaves it open (see `breaker.rs`). The first time it answers, the task also spawns the
+//! `maxmemory-policy` check (`eviction_check.rs`), once per guard.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -32,8 +37,10 @@ use std::time::{Duration, SystemTime};
 use futures_util::StreamExt;
 use metrics::{Counter, Gauge};
 use moka::sync::Cache;
+use redis::aio::ConnectionManager;
 
 use super::breaker::Breaker;
+use super::eviction_check;
 use super::feed::Feed;
 use super::keys::{SharedId, SharedKeys};
 use crate::cache::{Forms, RevocationKey, RevokedSet, VerdictCache};
@@ -68,6 +75,8 @@ impl PingMisses {
 /// First and longest wait between subscription attempts.
 const RETRY_FIRST: Duration = Duration::from_millis(50);
 const RETRY_MAX: Duration = Duration::from_secs(1);
+/// How many `PING`s the data connection gets, within one Redis timeout, when the feed is back.
+const DATA_PING_TRIES: u32 = 2;
 /// Longest time to connect and subscribe.
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -130,8 +139,12 @@ pub(crate) struct Subscriber {
     pub(crate) revoked: RevokedSet,
     pub(crate) forms: Option<Forms>,
     pub(crate) feed: Arc<Feed>,
-    /// Closed when the feed comes back: Redis answers again.
+    /// Closed when the feed comes back and the data connection answers a `PING`.
     pub(crate) breaker: Arc<Breaker>,
+    /// The store's data connection, checked when the feed comes back.
+    pub(crate) data: ConnectionManager,
+    /// The bound of one call on it.
+    pub(crate) redis_timeout: Duration,
     pub(crate) origin: [u8; 16],
     pub(crate) ping_timeout: Duration,
     pub(crate) remote_revocations: Counter,
@@ -145,6 +158,8 @@ impl Subscriber {
     /// with backoff, for as long as the guard lives.
     pub(crate) async fn run(self) {
         let mut retry = RETRY_FIRST;
+        // The eviction check runs once, at the first data connection that answers.
+        let mut eviction_checked = false;
         loop {
             match tokio::time::timeout(SUBSCRIBE_TIMEOUT, self.subscribe()).await {
                 Ok(Ok(pubsub)) => {
@@ -153,9 +168,16 @@ impl Subscriber {
                     self.feed.reestablished();
                     self.drop_local_positives();
                     self.feed.set_up();
-                    // Redis answers: the miss path reads deny markers and shares again now,
-                    // not when the breaker's backoff ends (see `breaker.rs`).
-                    self.breaker.feed_returned();
+                    // Redis answers the subscription; if it answers the data connection too,
+                    // the miss path reads deny markers and shares again now, not when the
+                    // breaker's backoff ends (see `breaker.rs`).
+                    if self.data_answers().await && !eviction_checked {
+                        eviction_checked = true;
+                        let (mut conn, timeout) = (self.data.clone(), self.redis_timeout);
+                        tokio::spawn(async move {
+                            eviction_check::warn_if_evicting(&mut conn, timeout).await;
+                        });
+                    }
                     self.subscribed.set(1.0);
                     tracing::info!("bearer-guard: subscribed to shared revocations");
                     self.listen(pubsub).await;
@@ -176,6 +198,28 @@ impl Subscriber {
             tokio::time::sleep(retry).await;
             retry = (retry * 2).min(RETRY_MAX);
         }
+    }
+
+    /// One `PING` over the data connection (the store's connection manager, not the
+    /// subscription's), under the breaker's [`permit_always`](Breaker::permit_always): its
+    /// success closes the breaker; its failure leaves it as it is (open, it then probes each
+    /// second, the feed being up). Within one Redis timeout; a second try follows a quick
+    /// failure, since the first call after an outage may only meet the connection the manager
+    /// lost (it starts the reconnection and fails at once). Whether Redis answered.
+    async fn data_answers(&self) -> bool {
+        let deadline = tokio::time::Instant::now() + self.redis_timeout;
+        let mut conn = self.data.clone();
+        let ping_cmd = redis::cmd("PING");
+        for _ in 0..DATA_PING_TRIES {
+            let permit = self.breaker.permit_always();
+            let ping = ping_cmd.query_async::<redis::Value>(&mut conn);
+            let answered = matches!(tokio::time::timeout_at(deadline, ping).await, Ok(Ok(_)));
+            permit.record(answered);
+            if answered || tokio::time::Instant::now() >= deadline {
+                return answered;
+            }
+        }
+        false
     }
 
     async fn subscribe(&self) -> redis::RedisResult<redis::aio::PubSub> {

@@ -4,7 +4,9 @@
 //! [`cut`](TcpRelay::cut) drops every relayed connection (both sides closed) and blackholes new
 //! ones: they are accepted and held open, nothing is forwarded or answered, until
 //! [`restore`](TcpRelay::restore), which closes them; connections made after it are relayed
-//! again. Every task it spawns lives in one `JoinSet` owned by the accept task, which dropping
+//! again. [`stall`](TcpRelay::stall) leaves new connections alone and silences the ones
+//! relayed so far (held open, nothing forwarded either way, until the next `cut`): a client
+//! stuck on a dead socket while its fresh connections get through. Every task it spawns lives in one `JoinSet` owned by the accept task, which dropping
 //! the relay aborts.
 #![allow(unreachable_pub, dead_code)]
 
@@ -19,6 +21,8 @@ use tokio::task::{JoinHandle, JoinSet};
 pub struct TcpRelay {
     addr: SocketAddr,
     cut: watch::Sender<bool>,
+    /// Connections accepted before the latest [`stall`](TcpRelay::stall) are silenced.
+    stall: watch::Sender<u64>,
     accept: JoinHandle<()>,
 }
 
@@ -32,9 +36,15 @@ impl TcpRelay {
             .local_addr()
             .unwrap_or_else(|e| panic!("relay addr: {e}"));
         let (cut, watching) = watch::channel(false);
+        let (stall, stalls) = watch::channel(0);
         let target = SocketAddr::from(([127, 0, 0, 1], target_port));
-        let accept = tokio::spawn(accept_loop(listener, target, watching));
-        TcpRelay { addr, cut, accept }
+        let accept = tokio::spawn(accept_loop(listener, target, watching, stalls));
+        TcpRelay {
+            addr,
+            cut,
+            stall,
+            accept,
+        }
     }
 
     /// `redis://127.0.0.1:<relay port>`.
@@ -45,6 +55,12 @@ impl TcpRelay {
     /// Drops every relayed connection and blackholes new ones.
     pub fn cut(&self) {
         self.cut.send_replace(true);
+    }
+
+    /// Silences every connection relayed so far (held open, nothing forwarded, until the next
+    /// [`cut`](Self::cut)); new ones are relayed as before.
+    pub fn stall(&self) {
+        self.stall.send_modify(|stalls| *stalls += 1);
     }
 
     /// Closes the blackholed connections; new ones are relayed again.
@@ -59,7 +75,12 @@ impl Drop for TcpRelay {
     }
 }
 
-async fn accept_loop(listener: TcpListener, target: SocketAddr, cut: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    target: SocketAddr,
+    cut: watch::Receiver<bool>,
+    stall: watch::Receiver<u64>,
+) {
     let mut tasks = JoinSet::new();
     loop {
         // Reap finished tasks so the set does not grow with the test's connections.
@@ -76,18 +97,32 @@ async fn accept_loop(listener: TcpListener, target: SocketAddr, cut: watch::Rece
                 drop(client);
             });
         } else {
-            tasks.spawn(relay(client, target, cut));
+            let mut stall = stall.clone();
+            let stalls = *stall.borrow_and_update();
+            tasks.spawn(relay(client, target, cut, stall, stalls));
         }
     }
 }
 
-/// Forwards both ways until either side closes or the relay is cut (both sockets dropped).
-async fn relay(mut client: TcpStream, target: SocketAddr, mut cut: watch::Receiver<bool>) {
+/// Forwards both ways until either side closes or the relay is cut (both sockets dropped);
+/// after a [`stall`](TcpRelay::stall) (a count above `stalls`), holds both sockets silent
+/// until the relay is cut.
+async fn relay(
+    mut client: TcpStream,
+    target: SocketAddr,
+    mut cut: watch::Receiver<bool>,
+    mut stall: watch::Receiver<u64>,
+    stalls: u64,
+) {
     let Ok(mut server) = TcpStream::connect(target).await else {
         return;
     };
-    tokio::select! {
-        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-        _ = cut.wait_for(|cut| *cut) => {}
+    let stalled = tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => false,
+        _ = cut.wait_for(|cut| *cut) => false,
+        _ = stall.wait_for(|now| *now > stalls) => true,
+    };
+    if stalled {
+        let _ = cut.wait_for(|cut| *cut).await;
     }
 }
