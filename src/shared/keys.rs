@@ -220,20 +220,42 @@ mod tests {
     #[test]
     fn a_jws_is_revoked_by_its_signing_input_anything_else_by_its_id() {
         let k = keys(&[5; 32]);
+        // A JOSE header (`{"alg":"ES256"}`) and what follows it.
+        let jws = |rest: &str| format!("eyJhbGciOiJFUzI1NiJ9{rest}");
         assert_eq!(
-            k.revocation_id_of("h.p.sig1"),
-            k.revocation_id_of("h.p.sig2")
+            k.revocation_id_of(&jws(".p.sig1")),
+            k.revocation_id_of(&jws(".p.sig2"))
         );
-        assert_ne!(k.revocation_id_of("h.p.sig"), k.revocation_id_of("h.q.sig"));
-        assert_ne!(k.revocation_id_of("h.p.sig"), k.id_of("h.p.sig"));
+        assert_ne!(
+            k.revocation_id_of(&jws(".p.sig")),
+            k.revocation_id_of(&jws(".q.sig"))
+        );
+        assert_ne!(k.revocation_id_of(&jws(".p.sig")), k.id_of(&jws(".p.sig")));
         // Not three segments: the token's own shared id.
-        for opaque in ["opaque", "h.p", "a.b.c.d.e"] {
+        for opaque in [
+            "opaque",
+            &jws(".p"),
+            "a.b.c.d.e",
+            "v4.local.payload",
+            "h.p.sig",
+        ] {
             assert_eq!(k.revocation_id_of(opaque), k.id_of(opaque));
         }
+        // PASETO tokens share their `v4.local` prefix, not their identity.
+        assert_ne!(
+            k.revocation_id_of("v4.local.payload-1"),
+            k.revocation_id_of("v4.local.payload-2")
+        );
         // An opaque token whose bytes are a JWS's signing input is another identity.
-        assert_ne!(k.revocation_id_of("h.p"), k.revocation_id_of("h.p.sig"));
+        assert_ne!(
+            k.revocation_id_of(&jws(".p")),
+            k.revocation_id_of(&jws(".p.sig"))
+        );
         let other = keys(&[6; 32]);
-        assert_ne!(k.revocation_id_of("h.p.s"), other.revocation_id_of("h.p.s"));
+        assert_ne!(
+            k.revocation_id_of(&jws(".p.s")),
+            other.revocation_id_of(&jws(".p.s"))
+        );
     }
 
     #[test]
