@@ -14,7 +14,8 @@
 //!   polynomial hash, and anyone who saw two tags could solve for its hash key and then forge
 //!   tokens that collide with another user's key. That key never leaves the process; the
 //!   shared ids are in Redis for anyone with access to read.
-//! * **revocation**: the revocation id of a compact JWS (three segments) is
+//! * **revocation**: the revocation id of a compact JWS (three segments, the first a JOSE
+//!   header: `token::jws_signing_input`) is
 //!   `HMAC-SHA-256(revocation key, header.payload)`, its signing input as sent, so every
 //!   signature over one header and payload (an ECDSA signature's twin `(r, n − s)`) has one
 //!   deny marker; under a key of its own, so it never equals any token's shared id. Any other
@@ -70,6 +71,17 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 pub(crate) struct TokenIds {
     pub(crate) entry: SharedId,
     pub(crate) revocation: SharedId,
+}
+
+impl TokenIds {
+    /// The ids whose deny marker refuses the token: its revocation id, and for a JWT its own
+    /// id too — where releases before the signing-input keying put a JWT's marker, and read
+    /// it (so markers are honoured both ways during a rolling upgrade). One id for an opaque
+    /// token.
+    pub(crate) fn deny_ids(&self) -> impl Iterator<Item = &SharedId> {
+        std::iter::once(&self.revocation)
+            .chain((self.entry != self.revocation).then_some(&self.entry))
+    }
 }
 
 /// The four keys derived from the cache secret. The secret itself is not kept.
