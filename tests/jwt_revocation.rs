@@ -138,16 +138,70 @@ async fn a_token_that_is_not_a_three_segment_jws_is_revoked_by_its_bytes() {
             "revoking {revoked:?} refused {kept:?}"
         );
     }
-    // A three-segment token is keyed on `header.payload`: any signature over it is refused.
-    for t in ["h.p.sig1", "h.p.sig2"] {
+    // A compact JWS (its header a JSON object with a string `alg`) is keyed on
+    // `header.payload`: any signature over it is refused.
+    let (sig1, sig2) = (
+        format!("{JWS_HEADER}.p.sig1"),
+        format!("{JWS_HEADER}.p.sig2"),
+    );
+    for t in [&sig1, &sig2] {
         verifier.set(t, Answer::valid(&["read"]));
     }
-    assert_eq!(common::status_of(&app, "h.p.sig2").await, StatusCode::OK);
-    assert_eq!(layer.revoke("h.p.sig1").await, Ok(RevocationScope::Local));
+    assert_eq!(common::status_of(&app, &sig2).await, StatusCode::OK);
+    assert_eq!(layer.revoke(&sig1).await, Ok(RevocationScope::Local));
     assert_eq!(
-        common::status_of(&app, "h.p.sig2").await,
+        common::status_of(&app, &sig2).await,
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// `{"alg":"ES256"}`, base64url: the header of a compact JWS.
+const JWS_HEADER: &str = "eyJhbGciOiJFUzI1NiJ9";
+
+/// Opaque tokens with two dots and a constant prefix (PASETO `v4.local.<payload>`) are not
+/// JWSs: each is its own identity. Keyed on their shared `v4.local` they would share one
+/// revocation key, so the local cache would hold at most a few of them (each fill dropping an
+/// older one's verdict) and revoking one would refuse them all.
+#[tokio::test]
+async fn opaque_tokens_with_two_dots_are_each_cached_and_revoked_alone() {
+    let verifier = ScriptedVerifier::new();
+    let tokens: Vec<String> = (0..10)
+        .map(|i| format!("v4.local.payload-of-token-{i}-AbCdEfGhIjKlMnOp"))
+        .collect();
+    for token in &tokens {
+        verifier.set(token, Answer::valid(&["read"]));
+    }
+    let layer = common::guard(&verifier);
+    let app = common::app(layer.clone());
+    for _round in 0..3 {
+        for token in &tokens {
+            assert_eq!(common::status_of(&app, token).await, StatusCode::OK);
+        }
+    }
+    for token in &tokens {
+        assert_eq!(
+            verifier.calls(token),
+            1,
+            "each token verified once, then answered from the cache"
+        );
+    }
+    assert_eq!(layer.revoke(&tokens[0]).await, Ok(RevocationScope::Local));
+    assert_eq!(
+        common::status_of(&app, &tokens[0]).await,
+        StatusCode::UNAUTHORIZED
+    );
+    for token in &tokens[1..] {
+        assert_eq!(
+            common::status_of(&app, token).await,
+            StatusCode::OK,
+            "revoking one v4.local token refused another"
+        );
+        assert_eq!(
+            verifier.calls(token),
+            1,
+            "still cached after the revocation"
+        );
+    }
 }
 
 /// Which form is revoked, and whether the other was cached before.

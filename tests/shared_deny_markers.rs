@@ -146,3 +146,63 @@ async fn a_verdict_key_holding_garbage_is_still_a_miss_verified_upstream() {
     assert_eq!(issuer.token_calls(&t), calls + 1, "verified upstream");
     assert!(guard.shared("rejected") > rejected, "counted rejected");
 }
+
+/// `HSET` at a token's deny key (a value of another type, which `GET`/`MGET` cannot read as a
+/// marker): the token is refused, counted `rejected`, not verified upstream; met by the read
+/// on the miss path, or by the store script after the verification (no Redis error, so no
+/// short local fill that would let it in).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deny_key_of_another_type_refuses_the_token() {
+    let redis = RedisServer::start();
+    let issuer = issuer().await;
+    let guard = reader(&issuer, &redis);
+    guard.wait_subscribed().await;
+    let hset = |key: &str| {
+        let mut conn = redis.connection();
+        redis::cmd("HSET")
+            .arg(key)
+            .arg("field")
+            .arg("value")
+            .query::<()>(&mut conn)
+            .unwrap_or_else(|e| panic!("{e}"));
+    };
+    // Met by the read.
+    let (t, deny) = verified(&issuer, &redis, &guard).await;
+    let (calls, rejected) = (issuer.token_calls(&t), guard.shared("rejected"));
+    hset(&deny);
+    assert_eq!(
+        guard.status(&t).await,
+        StatusCode::UNAUTHORIZED,
+        "a hash at the deny key let the token in"
+    );
+    assert_eq!(guard.shared("rejected"), rejected + 1.0, "counted");
+    assert_eq!(issuer.token_calls(&t), calls, "not verified upstream");
+    // Met by the store script: written while the token is being verified.
+    redis.flush();
+    let (t, deny) = verified(&issuer, &redis, &guard).await;
+    redis.flush();
+    issuer
+        .set_introspection_fault(Fault::Slow(Duration::from_millis(600)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rejected = guard.shared("rejected");
+    let pending = {
+        let app = guard.app.clone();
+        let t = t.clone();
+        tokio::spawn(async move { common::status_of(&app, &t).await })
+    };
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let calls = issuer.token_calls(&t);
+    hset(&deny);
+    let status = pending.await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        calls >= 2,
+        "the verification was under way when the hash came"
+    );
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the store admitted it");
+    assert_eq!(guard.shared("rejected"), rejected + 1.0, "counted");
+    assert!(
+        redis.keys("bearer-guard:v1:e:*").is_empty(),
+        "nothing stored for a refused token"
+    );
+}

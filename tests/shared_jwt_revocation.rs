@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bearer_guard::RevocationScope;
@@ -14,6 +15,7 @@ use common::ecdsa_twin::ecdsa_twin;
 use common::jwt_support::{TestKey, good_claims, verifier_for};
 use common::redis_server::RedisServer;
 use common::shared_support::{SECRET, SharedGuard, shared_guard_verifying};
+use common::{Answer, ScriptedVerifier};
 use http::StatusCode;
 
 /// A replica checking `key`'s tokens, sharing `redis`. A negative TTL of 1 s: what keeps a
@@ -58,10 +60,12 @@ async fn a_jwt_revoked_on_one_replica_is_refused_under_its_twin_on_every_replica
         );
         let deny_before = redis.keys("bearer-guard:*:d:*").len();
         assert_eq!(a.layer.revoke(&token).await, Ok(RevocationScope::Shared));
+        // One marker at the signing input's id (every form), one at the token's own id (what
+        // replicas of releases before that keying read, during a rolling upgrade).
         assert_eq!(
             redis.keys("bearer-guard:*:d:*").len(),
-            deny_before + 1,
-            "{alg:?}: one deny marker per revocation"
+            deny_before + 2,
+            "{alg:?}: two deny markers per revocation of a JWT"
         );
         assert_eq!(a.status(&token).await, StatusCode::UNAUTHORIZED, "{alg:?}");
         assert_eq!(a.status(&twin).await, StatusCode::UNAUTHORIZED, "{alg:?}");
@@ -95,5 +99,67 @@ async fn a_jwt_revoked_on_one_replica_is_refused_under_its_twin_on_every_replica
             StatusCode::OK,
             "{alg:?}"
         );
+    }
+}
+
+/// Opaque tokens with two dots and a constant prefix (PASETO `v4.local.<payload>`) are each
+/// revoked by their own bytes on every replica: revoking one on A leaves the others 200 on a
+/// replica that had them cached (B: no upstream call again) and on a fresh one (C, which reads
+/// the deny keys). Keyed on the shared `v4.local`, one revocation refused them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_one_v4_local_token_leaves_the_others_admitted_on_every_replica() {
+    let redis = RedisServer::start();
+    let verifier = ScriptedVerifier::new();
+    let tokens: Vec<String> = (0..10)
+        .map(|i| format!("v4.local.payload-of-token-{i}-AbCdEfGhIjKlMnOp"))
+        .collect();
+    for token in &tokens {
+        verifier.set(token, Answer::valid(&["read"]));
+    }
+    let replica = || {
+        shared_guard_verifying(
+            Arc::clone(&verifier),
+            SharedCache::new(redis.url(), SECRET),
+            |b| b,
+        )
+    };
+    let (a, b) = (replica(), replica());
+    a.wait_subscribed().await;
+    b.wait_subscribed().await;
+    for token in &tokens {
+        assert_eq!(b.status(token).await, StatusCode::OK);
+    }
+    assert_eq!(
+        a.layer.revoke(&tokens[0]).await,
+        Ok(RevocationScope::Shared)
+    );
+    assert!(
+        refused_within(&b, &tokens[0], Duration::from_secs(1)).await,
+        "B still admitted the revoked token 1 s after the revocation"
+    );
+    // B answers the others from its local cache: the revocation dropped none of them.
+    let calls = verifier.total_calls();
+    for token in &tokens[1..] {
+        assert_eq!(b.status(token).await, StatusCode::OK, "on B");
+    }
+    assert_eq!(
+        verifier.total_calls(),
+        calls,
+        "B verified a cached token again"
+    );
+    let c = replica();
+    for (name, g) in [("A", &a), ("B", &b), ("C", &c)] {
+        assert_eq!(
+            g.status(&tokens[0]).await,
+            StatusCode::UNAUTHORIZED,
+            "{name}"
+        );
+        for token in &tokens[1..] {
+            assert_eq!(
+                g.status(token).await,
+                StatusCode::OK,
+                "revoking one v4.local token refused another on {name}"
+            );
+        }
     }
 }

@@ -11,7 +11,8 @@
 //! the two always sees the other, and no valid verdict is ever cached without its entry here:
 //!
 //! * an entry evicted for room (LRU, the local cache's capacity) drops its forms' verdicts;
-//! * an entry lives the positive TTL from its last fill, as long as any verdict it lists;
+//! * an entry lives twice the positive TTL from its last fill ([`listing_ttl`]), longer than
+//!   any verdict it lists;
 //! * a form past [`MAX_FORMS`] replaces the oldest one, whose verdict is dropped.
 
 use std::time::Duration;
@@ -25,6 +26,18 @@ use super::{BuildKeyHasher, RevocationKey, TokenKey, VerdictCache};
 /// other form of an ECDSA token (its twin); more forms than this evict the oldest form's
 /// verdict (it is verified again on its next request).
 pub(crate) const MAX_FORMS: usize = 4;
+
+/// How long a listing of forms (here, and the shared tier's revocation id → revocation key
+/// map) lives after its last fill: twice the positive TTL (at least 1 s each). A listing runs
+/// on the monotonic clock and is written just before its verdict, whose deadline is on the wall
+/// clock (`positive.rs`); a listing of the positive TTL alone would expire a moment before its
+/// verdict, and a wall clock stepped back keeps a verdict longer. A verdict lives at most the
+/// positive TTL plus the step back, and a step back of more than the TTL drops the verdicts
+/// (see `positive.rs`), so at most twice the TTL: the listing outlives every verdict it lists,
+/// and a revocation of one form always finds the others.
+pub(crate) fn listing_ttl(positive_ttl: Duration) -> Duration {
+    positive_ttl.max(Duration::from_secs(1)).saturating_mul(2)
+}
 
 /// Revocation key → the local cache keys of its forms.
 #[derive(Clone)]
@@ -46,15 +59,15 @@ impl FormKeys {
 }
 
 impl Forms {
-    /// At most `capacity` revocation keys (the local cache's capacity), each kept `ttl` (the
-    /// positive TTL) from its last fill; verdicts of forms evicted for room are dropped from
-    /// `local`.
-    pub(crate) fn new(capacity: u64, ttl: Duration, local: VerdictCache) -> Self {
+    /// At most `capacity` revocation keys (the local cache's capacity), each kept
+    /// [`listing_ttl`]`(positive_ttl)` from its last fill; verdicts of forms evicted for room
+    /// are dropped from `local`.
+    pub(crate) fn new(capacity: u64, positive_ttl: Duration, local: VerdictCache) -> Self {
         let evicted = local.clone();
         let map = Cache::builder()
             .max_capacity(capacity.max(1))
             .eviction_policy(moka::policy::EvictionPolicy::lru())
-            .time_to_live(ttl.max(Duration::from_secs(1)))
+            .time_to_live(listing_ttl(positive_ttl))
             .eviction_listener(move |_, forms: FormKeys, cause| {
                 if cause == RemovalCause::Size {
                     forms.iter().for_each(|key| evicted.invalidate_valid(&key));
@@ -201,6 +214,23 @@ mod tests {
             local.entry_counts().0,
             listed,
             "a cached verdict without its listing could not be revoked"
+        );
+    }
+
+    /// A listing outlives its verdict: a verdict lives at most the positive TTL (on the wall
+    /// clock), its listing — written just before it — twice that (on the monotonic clock), so a
+    /// revocation of another form still finds it at the verdict's last moment.
+    #[test]
+    fn a_listing_outlives_the_positive_ttl_of_its_verdict() {
+        let local = local(100);
+        let forms = Forms::new(100, Duration::from_secs(1), local.clone());
+        let jwt = RevocationKey::of(b"h.p");
+        fill(&forms, &local, jwt, b"h.p.s");
+        std::thread::sleep(Duration::from_millis(1_400));
+        assert_eq!(
+            forms.keys(&jwt).len(),
+            1,
+            "the listing expired with the positive TTL, before a verdict could"
         );
     }
 }

@@ -204,24 +204,46 @@ mod tests {
     #[test]
     fn a_jws_is_revoked_by_its_signing_input_anything_else_by_its_bytes() {
         let keyer = keyer();
+        // A JOSE header (`{"alg":"ES256"}`) and what follows it.
+        let jws = |rest: &str| format!("eyJhbGciOiJFUzI1NiJ9{rest}");
         let revocation = |token: &[u8]| {
             let key = keyer.key_of(token).unwrap_or_else(|| panic!("key"));
             keyer
                 .revocation_key(token, key)
                 .unwrap_or_else(|| panic!("revocation key"))
         };
-        assert_eq!(revocation(b"h.p.sig1"), revocation(b"h.p.sig2"));
-        assert_eq!(revocation(b"h.p."), revocation(b"h.p.sig"));
-        assert_ne!(revocation(b"h.p.sig"), revocation(b"h.q.sig"));
+        assert_eq!(
+            revocation(jws(".p.sig1").as_bytes()),
+            revocation(jws(".p.sig2").as_bytes())
+        );
+        assert_eq!(
+            revocation(jws(".p.").as_bytes()),
+            revocation(jws(".p.sig").as_bytes())
+        );
+        assert_ne!(
+            revocation(jws(".p.sig").as_bytes()),
+            revocation(jws(".q.sig").as_bytes())
+        );
         // Not three segments: the token's own bytes, and its cache key.
         assert_ne!(revocation(b"a.b.c.d.e1"), revocation(b"a.b.c.d.e2"));
-        assert_ne!(revocation(b"h.p"), revocation(b"h.p2"));
+        assert_ne!(
+            revocation(jws(".p").as_bytes()),
+            revocation(jws(".p2").as_bytes())
+        );
         let opaque = keyer.key_of(b"opaque").unwrap_or_else(|| panic!("key"));
         assert_eq!(revocation(b"opaque").0, opaque.0);
         // An opaque token with a JWS's signing input as its bytes is another identity.
-        assert_ne!(revocation(b"h.p"), revocation(b"h.p.sig"));
-        let signing_input_as_token = keyer.key_of(b"h.p").unwrap_or_else(|| panic!("key"));
-        assert_ne!(revocation(b"h.p.sig").0, signing_input_as_token.0);
+        assert_ne!(
+            revocation(jws(".p").as_bytes()),
+            revocation(jws(".p.sig").as_bytes())
+        );
+        let signing_input_as_token = keyer
+            .key_of(jws(".p").as_bytes())
+            .unwrap_or_else(|| panic!("key"));
+        assert_ne!(
+            revocation(jws(".p.sig").as_bytes()).0,
+            signing_input_as_token.0
+        );
     }
 
     #[test]

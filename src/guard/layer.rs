@@ -136,8 +136,9 @@ impl<R> BearerGuardLayer<R> {
     /// known), the guard answers it 401 `invalid_token` whatever the verifier says, also while
     /// a verification of it is in flight.
     ///
-    /// A compact JWS (three segments) is revoked by its signing input (`header.payload` as
-    /// given): every other signature over the same header and payload — an ES256/ES384
+    /// A compact JWS (three segments, the first a JSON header with a string `alg`) is revoked
+    /// by its signing input (`header.payload` as given): every other signature over the same
+    /// header and payload — an ES256/ES384
     /// signature's twin `(r, n − s)`, which verifies too — is refused as well, also when it was
     /// cached before. Any other token is revoked by its bytes.
     ///

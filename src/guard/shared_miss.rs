@@ -378,7 +378,11 @@ mod tests {
                 .unwrap_or_else(|| panic!("revocation key"));
             MissKeys { key, revocation }
         };
-        let (original, twin) = ("hdr.payload.sig-original", "hdr.payload.sig-twin");
+        // A JOSE header (`{"alg":"ES256"}`), a payload, two signatures.
+        let (original, twin) = (
+            "eyJhbGciOiJFUzI1NiJ9.payload.sig-original",
+            "eyJhbGciOiJFUzI1NiJ9.payload.sig-twin",
+        );
         let cached = Miss {
             tier,
             keys: keys_of(twin),

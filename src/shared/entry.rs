@@ -76,6 +76,8 @@ pub(crate) enum Rejected {
     Kind,
     /// Authentic, but its principal comes from a kind of verifier this guard does not run.
     Source,
+    /// Not a string at all (a hash, a list… at a deny key): nothing this crate writes.
+    Type,
 }
 
 /// [`encode`], or `None` when the value would be longer than [`MAX_VALUE_LEN`]: every reader

@@ -14,7 +14,8 @@
 //!   polynomial hash, and anyone who saw two tags could solve for its hash key and then forge
 //!   tokens that collide with another user's key. That key never leaves the process; the
 //!   shared ids are in Redis for anyone with access to read.
-//! * **revocation**: the revocation id of a compact JWS (three segments) is
+//! * **revocation**: the revocation id of a compact JWS (three segments, the first a JOSE
+//!   header: `token::jws_signing_input`) is
 //!   `HMAC-SHA-256(revocation key, header.payload)`, its signing input as sent, so every
 //!   signature over one header and payload (an ECDSA signature's twin `(r, n − s)`) has one
 //!   deny marker; under a key of its own, so it never equals any token's shared id. Any other
@@ -70,6 +71,17 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 pub(crate) struct TokenIds {
     pub(crate) entry: SharedId,
     pub(crate) revocation: SharedId,
+}
+
+impl TokenIds {
+    /// The ids whose deny marker refuses the token: its revocation id, and for a JWT its own
+    /// id too — where releases before the signing-input keying put a JWT's marker, and read
+    /// it (so markers are honoured both ways during a rolling upgrade). One id for an opaque
+    /// token.
+    pub(crate) fn deny_ids(&self) -> impl Iterator<Item = &SharedId> {
+        std::iter::once(&self.revocation)
+            .chain((self.entry != self.revocation).then_some(&self.entry))
+    }
 }
 
 /// The four keys derived from the cache secret. The secret itself is not kept.
@@ -220,20 +232,42 @@ mod tests {
     #[test]
     fn a_jws_is_revoked_by_its_signing_input_anything_else_by_its_id() {
         let k = keys(&[5; 32]);
+        // A JOSE header (`{"alg":"ES256"}`) and what follows it.
+        let jws = |rest: &str| format!("eyJhbGciOiJFUzI1NiJ9{rest}");
         assert_eq!(
-            k.revocation_id_of("h.p.sig1"),
-            k.revocation_id_of("h.p.sig2")
+            k.revocation_id_of(&jws(".p.sig1")),
+            k.revocation_id_of(&jws(".p.sig2"))
         );
-        assert_ne!(k.revocation_id_of("h.p.sig"), k.revocation_id_of("h.q.sig"));
-        assert_ne!(k.revocation_id_of("h.p.sig"), k.id_of("h.p.sig"));
+        assert_ne!(
+            k.revocation_id_of(&jws(".p.sig")),
+            k.revocation_id_of(&jws(".q.sig"))
+        );
+        assert_ne!(k.revocation_id_of(&jws(".p.sig")), k.id_of(&jws(".p.sig")));
         // Not three segments: the token's own shared id.
-        for opaque in ["opaque", "h.p", "a.b.c.d.e"] {
+        for opaque in [
+            "opaque",
+            &jws(".p"),
+            "a.b.c.d.e",
+            "v4.local.payload",
+            "h.p.sig",
+        ] {
             assert_eq!(k.revocation_id_of(opaque), k.id_of(opaque));
         }
+        // PASETO tokens share their `v4.local` prefix, not their identity.
+        assert_ne!(
+            k.revocation_id_of("v4.local.payload-1"),
+            k.revocation_id_of("v4.local.payload-2")
+        );
         // An opaque token whose bytes are a JWS's signing input is another identity.
-        assert_ne!(k.revocation_id_of("h.p"), k.revocation_id_of("h.p.sig"));
+        assert_ne!(
+            k.revocation_id_of(&jws(".p")),
+            k.revocation_id_of(&jws(".p.sig"))
+        );
         let other = keys(&[6; 32]);
-        assert_ne!(k.revocation_id_of("h.p.s"), other.revocation_id_of("h.p.s"));
+        assert_ne!(
+            k.revocation_id_of(&jws(".p.s")),
+            other.revocation_id_of(&jws(".p.s"))
+        );
     }
 
     #[test]

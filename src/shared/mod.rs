@@ -240,14 +240,16 @@ impl SharedCache {
         );
         let mut origin = [0u8; 16];
         aws_lc_rs::rand::fill(&mut origin).map_err(|_| ConfigError::NoRandomKey)?;
-        // LRU, with the local cache's capacity; an entry evicted for room drops the local
+        // LRU, with the local cache's capacity, each pair kept twice the positive TTL
+        // (`listing_ttl`); an entry evicted for room drops the local
         // verdicts of its forms too (a local verdict without a mapping could not be revoked by
         // a message).
         let evicted_forms = parts.forms.clone();
         let ids = Cache::builder()
             .max_capacity(parts.id_capacity.max(1))
             .eviction_policy(moka::policy::EvictionPolicy::lru())
-            .time_to_live(parts.lifetimes.positive.max(Duration::from_secs(1)))
+            // Outlives every local verdict it maps, as the forms' listings do.
+            .time_to_live(crate::cache::listing_ttl(parts.lifetimes.positive))
             .eviction_listener(move |_id, key: crate::cache::RevocationKey, cause| {
                 if cause == moka::notification::RemovalCause::Size
                     && let Some(forms) = &evicted_forms

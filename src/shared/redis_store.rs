@@ -5,11 +5,18 @@
 //! |---|---|
 //! | `{prefix}v1:e:<id>` | the entry (valid or invalid verdict), `PX` = its own deadline |
 //! | `{prefix}v1:d:<revocation id>` | the deny marker of a revoked token, `PX` = the revocation's end |
+//! | `{prefix}v1:d:<id>` | a revoked JWT's marker at its own id too (what releases before the signing-input keying read and wrote) |
 //! | `{prefix}v1:l:<id>` | the cross-replica verification lock, a short `PX` its holder refreshes (`lock.rs`) |
 //! | `{prefix}v1:revoked` | the pub/sub channel of revocation messages |
 //!
 //! `<id>` is the token's shared id; `<revocation id>` that of a JWT's signing input, or the
-//! shared id for any other token (`keys.rs`): a deny marker refuses every form of a JWT.
+//! shared id for any other token (`keys.rs`): a deny marker refuses every form of a JWT. A
+//! marker at either deny key of a token ([`TokenIds::deny_ids`]) refuses it, whatever it holds:
+//! a string to authenticate (`tier.rs`), or a value of another type (a hash, a list: nothing
+//! a revocation writes), which `MGET` reads as nil (so the read counts the deny keys with
+//! `EXISTS`) and `GET` answers with an error (so the store script reads them with
+//! `redis.pcall`): neither may read as "not revoked", nor as a Redis failure, after which a
+//! short local fill would let the token in.
 //!
 //! Scripts are sent with `EVAL` (a few hundred bytes; no SHA-1 code to compile for `EVALSHA`)
 //! and use only `GET`, `SET`, `DEL`, `PEXPIRE`: Redis ≥ 6 and Valkey run them.
@@ -39,11 +46,20 @@ end
 return 0
 ";
 
-/// Stores a verdict unless the token is revoked (the deny marker is returned instead), and
-/// drops the caller's lock if it still holds it. KEYS: entry, deny (at the revocation id),
-/// lock. ARGV: value, PX (0: store nothing), lock value ('' : no lock).
+/// Stores a verdict unless the token is revoked, and drops the caller's lock if it still
+/// holds it. KEYS: entry, deny (at the revocation id), lock, [deny at the token's own id: a
+/// JWT's]. ARGV: value, PX (0: store nothing), lock value ('' : no lock). Answers 1 (stored) or
+/// 0 (nothing to store), or for a deny key that holds anything `{index of its key, value}`,
+/// `{index}` alone when the value is not a string (`GET`'s error, caught by `pcall`).
 const STORE_SCRIPT: &str = r"
-local deny = redis.call('GET', KEYS[2])
+local function deny_at(i)
+  local deny = redis.pcall('GET', KEYS[i])
+  if type(deny) == 'table' then return {i} end
+  if deny then return {i, deny} end
+  return false
+end
+local deny = deny_at(2)
+if not deny and #KEYS > 3 then deny = deny_at(4) end
 if ARGV[3] ~= '' and redis.call('GET', KEYS[3]) == ARGV[3] then
   redis.call('DEL', KEYS[3])
 end
@@ -90,11 +106,21 @@ impl KeyNames {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Unreachable;
 
+/// What a token's deny keys hold, when they hold anything: the token is refused either way.
+#[derive(Debug)]
+pub(crate) enum DenyFound {
+    /// A string at the deny key of this id (the first of [`TokenIds::deny_ids`] that has
+    /// one), to be authenticated for that key.
+    Value(SharedId, Vec<u8>),
+    /// A value of another type (a hash, a list…): nothing a revocation writes.
+    OtherType,
+}
+
 /// What one read of a token's keys found.
 #[derive(Debug, Default)]
 pub(crate) struct Found {
     pub(crate) entry: Option<Vec<u8>>,
-    pub(crate) deny: Option<Vec<u8>>,
+    pub(crate) deny: Option<DenyFound>,
     /// A live holder's lock is there (see [`lock::is_live`]): one that nobody refreshes, or
     /// that a holder would never have set, does not count.
     pub(crate) locked: bool,
@@ -105,8 +131,8 @@ pub(crate) struct Found {
 pub(crate) enum Stored {
     /// The value was written (or there was nothing to write).
     Done,
-    /// A deny marker exists: nothing was written. Its value, to be authenticated.
-    Denied(Vec<u8>),
+    /// A deny key holds something: nothing was written.
+    Denied(DenyFound),
 }
 
 /// The operation a Redis error is counted under (`bearer_guard_redis_errors_total{op}`).
@@ -218,29 +244,34 @@ impl RedisStore {
         }
     }
 
-    /// The entry, the deny marker (at the revocation id) and whether a live holder's lock is
-    /// there, in one round trip (`MGET` and the lock's `PTTL` in one `MULTI`, so the lock read
-    /// is the one the `MGET` saw).
+    /// The entry, the deny markers (at the revocation id, and at a JWT's own id) and whether a
+    /// live holder's lock is there, in one round trip (`MGET`, the lock's `PTTL` and `EXISTS`
+    /// of the deny keys in one `MULTI`, so every read is of the same moment). A deny key that
+    /// exists but reads nil holds another type.
     pub(crate) async fn read(&self, ids: &TokenIds) -> Result<Found, Unreachable> {
         let mut conn = self.conn.clone();
         let lock_key = self.names.lock(&ids.entry);
-        let keys = [
-            self.names.entry(&ids.entry),
-            self.names.deny(&ids.revocation),
-            lock_key.clone(),
-        ];
+        let deny_keys: Vec<String> = ids.deny_ids().map(|id| self.names.deny(id)).collect();
+        let mut keys = vec![self.names.entry(&ids.entry), lock_key.clone()];
+        keys.extend(deny_keys.iter().cloned());
         let mut pipe = redis::pipe();
         pipe.atomic()
             .cmd("MGET")
             .arg(&keys)
             .cmd("PTTL")
-            .arg(lock_key);
-        let (values, pttl): (Vec<Option<Vec<u8>>>, i64) = self
+            .arg(lock_key)
+            .cmd("EXISTS")
+            .arg(&deny_keys);
+        let (values, pttl, denies): (Vec<Option<Vec<u8>>>, i64, i64) = self
             .guarded(Op::Lookup, async move { pipe.query_async(&mut conn).await })
             .await?;
         let mut values = values.into_iter();
-        let (entry, deny) = (values.next().flatten(), values.next().flatten());
-        let lock = values.next().flatten();
+        let (entry, lock) = (values.next().flatten(), values.next().flatten());
+        let marker = ids
+            .deny_ids()
+            .zip(values)
+            .find_map(|(id, value)| Some(DenyFound::Value(*id, value?)));
+        let deny = marker.or_else(|| (denies > 0).then_some(DenyFound::OtherType));
         Ok(Found {
             entry,
             deny,
@@ -331,8 +362,8 @@ impl RedisStore {
         }
     }
 
-    /// Writes `value` for `ttl` at the token's entry unless a deny marker exists at its
-    /// revocation id, and drops the lock `lock_value` if it is still this caller's; one round
+    /// Writes `value` for `ttl` at the token's entry unless one of its deny keys holds
+    /// anything, and drops the lock `lock_value` if it is still this caller's; one round
     /// trip, atomic. `value: None` only drops the lock.
     pub(crate) async fn store_and_unlock(
         &self,
@@ -346,8 +377,10 @@ impl RedisStore {
             .guarded(Op::Store, async move { cmd.query_async(&mut conn).await })
             .await?;
         Ok(match answer {
-            Value::BulkString(deny) => Stored::Denied(deny),
-            _ => Stored::Done,
+            Value::Int(_) => Stored::Done,
+            Value::Array(found) => Stored::Denied(deny_found(ids, found)),
+            // No other answer comes from the script: refused, as a deny.
+            _ => Stored::Denied(DenyFound::OtherType),
         })
     }
 
@@ -360,11 +393,13 @@ impl RedisStore {
     ) -> redis::Cmd {
         let (bytes, ttl_ms) = value.map_or((&[][..], 0), |(v, ttl)| (v, millis(ttl)));
         let mut cmd = redis::cmd("EVAL");
+        let own_deny = (ids.entry != ids.revocation).then(|| self.names.deny(&ids.entry));
         cmd.arg(STORE_SCRIPT)
-            .arg(3)
+            .arg(3 + usize::from(own_deny.is_some()))
             .arg(self.names.entry(&ids.entry))
             .arg(self.names.deny(&ids.revocation))
             .arg(self.names.lock(&ids.entry))
+            .arg(own_deny)
             .arg(bytes)
             .arg(ttl_ms)
             .arg(lock_value.unwrap_or(""));
@@ -382,28 +417,31 @@ impl RedisStore {
         )
     }
 
-    /// Revokes: the deny marker (at the revocation id) for `ttl`, the entry of the token as
-    /// given deleted, the message published; one atomic transaction. Rare and important, so
+    /// Revokes: the deny markers (`denies`: each id with its value, authenticated for its own
+    /// key) for `ttl`, the entry of the token as given deleted, the message published; one
+    /// atomic transaction. Rare and important, so
     /// it is tried even while the breaker is open (its success closes it), within one Redis
     /// timeout: a second try follows a quick failure, since the first call after an outage may
     /// only meet the connection the manager lost (it starts the reconnection and fails at once).
     pub(crate) async fn revoke(
         &self,
         ids: &TokenIds,
-        deny_value: &[u8],
+        denies: &[(SharedId, Vec<u8>)],
         ttl: Duration,
         message: &[u8],
     ) -> Result<(), Unreachable> {
         let mut conn = self.conn.clone();
         let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("SET")
-            .arg(self.names.deny(&ids.revocation))
-            .arg(deny_value)
-            .arg("PX")
-            .arg(millis(ttl).max(1))
-            .ignore()
-            .cmd("DEL")
+        pipe.atomic();
+        for (id, value) in denies {
+            pipe.cmd("SET")
+                .arg(self.names.deny(id))
+                .arg(value)
+                .arg("PX")
+                .arg(millis(ttl).max(1))
+                .ignore();
+        }
+        pipe.cmd("DEL")
             .arg(self.names.entry(&ids.entry))
             .ignore()
             .cmd("PUBLISH")
@@ -422,5 +460,21 @@ impl RedisStore {
                 return done;
             }
         }
+    }
+}
+
+/// The store script's answer for a deny key that holds something: `{index, value}` or
+/// `{index}` (another type), the index naming KEYS[2] (the revocation id's) or KEYS[4] (the
+/// token's own id's). Any other shape still denies.
+fn deny_found(ids: &TokenIds, found: Vec<Value>) -> DenyFound {
+    let mut found = found.into_iter();
+    let id = match found.next() {
+        Some(Value::Int(2)) => ids.revocation,
+        Some(Value::Int(4)) => ids.entry,
+        _ => return DenyFound::OtherType,
+    };
+    match found.next() {
+        Some(Value::BulkString(value)) => DenyFound::Value(id, value),
+        _ => DenyFound::OtherType,
     }
 }

@@ -12,7 +12,7 @@ use moka::sync::Cache;
 use super::entry::{self, Entry, Rejected, SharedVerdict};
 use super::feed::{Feed, FeedMark};
 use super::keys::{SharedId, SharedKeys, TokenIds};
-use super::redis_store::{RedisStore, Stored, Unreachable};
+use super::redis_store::{DenyFound, RedisStore, Stored, Unreachable};
 use super::revocation::{self, AbortOnDrop};
 use crate::cache::RevocationKey;
 use crate::clock::{millis, wall_ms};
@@ -130,8 +130,8 @@ impl SharedTier {
         self.feed.heard_since(mark)
     }
 
-    /// Reads what the store holds for a token: deny marker (at its revocation id) first, then
-    /// the entry.
+    /// Reads what the store holds for a token: deny markers (at its revocation id, and at a
+    /// JWT's own id) first, then the entry.
     pub(crate) async fn read(&self, ids: &TokenIds) -> SharedRead {
         let Ok(found) = self.store.read(ids).await else {
             self.lookups.error.increment(1);
@@ -142,7 +142,7 @@ impl SharedTier {
         // revocation writes there, and a damaged or foreign one must not read as "not
         // revoked" (counted `rejected` then, a hit when authentic).
         if let Some(deny) = &found.deny {
-            if self.authentic_deny(&ids.revocation, deny) {
+            if self.deny_checked(deny) {
                 self.lookups.hit.increment(1);
             }
             return SharedRead::Revoked;
@@ -188,7 +188,23 @@ impl SharedTier {
         }
     }
 
-    /// Whether `value` is an authentic, current deny marker for the revocation id `id`. One
+    /// Whether what a deny key holds is an authentic, current deny marker (see
+    /// [`authentic_deny`](Self::authentic_deny)); a value of another type is not, and is
+    /// counted and logged as rejected. The caller refuses the token either way.
+    fn deny_checked(&self, deny: &DenyFound) -> bool {
+        match deny {
+            DenyFound::Value(id, value) => self.authentic_deny(id, value),
+            DenyFound::OtherType => {
+                self.lookups.rejected.increment(1);
+                self.logs.deny_rejected.warn(|suppressed| {
+                    tracing::warn!(reason = ?Rejected::Type, suppressed, "bearer-guard: shared deny marker rejected");
+                });
+                false
+            }
+        }
+    }
+
+    /// Whether `value` is an authentic, current deny marker for the deny id `id`. One
     /// that is not (altered, truncated, forged, another key's, out of its deadline) is counted
     /// as rejected and logged; the caller refuses the token all the same. Its deadline may lie
     /// up to the longest revocation TTL any
@@ -273,26 +289,32 @@ impl SharedTier {
         match self.store.store_and_unlock(ids, value, lock).await? {
             Stored::Done => Ok(true),
             Stored::Denied(deny) => {
-                self.authentic_deny(&ids.revocation, &deny);
+                self.deny_checked(&deny);
                 Ok(false)
             }
         }
     }
 
     /// Revokes `token` in the store for `ttl`: the deny marker at its revocation id (every
-    /// form of a JWT), its entry deleted, the message (with the revocation id) published.
+    /// form of a JWT) and, for a JWT, at its own id too (where replicas of releases before the
+    /// signing-input keying look: they honour it during a rolling upgrade), each value
+    /// authenticated for its own key; its entry deleted, the message (with the revocation id)
+    /// published.
     pub(crate) async fn revoke(&self, token: &str, ttl: Duration) -> Result<(), Unreachable> {
         let ids = self.ids_of(token);
         let ttl = ttl.max(Duration::from_millis(1));
         let until_ms = wall_ms(SystemTime::now()).saturating_add(millis(ttl));
-        let deny = entry::encode(
-            &self.keys,
-            &self.store.names.deny(&ids.revocation),
-            &Entry {
-                verdict: SharedVerdict::Revoked,
-                until_ms,
-            },
-        );
+        let denies: Vec<(SharedId, Vec<u8>)> = ids
+            .deny_ids()
+            .map(|id| {
+                let marker = Entry {
+                    verdict: SharedVerdict::Revoked,
+                    until_ms,
+                };
+                let value = entry::encode(&self.keys, &self.store.names.deny(id), &marker);
+                (*id, value)
+            })
+            .collect();
         let message = revocation::message(
             &self.keys,
             &self.store.names.channel(),
@@ -300,7 +322,7 @@ impl SharedTier {
             &ids.revocation,
             until_ms,
         );
-        self.store.revoke(&ids, &deny, ttl, &message).await
+        self.store.revoke(&ids, &denies, ttl, &message).await
     }
 }
 
@@ -353,5 +375,154 @@ mod tests {
         assert!(!source_fits(Custom("auto"), Introspection));
         assert!(source_fits(Custom("mine"), Custom("mine")));
         assert!(!source_fits(Custom("mine"), Remote));
+    }
+
+    /// Over a real `redis-server`: the deny keys of a JWT.
+    mod on_redis {
+        use std::time::{Duration, SystemTime};
+
+        use bearer_guard_mock::process::RedisServer;
+
+        use super::super::*;
+        use crate::shared::SharedCache;
+        use crate::{BearerGuardLayer, IntrospectionVerifier};
+
+        /// A compact JWS: a JOSE header (`{"alg":"ES256"}`), a payload, a signature.
+        const JWT: &str = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJVc2VyczoxIn0.sig";
+
+        /// A guard sharing `redis` (its verifier is never reached here).
+        fn guard_on(redis: &RedisServer) -> BearerGuardLayer {
+            let verifier = IntrospectionVerifier::builder("http://127.0.0.1:9/introspect")
+                .build()
+                .unwrap_or_else(|e| panic!("{e}"));
+            BearerGuardLayer::builder(verifier)
+                .shared_cache(SharedCache::new(redis.url(), [7u8; 40]))
+                .build()
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+
+        fn tier(layer: &BearerGuardLayer) -> &SharedTier {
+            layer
+                .core()
+                .shared
+                .as_ref()
+                .unwrap_or_else(|| panic!("a shared tier"))
+        }
+
+        fn set(redis: &RedisServer, key: &str, value: &[u8]) {
+            let mut conn = redis.connection();
+            redis::cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("PX")
+                .arg(60_000)
+                .query::<()>(&mut conn)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+
+        /// A release before the signing-input keying revoked a JWT with a deny marker at its
+        /// own shared id (`v1:d:<entry id>`). Replicas upgraded since still refuse it: their
+        /// read and their store both look at that key too.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_deny_marker_at_a_jwts_own_id_as_an_old_release_wrote_it_refuses_the_jwt() {
+            let redis = RedisServer::start();
+            let layer = guard_on(&redis);
+            let tier = tier(&layer);
+            let ids = tier.ids_of(JWT);
+            assert_ne!(ids.entry, ids.revocation, "a JWT has two ids");
+            let old_key = tier.store.names.deny(&ids.entry);
+            let until_ms = wall_ms(SystemTime::now()) + 60_000;
+            let old_marker = entry::encode(
+                &tier.keys,
+                &old_key,
+                &Entry {
+                    verdict: SharedVerdict::Revoked,
+                    until_ms,
+                },
+            );
+            set(&redis, &old_key, &old_marker);
+            assert!(
+                matches!(tier.read(&ids).await, SharedRead::Revoked),
+                "the read admitted a JWT revoked before the upgrade"
+            );
+            let principal = Principal::builder(VerifierKind::Introspection)
+                .subject("Users:1")
+                .build();
+            let (value, ttl) = tier
+                .encode_valid(&ids.entry, &principal)
+                .unwrap_or_else(|| panic!("a value"));
+            let stored = tier.store(&ids, Some((&value, ttl)), None).await;
+            assert_eq!(stored, Ok(false), "the store admitted it");
+            assert!(
+                redis.get(&tier.store.names.entry(&ids.entry)).is_none(),
+                "a verdict stored for a revoked JWT"
+            );
+        }
+
+        /// A revocation of a JWT writes its deny marker at both ids, each authenticated for
+        /// its own key: replicas of the old release (which read the token's own id only) honour
+        /// it during a rolling upgrade. An opaque token has one id and one marker.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_revocation_of_a_jwt_writes_its_marker_at_both_ids() {
+            let redis = RedisServer::start();
+            let layer = guard_on(&redis);
+            let tier = tier(&layer);
+            let ids = tier.ids_of(JWT);
+            assert_eq!(tier.revoke(JWT, Duration::from_secs(60)).await, Ok(()));
+            for (what, id) in [
+                ("its own id", &ids.entry),
+                ("its revocation id", &ids.revocation),
+            ] {
+                let value = redis
+                    .get(&tier.store.names.deny(id))
+                    .unwrap_or_else(|| panic!("no marker at {what}"));
+                assert!(tier.authentic_deny(id, &value), "the marker at {what}");
+            }
+            assert_eq!(redis.keys("bearer-guard:v1:d:*").len(), 2);
+            assert_eq!(
+                tier.revoke("opaque-token", Duration::from_secs(60)).await,
+                Ok(())
+            );
+            assert_eq!(redis.keys("bearer-guard:v1:d:*").len(), 3, "one more");
+        }
+
+        /// A deny key holding a value of another type (a hash) refuses the token in the read
+        /// and in the store script: never "not revoked", never a Redis error (which would let
+        /// a local fill through).
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_deny_key_of_another_type_refuses_the_token() {
+            let redis = RedisServer::start();
+            let layer = guard_on(&redis);
+            let tier = tier(&layer);
+            let principal = Principal::builder(VerifierKind::Introspection)
+                .subject("Users:1")
+                .build();
+            for (token, at_entry_id) in [(JWT, false), (JWT, true), ("opaque-token", false)] {
+                redis.flush();
+                let ids = tier.ids_of(token);
+                let id = if at_entry_id {
+                    &ids.entry
+                } else {
+                    &ids.revocation
+                };
+                let mut conn = redis.connection();
+                redis::cmd("HSET")
+                    .arg(tier.store.names.deny(id))
+                    .arg("field")
+                    .arg("value")
+                    .query::<()>(&mut conn)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let case = format!("{token:.12} at the entry id: {at_entry_id}");
+                assert!(
+                    matches!(tier.read(&ids).await, SharedRead::Revoked),
+                    "{case}: the read"
+                );
+                let (value, ttl) = tier
+                    .encode_valid(&ids.entry, &principal)
+                    .unwrap_or_else(|| panic!("a value"));
+                let stored = tier.store(&ids, Some((&value, ttl)), None).await;
+                assert_eq!(stored, Ok(false), "{case}: the store");
+            }
+        }
     }
 }

@@ -14,9 +14,8 @@ use serde_json::Value;
 
 use super::algorithm::JwtAlgorithm;
 use crate::principal::Claims;
-
-/// Longest header segment read (base64url characters). Real headers are well under 1 KiB.
-const MAX_HEADER_SEGMENT: usize = 4 * 1024;
+// The longest header segment read (base64url characters): revocation keying reads no more.
+use crate::token::MAX_HEADER_SEGMENT;
 
 /// The parts of a JOSE header the verifier acts on.
 #[derive(Debug, Clone)]
