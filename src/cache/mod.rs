@@ -41,7 +41,9 @@ use std::time::{Duration, SystemTime};
 
 use moka::sync::Cache;
 
-pub(crate) use forms::{Forms, listing_ttl};
+pub(crate) use forms::Forms;
+#[cfg(feature = "redis")]
+pub(crate) use forms::listing_ttl;
 pub(crate) use inflight::{InFlight, Join, Outcome, wait_for};
 pub(crate) use key::{BuildKeyHasher, RevocationKey, TokenKey, TokenKeyer};
 #[cfg(feature = "redis")]
