@@ -270,19 +270,16 @@ mod tests {
 
     use bearer_guard_mock::process::RedisServer;
 
-    use super::{Miss, MissKeys};
+    use super::{GuardCore, Miss, MissKeys};
     use crate::cache::Outcome;
     use crate::shared::SharedCache;
     use crate::token::BearerToken;
     use crate::verify::Verdict;
     use crate::{BearerGuardLayer, IntrospectionVerifier, Principal, VerifierKind};
 
-    /// The epoch rule where it is used: a fill whose mark was taken before the feed was lost
-    /// and back lives at most `UNHEARD_LIFETIME` although the feed is up at fill time; a fill
-    /// marked after the return keeps its full life.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_fill_spanning_a_lost_and_returned_feed_lives_at_most_a_second() {
-        let redis = RedisServer::start();
+    /// A guard with a shared tier on `redis` (an introspection verifier nobody calls), returned
+    /// once its revocation feed is subscribed (subscribing drops every local verdict).
+    async fn subscribed_guard(redis: &RedisServer) -> BearerGuardLayer {
         let verifier = IntrospectionVerifier::builder("http://127.0.0.1:9/introspect")
             .build()
             .unwrap_or_else(|e| panic!("{e}"));
@@ -290,9 +287,8 @@ mod tests {
             .shared_cache(SharedCache::new(redis.url(), [7u8; 40]))
             .build()
             .unwrap_or_else(|e| panic!("{e}"));
-        let core = layer.core();
-        let (Some(tier), Some(cache)) = (core.shared.as_ref(), core.cache.as_ref()) else {
-            panic!("a shared tier and a local cache");
+        let Some(tier) = layer.core().shared.as_ref() else {
+            panic!("a shared tier");
         };
         for _ in 0..250 {
             if tier.listening() {
@@ -301,21 +297,38 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert!(tier.listening(), "subscribed within 5 s");
-        let miss = |token: &str| {
-            let key = core
-                .keyer
-                .key_of(token.as_bytes())
-                .unwrap_or_else(|| panic!("key"));
-            let revocation = core
-                .keyer
-                .revocation_key(token.as_bytes(), key)
-                .unwrap_or_else(|| panic!("revocation key"));
-            Miss {
-                tier,
-                keys: MissKeys { key, revocation },
-                ids: tier.ids_of(token),
-                mark: tier.feed_mark(),
-            }
+        layer
+    }
+
+    /// The local cache key and revocation key of `token`, as the miss path takes them.
+    fn keys_of(core: &GuardCore, token: &str) -> MissKeys {
+        let key = core
+            .keyer
+            .key_of(token.as_bytes())
+            .unwrap_or_else(|| panic!("key"));
+        let revocation = core
+            .keyer
+            .revocation_key(token.as_bytes(), key)
+            .unwrap_or_else(|| panic!("revocation key"));
+        MissKeys { key, revocation }
+    }
+
+    /// The epoch rule where it is used: a fill whose mark was taken before the feed was lost
+    /// and back lives at most `UNHEARD_LIFETIME` although the feed is up at fill time; a fill
+    /// marked after the return keeps its full life.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_fill_spanning_a_lost_and_returned_feed_lives_at_most_a_second() {
+        let redis = RedisServer::start();
+        let layer = subscribed_guard(&redis).await;
+        let core = layer.core();
+        let (Some(tier), Some(cache)) = (core.shared.as_ref(), core.cache.as_ref()) else {
+            panic!("a shared tier and a local cache");
+        };
+        let miss = |token: &str| Miss {
+            tier,
+            keys: keys_of(core, token),
+            ids: tier.ids_of(token),
+            mark: tier.feed_mark(),
         };
         let principal = || {
             Principal::builder(VerifierKind::Introspection)
@@ -347,36 +360,12 @@ mod tests {
     /// the token, not only the one it was asked about.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_deny_marker_read_on_a_miss_drops_every_cached_form() {
+        // Subscribed first: subscribing drops every local verdict, which would hide the point.
         let redis = RedisServer::start();
-        let verifier = IntrospectionVerifier::builder("http://127.0.0.1:9/introspect")
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let layer = BearerGuardLayer::builder(verifier)
-            .shared_cache(SharedCache::new(redis.url(), [7u8; 40]))
-            .build()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let layer = subscribed_guard(&redis).await;
         let core = layer.core();
         let (Some(tier), Some(cache)) = (core.shared.as_ref(), core.cache.as_ref()) else {
             panic!("a shared tier and a local cache");
-        };
-        // Subscribed first: subscribing drops every local verdict, which would hide the point.
-        for _ in 0..250 {
-            if tier.listening() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert!(tier.listening(), "subscribed within 5 s");
-        let keys_of = |token: &str| {
-            let key = core
-                .keyer
-                .key_of(token.as_bytes())
-                .unwrap_or_else(|| panic!("key"));
-            let revocation = core
-                .keyer
-                .revocation_key(token.as_bytes(), key)
-                .unwrap_or_else(|| panic!("revocation key"));
-            MissKeys { key, revocation }
         };
         // A JOSE header (`{"alg":"ES256"}`), a payload, two signatures.
         let (original, twin) = (
@@ -385,7 +374,7 @@ mod tests {
         );
         let cached = Miss {
             tier,
-            keys: keys_of(twin),
+            keys: keys_of(core, twin),
             ids: tier.ids_of(twin),
             mark: tier.feed_mark(),
         };
@@ -405,7 +394,7 @@ mod tests {
         let outcome = core
             .lead_shared(
                 tier,
-                keys_of(original),
+                keys_of(core, original),
                 &BearerToken::new(original),
                 deadline,
             )
