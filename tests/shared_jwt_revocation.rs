@@ -28,20 +28,6 @@ fn replica(key: &TestKey, redis: &RedisServer) -> SharedGuard {
     )
 }
 
-/// Polls `guard` with `token` until it answers 401, for at most `within`.
-async fn refused_within(guard: &SharedGuard, token: &str, within: Duration) -> bool {
-    let started = std::time::Instant::now();
-    loop {
-        if guard.status(token).await == StatusCode::UNAUTHORIZED {
-            return true;
-        }
-        if started.elapsed() >= within {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_jwt_revoked_on_one_replica_is_refused_under_its_twin_on_every_replica() {
     let redis = RedisServer::start();
@@ -70,7 +56,7 @@ async fn a_jwt_revoked_on_one_replica_is_refused_under_its_twin_on_every_replica
         assert_eq!(a.status(&token).await, StatusCode::UNAUTHORIZED, "{alg:?}");
         assert_eq!(a.status(&twin).await, StatusCode::UNAUTHORIZED, "{alg:?}");
         assert!(
-            refused_within(&b, &twin, Duration::from_secs(1)).await,
+            b.refused_within(&twin, Duration::from_secs(1)).await,
             "{alg:?}: B still admitted the cached twin 1 s after the revocation"
         );
         assert_eq!(b.status(&token).await, StatusCode::UNAUTHORIZED, "{alg:?}");
@@ -134,7 +120,7 @@ async fn revoking_one_v4_local_token_leaves_the_others_admitted_on_every_replica
         Ok(RevocationScope::Shared)
     );
     assert!(
-        refused_within(&b, &tokens[0], Duration::from_secs(1)).await,
+        b.refused_within(&tokens[0], Duration::from_secs(1)).await,
         "B still admitted the revoked token 1 s after the revocation"
     );
     // B answers the others from its local cache: the revocation dropped none of them.

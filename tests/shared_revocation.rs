@@ -20,20 +20,6 @@ fn guard(issuer: &MockIssuer, redis: &RedisServer) -> SharedGuard {
     })
 }
 
-/// Polls `guard` with `token` until it answers 401, for at most `within`.
-async fn refused_within(guard: &SharedGuard, token: &str, within: Duration) -> bool {
-    let started = std::time::Instant::now();
-    loop {
-        if guard.status(token).await == StatusCode::UNAUTHORIZED {
-            return true;
-        }
-        if started.elapsed() >= within {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revocation_on_one_guard_is_seen_by_the_others_within_a_second_and_lasts() {
     let redis = RedisServer::start();
@@ -50,7 +36,7 @@ async fn a_revocation_on_one_guard_is_seen_by_the_others_within_a_second_and_las
     assert_eq!(guards[0].status(&t).await, StatusCode::UNAUTHORIZED);
     for g in &guards[1..] {
         assert!(
-            refused_within(g, &t, Duration::from_secs(1)).await,
+            g.refused_within(&t, Duration::from_secs(1)).await,
             "another guard still admitted the revoked token after 1 s"
         );
     }
@@ -157,7 +143,7 @@ async fn after_a_pubsub_gap_local_verdicts_are_dropped_and_new_ones_live_one_sec
     // A revocation now is not heard by the listener; the deny marker is read within ~1 s.
     assert_eq!(revoker.layer.revoke(&t).await, Ok(RevocationScope::Shared));
     assert!(
-        refused_within(&listener, &t, Duration::from_secs(2)).await,
+        listener.refused_within(&t, Duration::from_secs(2)).await,
         "a revocation missed during the gap was served past the 1 s cap"
     );
     // The feed comes back: subscribed again.
@@ -222,7 +208,7 @@ async fn a_flood_of_invalid_tokens_does_not_hide_a_held_token_from_a_revocation(
     assert_eq!(issuer.token_calls(&t), 1);
     assert_eq!(revoker.layer.revoke(&t).await, Ok(RevocationScope::Shared));
     assert!(
-        refused_within(&holder, &t, Duration::from_secs(1)).await,
+        holder.refused_within(&t, Duration::from_secs(1)).await,
         "the revocation did not reach a token held through a garbage flood"
     );
 }

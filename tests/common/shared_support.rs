@@ -131,6 +131,21 @@ impl SharedGuard {
     pub async fn status(&self, token: &str) -> http::StatusCode {
         super::status_of(&self.app, token).await
     }
+
+    /// Asks with `token` every 20 ms until the answer is 401, for at most `within`; whether
+    /// it was.
+    pub async fn refused_within(&self, token: &str, within: Duration) -> bool {
+        let started = Instant::now();
+        loop {
+            if self.status(token).await == http::StatusCode::UNAUTHORIZED {
+                return true;
+            }
+            if started.elapsed() >= within {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 /// Polls `check` every 20 ms until it holds or `within` has passed; whether it held.
