@@ -34,6 +34,20 @@ pub struct TokenSourceBuilder {
     allow_plain_http: bool,
 }
 
+impl TokenSource {
+    /// Settings for a token source fetching from `endpoint` with the client credentials
+    /// `client_id` and `client_secret` (a [`Secret`](crate::Secret): wiped when the builder is
+    /// dropped; the built source keeps only the request it prepared from it. Never logged, never
+    /// in `Debug`).
+    pub fn builder(
+        endpoint: TokenEndpoint,
+        client_id: impl Into<String>,
+        client_secret: impl Into<Secret>,
+    ) -> TokenSourceBuilder {
+        TokenSourceBuilder::new(endpoint, client_id.into(), client_secret.into())
+    }
+}
+
 impl TokenSourceBuilder {
     pub(crate) fn new(endpoint: TokenEndpoint, client_id: String, client_secret: Secret) -> Self {
         TokenSourceBuilder {

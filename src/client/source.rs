@@ -9,13 +9,11 @@ use http::HeaderValue;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::builder::TokenSourceBuilder;
 use super::error::TokenSourceError;
 use super::grant::TokenEndpoint;
 use super::retry::Fetcher;
 use super::token::AccessToken;
 use crate::log_limit::RateLimitedLog;
-use crate::secret::Secret;
 
 /// After a failed fetch, callers without a usable token get its error at once, and no new
 /// fetch starts, for this long: 1 s (so a down endpoint sees at most one fetch — of a few
@@ -65,18 +63,6 @@ struct State {
 }
 
 impl TokenSource {
-    /// Settings for a token source fetching from `endpoint` with the client credentials
-    /// `client_id` and `client_secret` (a [`Secret`](crate::Secret): wiped when the builder is
-    /// dropped; the built source keeps only the request it prepared from it. Never logged, never
-    /// in `Debug`).
-    pub fn builder(
-        endpoint: TokenEndpoint,
-        client_id: impl Into<String>,
-        client_secret: impl Into<Secret>,
-    ) -> TokenSourceBuilder {
-        TokenSourceBuilder::new(endpoint, client_id.into(), client_secret.into())
-    }
-
     pub(crate) fn from_parts(fetcher: Fetcher, client_id: String, endpoint: TokenEndpoint) -> Self {
         TokenSource {
             inner: Arc::new(Inner {
