@@ -108,7 +108,9 @@ impl<S, R: Clone> Layer<S> for RequireScopeLayer<R> {
     fn layer(&self, inner: S) -> Self::Service {
         RequireScope {
             inner,
-            layer: self.clone(),
+            requirement: self.requirement.clone(),
+            realm: Arc::clone(&self.realm),
+            rejection: self.rejection.clone(),
         }
     }
 }

@@ -102,7 +102,7 @@ impl fmt::Debug for ScopeRequirement {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::VerifierKind;
+    use crate::principal::VerifierKind;
     use crate::scope::RequireScopeLayer;
 
     fn with(scopes: &[&str]) -> Principal {

@@ -1,5 +1,6 @@
 //! [`RequireScope`]: the service the layer wraps around a route.
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
@@ -7,7 +8,6 @@ use tower::Service;
 
 use super::ScopeRequirement;
 use super::future::ResponseFuture;
-use super::layer::RequireScopeLayer;
 use crate::error::{AuthError, DEFAULT_RETRY_AFTER_SECS};
 use crate::principal::Principal;
 use crate::rejection::{DefaultRejection, RejectionResponse, reject};
@@ -26,12 +26,24 @@ impl ScopeRequirement {
     }
 }
 
-/// Service made by [`RequireScopeLayer`]. A rejection carries the
+/// Service made by [`RequireScopeLayer`](super::RequireScopeLayer). A rejection carries the
 /// [`AuthError`] in its extensions.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RequireScope<S, R = DefaultRejection> {
     pub(super) inner: S,
-    pub(super) layer: RequireScopeLayer<R>,
+    pub(super) requirement: ScopeRequirement,
+    pub(super) realm: Arc<str>,
+    pub(super) rejection: R,
+}
+
+impl<S: std::fmt::Debug, R> std::fmt::Debug for RequireScope<S, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequireScope")
+            .field("inner", &self.inner)
+            .field("requirement", &self.requirement)
+            .field("realm", &self.realm)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScope<S, R>
@@ -50,7 +62,7 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let verdict = match request.extensions().get::<Principal>() {
-            Some(principal) => self.layer.requirement.check(principal),
+            Some(principal) => self.requirement.check(principal),
             None => Err(AuthError::GuardMissing),
         };
         match verdict {
@@ -58,9 +70,9 @@ where
             // Not counted here: the guard around this layer counts the request once, with the
             // outcome of the `AuthError` in this response's extensions.
             Err(error) => ResponseFuture::refused(reject(
-                &self.layer.rejection,
+                &self.rejection,
                 error,
-                &self.layer.realm,
+                &self.realm,
                 DEFAULT_RETRY_AFTER_SECS,
             )),
         }
