@@ -232,11 +232,35 @@ pub(crate) fn log_lines_suppressed_counter() -> Counter {
     metrics::counter!(LOG_LINES_SUPPRESSED)
 }
 
+/// The `tier="shared"` lookup counters (feature `redis`).
+#[cfg(feature = "redis")]
+#[derive(Debug)]
+pub(crate) struct LookupCounters {
+    pub(crate) hit: Counter,
+    pub(crate) miss: Counter,
+    pub(crate) error: Counter,
+    pub(crate) rejected: Counter,
+}
+
+/// `op` label values of `bearer_guard_redis_errors_total`, in the order of the shared store's
+/// operations (lookup, lock, store, revoke).
+#[cfg(feature = "redis")]
+pub(crate) const OPS: [&str; 4] = ["lookup", "lock", "store", "revoke"];
+
+/// The handles the shared tier's Redis store updates (feature `redis`).
+#[cfg(feature = "redis")]
+#[derive(Debug)]
+pub(crate) struct StoreMetrics {
+    /// `bearer_guard_redis_errors_total{op}`, one per [`OPS`] value.
+    pub(crate) errors: [Counter; 4],
+    pub(crate) circuit: Gauge,
+}
+
 /// The handles of a shared cache tier, registered with the current recorder when it starts.
 #[cfg(feature = "redis")]
 pub(crate) struct SharedHandles {
-    pub(crate) lookups: crate::shared::tier_counters::LookupCounters,
-    pub(crate) store: crate::shared::tier_counters::StoreMetrics,
+    pub(crate) lookups: LookupCounters,
+    pub(crate) store: StoreMetrics,
     pub(crate) remote_revocations: Counter,
     pub(crate) subscribed: Gauge,
 }
@@ -245,7 +269,6 @@ pub(crate) struct SharedHandles {
 /// the circuit and subscription gauges, remote revocations).
 #[cfg(feature = "redis")]
 pub(crate) fn shared_handles() -> SharedHandles {
-    use crate::shared::tier_counters::{LookupCounters, OPS, StoreMetrics};
     describe();
     let lookup = |result: &'static str| metrics::counter!(CACHE_LOOKUPS, "tier" => "shared", "result" => result);
     SharedHandles {

@@ -60,12 +60,6 @@ pub(crate) use feed::FeedMark;
 pub(crate) use keys::TokenIds;
 pub(crate) use tier::{Lifetimes, SharedRead, SharedTier, UNHEARD_LIFETIME};
 
-/// The counter and gauge types the telemetry module fills in.
-pub(crate) mod tier_counters {
-    pub(crate) use super::redis_store::{OPS, StoreMetrics};
-    pub(crate) use super::tier::LookupCounters;
-}
-
 /// Default timeout of one Redis call: 100 ms.
 pub const DEFAULT_REDIS_TIMEOUT: Duration = Duration::from_millis(100);
 /// Longest Redis timeout accepted: 10 s.

@@ -26,7 +26,6 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use metrics::{Counter, Gauge};
 use redis::aio::ConnectionManager;
 use redis::{RedisError, Value};
 use tokio::time::Instant;
@@ -36,6 +35,7 @@ use super::keys::{SharedId, TokenIds};
 use super::lock;
 use super::lock_release::LockRelease;
 use crate::clock::millis;
+use crate::telemetry::{OPS, StoreMetrics};
 
 /// Extends the lock's life to `PX` if it still holds the caller's value: 1 extended, 0 not
 /// (expired, or another's). KEYS: lock. ARGV: lock value, PX.
@@ -135,7 +135,8 @@ pub(crate) enum Stored {
     Denied(DenyFound),
 }
 
-/// The operation a Redis error is counted under (`bearer_guard_redis_errors_total{op}`).
+/// The operation a Redis error is counted under (`bearer_guard_redis_errors_total{op}`; its
+/// label values are [`OPS`], in this order).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Op {
     Lookup = 0,
@@ -144,18 +145,8 @@ pub(crate) enum Op {
     Revoke = 3,
 }
 
-/// `op` label values, in [`Op`] order.
-pub(crate) const OPS: [&str; 4] = ["lookup", "lock", "store", "revoke"];
-
 /// How many times [`RedisStore::revoke`] calls Redis, within one Redis timeout.
 const REVOKE_TRIES: u32 = 2;
-
-/// The handles the store updates.
-#[derive(Debug)]
-pub(crate) struct StoreMetrics {
-    pub(crate) errors: [Counter; 4],
-    pub(crate) circuit: Gauge,
-}
 
 /// The Redis side of the shared tier.
 pub(crate) struct RedisStore {

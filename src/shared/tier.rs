@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use metrics::Counter;
 use moka::sync::Cache;
 
 use super::entry::{self, Entry, Rejected, SharedVerdict};
@@ -19,6 +18,7 @@ use crate::clock::{millis, wall_ms};
 use crate::guard::MAX_REVOCATION_TTL;
 use crate::log_limit::RateLimitedLog;
 use crate::principal::{Principal, VerifierKind};
+use crate::telemetry::LookupCounters;
 
 /// How far ahead of `now + TTL` a deadline read back may lie (clocks of replicas differ).
 pub(crate) const CLOCK_SKEW: Duration = Duration::from_secs(1);
@@ -37,15 +37,6 @@ pub(crate) enum SharedRead {
     Absent { locked: bool },
     /// Redis could not be asked.
     Unreachable,
-}
-
-/// The `tier="shared"` lookup counters.
-#[derive(Debug)]
-pub(crate) struct LookupCounters {
-    pub(crate) hit: Counter,
-    pub(crate) miss: Counter,
-    pub(crate) error: Counter,
-    pub(crate) rejected: Counter,
 }
 
 /// Lifetimes the shared tier checks deadlines against.
