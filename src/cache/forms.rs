@@ -129,7 +129,7 @@ impl Forms {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::VerifierKind;
+    use crate::principal::VerifierKind;
     use crate::cache::CacheSettings;
     use crate::principal::Principal;
 

@@ -169,7 +169,7 @@ fn parallelism() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::VerifierKind;
+    use crate::principal::VerifierKind;
 
     fn principal() -> Principal {
         Principal::builder(VerifierKind::Remote).build()

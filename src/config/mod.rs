@@ -63,7 +63,7 @@ pub use guard_config::GuardConfig;
 pub use mode::Mode;
 
 #[cfg(doc)]
-use crate::Secret;
+use crate::secret::Secret;
 #[cfg(doc)]
 use crate::error::ConfigError;
 #[cfg(doc)]

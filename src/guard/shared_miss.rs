@@ -275,7 +275,9 @@ mod tests {
     use crate::shared::SharedCache;
     use crate::token::BearerToken;
     use crate::verify::Verdict;
-    use crate::{BearerGuardLayer, IntrospectionVerifier, Principal, VerifierKind};
+    use crate::guard::BearerGuardLayer;
+    use crate::principal::{Principal, VerifierKind};
+    use crate::verify::IntrospectionVerifier;
 
     /// A guard with a shared tier on `redis` (an introspection verifier nobody calls), returned
     /// once its revocation feed is subscribed (subscribing drops every local verdict).

@@ -125,8 +125,8 @@ impl Verifier for Bitrix24Verifier {
     }
 
     /// `bitrix24`.
-    fn kind(&self) -> crate::VerifierKind {
-        crate::VerifierKind::Bitrix24
+    fn kind(&self) -> crate::principal::VerifierKind {
+        crate::principal::VerifierKind::Bitrix24
     }
 }
 

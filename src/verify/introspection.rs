@@ -161,8 +161,8 @@ impl Verifier for IntrospectionVerifier {
     }
 
     /// `introspection`.
-    fn kind(&self) -> crate::VerifierKind {
-        crate::VerifierKind::Introspection
+    fn kind(&self) -> crate::principal::VerifierKind {
+        crate::principal::VerifierKind::Introspection
     }
 }
 

@@ -81,8 +81,8 @@ impl Verifier for RemoteVerifier {
     }
 
     /// `remote`.
-    fn kind(&self) -> crate::VerifierKind {
-        crate::VerifierKind::Remote
+    fn kind(&self) -> crate::principal::VerifierKind {
+        crate::principal::VerifierKind::Remote
     }
 }
 

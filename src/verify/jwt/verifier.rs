@@ -40,7 +40,7 @@ use crate::verify::{BoxFuture, Verdict, Verifier};
 /// Built with [`JwtVerifier::builder`] (or a [preset](crate::presets)). Cheap to clone; clones
 /// share the key set and its refresh task, which stops when the last clone is dropped.
 /// Accepted tokens give a [`Principal`](crate::Principal) with source
-/// [`VerifierKind::Jwt`](crate::VerifierKind::Jwt) and all claims.
+/// [`VerifierKind::Jwt`](crate::principal::VerifierKind::Jwt) and all claims.
 ///
 /// Keys are chosen by `kid`; a `kid` no key carries refetches the JWKS (when one is
 /// configured) or, with static keys only, falls back to the static keys without `kid`; a token
@@ -170,7 +170,7 @@ impl JwtVerifier {
     }
 
     /// `auto` mode: a remote verifier's yes for a JWT, through the claim rules.
-    pub(crate) fn admit_remote(&self, jwt: &UncheckedJwt, principal: crate::Principal) -> Verdict {
+    pub(crate) fn admit_remote(&self, jwt: &UncheckedJwt, principal: crate::principal::Principal) -> Verdict {
         self.inner
             .rules
             .admit_remote(jwt, principal, jsonwebtoken::get_current_timestamp())
@@ -278,8 +278,8 @@ impl Verifier for JwtVerifier {
     }
 
     /// `jwt`.
-    fn kind(&self) -> crate::VerifierKind {
-        crate::VerifierKind::Jwt
+    fn kind(&self) -> crate::principal::VerifierKind {
+        crate::principal::VerifierKind::Jwt
     }
 
     /// [`keys_loaded`](Self::keys_loaded): always for static keys, after the first
