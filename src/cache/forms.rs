@@ -129,9 +129,9 @@ impl Forms {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::principal::VerifierKind;
     use crate::cache::CacheSettings;
     use crate::principal::Principal;
+    use crate::principal::VerifierKind;
 
     fn local(capacity: u64) -> VerdictCache {
         VerdictCache::new(CacheSettings {

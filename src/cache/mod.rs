@@ -48,7 +48,7 @@ pub(crate) use inflight::{InFlight, Join, Outcome, wait_for};
 pub(crate) use key::{BuildKeyHasher, RevocationKey, TokenKey, TokenKeyer};
 #[cfg(feature = "redis")]
 pub(crate) use revoked::REVOKED_CAPACITY;
-pub(crate) use revoked::RevokedSet;
+pub(crate) use revoked::{MAX_REVOCATION_TTL, RevokedSet};
 
 use self::positive::PositiveCache;
 use crate::clock::{millis, wall_ms};

@@ -9,6 +9,10 @@ use moka::sync::Cache;
 
 use super::{BuildKeyHasher, RevocationKey};
 
+/// Longest revocation TTL accepted: 7 days (checked by the guard's builder; the shared tier
+/// accepts a deny marker's deadline up to this far ahead, whatever replica wrote it).
+pub(crate) const MAX_REVOCATION_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
 /// Most revocations remembered at once; past it the least recently used are forgotten (their
 /// deny markers in Redis, if any, still refuse them).
 pub(crate) const REVOKED_CAPACITY: u64 = 100_000;

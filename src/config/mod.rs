@@ -63,9 +63,9 @@ pub use guard_config::GuardConfig;
 pub use mode::Mode;
 
 #[cfg(doc)]
-use crate::secret::Secret;
-#[cfg(doc)]
 use crate::error::ConfigError;
+#[cfg(doc)]
+use crate::secret::Secret;
 #[cfg(doc)]
 use crate::verify::{Bitrix24Verifier, IntrospectionVerifier};
 

@@ -275,7 +275,7 @@ impl GuardCore {
     fn shared_overhead(&self) -> Duration {
         #[cfg(feature = "redis")]
         if let Some(tier) = &self.shared {
-            return tier.store.timeout().saturating_mul(3);
+            return tier.redis_timeout().saturating_mul(3);
         }
         Duration::ZERO
     }

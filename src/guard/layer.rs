@@ -9,7 +9,9 @@ use super::core::{GuardCore, GuardLogs, Settings};
 use super::decision::{Decision, DecisionHook};
 use super::revoke::RevocationScope;
 use super::service::BearerGuard;
-use crate::cache::{CacheSettings, Forms, InFlight, RevokedSet, TokenKeyer, VerdictCache};
+use crate::cache::{
+    CacheSettings, Forms, InFlight, MAX_REVOCATION_TTL, RevokedSet, TokenKeyer, VerdictCache,
+};
 use crate::error::{ConfigError, DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS, RevokeError};
 use crate::extract::DEFAULT_MAX_TOKEN_LEN;
 use crate::rejection::DefaultRejection;
@@ -31,8 +33,6 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 1_024;
 pub const DEFAULT_VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time a revocation lasts: 1 hour.
 pub const DEFAULT_REVOCATION_TTL: Duration = Duration::from_secs(3600);
-/// Longest revocation TTL accepted: 7 days.
-pub(crate) const MAX_REVOCATION_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// Longest verify timeout accepted: 10 minutes.
 pub(crate) const MAX_VERIFY_TIMEOUT: Duration = Duration::from_secs(600);
 /// Longest positive or negative cache TTL accepted: 7 days.
@@ -477,18 +477,21 @@ impl<R> BearerGuardLayerBuilder<R> {
         #[cfg(feature = "redis")]
         let shared = match &self.shared {
             None => None,
-            Some(shared) => Some(shared.start(crate::shared::TierParts {
-                local: cache.clone(),
-                revoked: revoked.clone(),
-                forms: forms.clone(),
-                kind,
-                lifetimes: crate::shared::Lifetimes {
-                    positive: self.cache.positive_ttl,
-                    negative: self.cache.negative_ttl,
-                    revocation: self.revocation_ttl,
+            Some(shared) => Some(crate::shared::SharedTier::start(
+                shared,
+                crate::shared::TierParts {
+                    local: cache.clone(),
+                    revoked: revoked.clone(),
+                    forms: forms.clone(),
+                    kind,
+                    lifetimes: crate::shared::Lifetimes {
+                        positive: self.cache.positive_ttl,
+                        negative: self.cache.negative_ttl,
+                        revocation: self.revocation_ttl,
+                    },
+                    id_capacity: self.cache.capacity,
                 },
-                id_capacity: self.cache.capacity,
-            })?),
+            )?),
         };
         Ok(BearerGuardLayer {
             rejection: self.rejection,

@@ -26,8 +26,6 @@ mod service;
 mod shared_miss;
 
 pub use decision::{CacheLookup, Decision, DecisionOutcome};
-#[cfg(feature = "redis")]
-pub(crate) use layer::MAX_REVOCATION_TTL;
 pub use layer::{
     BearerGuardLayer, BearerGuardLayerBuilder, DEFAULT_CACHE_CAPACITY, DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_NEGATIVE_CACHE_CAPACITY, DEFAULT_NEGATIVE_TTL, DEFAULT_POSITIVE_TTL,

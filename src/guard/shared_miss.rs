@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use super::core::{GuardCore, MissKeys};
 use crate::cache::Outcome;
-use crate::shared::{FeedMark, SharedRead, SharedTier, TokenIds, UNHEARD_LIFETIME};
+use crate::shared::{FeedMark, Filled, SharedRead, SharedTier, TokenIds, UNHEARD_LIFETIME};
 use crate::token::BearerToken;
 use crate::verify::Verdict;
 
@@ -68,7 +68,7 @@ impl GuardCore {
         let id = &miss.ids;
         // The store after the verification keeps one Redis timeout of the request's deadline.
         let verified_by = deadline
-            .checked_sub(tier.store.timeout())
+            .checked_sub(tier.redis_timeout())
             .unwrap_or(deadline);
         match tier.read(id).await {
             SharedRead::Absent { .. } => {}
@@ -78,20 +78,11 @@ impl GuardCore {
             }
             found => return self.take_shared(&miss, found),
         }
-        let Some(lock_value) = tier.store.new_lock_value() else {
+        let Some(lock) = tier.lock(id).await else {
             let until = self.verify_deadline(verified_by);
             return self.verify_and_share(&miss, token, until, None).await;
         };
-        // Armed before the `SET NX` goes out: if this request is cancelled while that call is
-        // in flight or while it holds the lock, the lock is dropped then and there, not left to
-        // its PX for the other replicas to wait out (a compare-and-delete on our random value:
-        // harmless when the SET never happened).
-        let release = tier.store.release_on_drop(id, &lock_value);
-        // The lock is set when the `SET NX` reaches Redis, up to a Redis timeout before its
-        // answer: the refreshes count from here.
-        let set_sent = Instant::now();
-        let locked = tier.store.try_lock(id, &lock_value).await;
-        let outcome = match locked {
+        let outcome = match lock.taken() {
             // The lock is short (`shared/lock.rs`): kept alive while this request verifies.
             Ok(true) => {
                 let held = async {
@@ -101,21 +92,19 @@ impl GuardCore {
                     match tier.read(id).await {
                         SharedRead::Absent { .. } | SharedRead::Unreachable => {
                             let until = self.verify_deadline(verified_by);
-                            let lock = Some(lock_value.as_str());
-                            self.verify_and_share(&miss, token, until, lock).await
+                            let value = Some(lock.value());
+                            self.verify_and_share(&miss, token, until, value).await
                         }
                         found => {
-                            let _ = tier.store(id, None, Some(&lock_value)).await;
+                            let _ = tier.store(id, None, Some(lock.value())).await;
                             self.take_shared(&miss, found)
                         }
                     }
                 };
-                tier.store
-                    .while_holding(id, &lock_value, set_sent, held)
-                    .await
+                lock.hold(held).await
             }
             Ok(false) => {
-                release.disarm();
+                lock.disarm();
                 return match self.wait_for_holder(tier, id, verified_by).await {
                     Waited::Read(found) => self.take_shared(&miss, found),
                     Waited::Verify => {
@@ -129,15 +118,12 @@ impl GuardCore {
             // verification drops it if it is ours.
             Err(_) => {
                 let until = self.verify_deadline(verified_by);
-                let lock = Some(lock_value.as_str());
-                let verified = self.verify_and_share(&miss, token, until, lock);
-                tier.store
-                    .while_holding(id, &lock_value, set_sent, verified)
-                    .await
+                let verified = self.verify_and_share(&miss, token, until, Some(lock.value()));
+                lock.hold(verified).await
             }
         };
         // Every path above ended with the store that drops the lock.
-        release.disarm();
+        lock.disarm();
         outcome
     }
 
@@ -222,13 +208,10 @@ impl GuardCore {
         }
     }
 
-    /// [`store_local`](GuardCore::store_local) with the shared tier's bookkeeping: a valid
-    /// verdict's revocation id → revocation key mapping goes in first, and a revocation id
-    /// another replica announced revoked (a message that came before the mapping) refuses it
-    /// after the insert. The verdict lives
-    /// `max_life` only if every revocation since `mark` was heard, else at most
-    /// [`UNHEARD_LIFETIME`]; that is checked again after the insert, since the feed may be
-    /// lost (and its flush run) in between.
+    /// [`store_local`](GuardCore::store_local) through [`SharedTier::fill`], which keeps the
+    /// shared tier's bookkeeping in the order that closes the races with revocation messages
+    /// (the revocation id's mapping, the insert for `max_life` or at most
+    /// [`UNHEARD_LIFETIME`], the announced revocations, the feed's epoch).
     fn fill_local(&self, miss: &Miss<'_>, verdict: Verdict, max_life: Duration) -> Outcome {
         let Miss {
             tier,
@@ -236,31 +219,25 @@ impl GuardCore {
             ref ids,
             mark,
         } = *miss;
-        let MissKeys { key, revocation } = keys;
         let valid = matches!(verdict, Verdict::Valid(_));
-        if valid {
-            tier.remember(ids.revocation, revocation);
+        let insert = |life| self.store_local(keys, verdict, life);
+        match tier.fill(
+            mark,
+            &ids.revocation,
+            keys.revocation,
+            valid,
+            max_life,
+            insert,
+        ) {
+            Filled::Kept(outcome) => outcome,
+            Filled::Revoked => self.learned_revoked(keys),
+            Filled::Unheard(outcome) => {
+                if let Some(cache) = &self.cache {
+                    cache.invalidate_valid(&keys.key);
+                }
+                outcome
+            }
         }
-        let heard = tier.heard_since(mark);
-        let life = if heard {
-            max_life
-        } else {
-            max_life.min(UNHEARD_LIFETIME)
-        };
-        let outcome = self.store_local(keys, verdict, life);
-        if !matches!(outcome, Outcome::Valid(_)) {
-            return outcome;
-        }
-        if tier.announced_revoked(&ids.revocation) {
-            return self.learned_revoked(keys);
-        }
-        if heard
-            && !tier.heard_since(mark)
-            && let Some(cache) = &self.cache
-        {
-            cache.invalidate_valid(&key);
-        }
-        outcome
     }
 }
 
@@ -272,12 +249,12 @@ mod tests {
 
     use super::{GuardCore, Miss, MissKeys};
     use crate::cache::Outcome;
-    use crate::shared::SharedCache;
-    use crate::token::BearerToken;
-    use crate::verify::Verdict;
     use crate::guard::BearerGuardLayer;
     use crate::principal::{Principal, VerifierKind};
+    use crate::shared::SharedCache;
+    use crate::token::BearerToken;
     use crate::verify::IntrospectionVerifier;
+    use crate::verify::Verdict;
 
     /// A guard with a shared tier on `redis` (an introspection verifier nobody calls), returned
     /// once its revocation feed is subscribed (subscribing drops every local verdict).

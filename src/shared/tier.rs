@@ -1,7 +1,8 @@
 //! [`SharedTier`]: what the guard's miss path asks of the shared store — read a token's
-//! verdict, take the cross-replica lock, store a verdict unless revoked, revoke — in terms of
-//! verdicts and principals. The Redis commands are in `redis_store.rs`, the value format in
-//! `entry.rs`.
+//! verdict, take the cross-replica lock, store a verdict unless revoked, fill the local tier in
+//! the revocation-race order, revoke — in terms of verdicts and principals. The guard talks to
+//! the shared tier through this type only. The Redis commands are in `redis_store.rs`, the
+//! value format in `entry.rs`.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -11,11 +12,11 @@ use moka::sync::Cache;
 use super::entry::{self, Entry, Rejected, SharedVerdict};
 use super::feed::{Feed, FeedMark};
 use super::keys::{SharedId, SharedKeys, TokenIds};
+use super::lock_attempt::LockAttempt;
 use super::redis_store::{DenyFound, RedisStore, Stored, Unreachable};
 use super::revocation::{self, AbortOnDrop};
-use crate::cache::RevocationKey;
+use crate::cache::{MAX_REVOCATION_TTL, Outcome, RevocationKey};
 use crate::clock::{millis, wall_ms};
-use crate::guard::MAX_REVOCATION_TTL;
 use crate::log_limit::RateLimitedLog;
 use crate::principal::{Principal, VerifierKind};
 use crate::telemetry::LookupCounters;
@@ -39,6 +40,19 @@ pub(crate) enum SharedRead {
     Unreachable,
 }
 
+/// What a [`SharedTier::fill`] came to.
+#[derive(Debug)]
+pub(crate) enum Filled {
+    /// The insert's outcome stands.
+    Kept(Outcome),
+    /// Another replica announced the token revoked (a message that came before the mapping):
+    /// the caller refuses it and drops its forms' verdicts.
+    Revoked,
+    /// The revocation feed was lost during the fill: the caller drops the valid verdict it
+    /// just inserted; the outcome still answers this request.
+    Unheard(Outcome),
+}
+
 /// Lifetimes the shared tier checks deadlines against.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Lifetimes {
@@ -49,27 +63,27 @@ pub(crate) struct Lifetimes {
 
 /// The shared tier of one guard.
 pub(crate) struct SharedTier {
-    pub(crate) store: RedisStore,
-    pub(crate) keys: Arc<SharedKeys>,
+    pub(super) store: RedisStore,
+    pub(super) keys: Arc<SharedKeys>,
     /// Revocation id → local revocation key of the tokens this process holds a valid verdict
     /// for, so a revocation message (which carries the revocation id) finds the local entries
     /// of every form (through the guard's `Forms`). Filled on the miss path, just before a
     /// valid verdict enters the local tier; an entry evicted for room drops its forms' local
     /// verdicts too, so no local verdict is ever without its mapping.
-    pub(crate) ids: Cache<SharedId, RevocationKey>,
+    pub(super) ids: Cache<SharedId, RevocationKey>,
     /// Revocation ids announced revoked by other replicas (for the revocation TTL), checked
     /// after a valid verdict enters the local tier: closes the race with a message that arrived
     /// before the mapping existed.
-    pub(crate) revoked_ids: Cache<SharedId, ()>,
+    pub(super) revoked_ids: Cache<SharedId, ()>,
     /// Whether the revocation feed is up, and since when (set by the subscriber task).
     pub(crate) feed: Arc<Feed>,
-    pub(crate) lifetimes: Lifetimes,
-    pub(crate) kind: VerifierKind,
-    pub(crate) lookups: LookupCounters,
+    pub(super) lifetimes: Lifetimes,
+    pub(super) kind: VerifierKind,
+    pub(super) lookups: LookupCounters,
     /// A random id of this process, in its revocation messages (it skips its own).
-    pub(crate) origin: [u8; 16],
-    pub(crate) logs: TierLogs,
-    pub(crate) _subscriber: AbortOnDrop,
+    pub(super) origin: [u8; 16],
+    pub(super) logs: TierLogs,
+    pub(super) _subscriber: AbortOnDrop,
 }
 
 /// The warnings anyone with write access to Redis could repeat on every request, each
@@ -95,15 +109,58 @@ impl SharedTier {
         self.keys.ids_of(token)
     }
 
+    /// The bound of one Redis call.
+    pub(crate) fn redis_timeout(&self) -> Duration {
+        self.store.timeout()
+    }
+
     /// Remembers that this process is about to hold a valid verdict for a form of the token
     /// revoked by `id`, under the local revocation key `key`.
-    pub(crate) fn remember(&self, id: SharedId, key: RevocationKey) {
+    fn remember(&self, id: SharedId, key: RevocationKey) {
         self.ids.insert(id, key);
     }
 
     /// Whether another replica announced the revocation id `id` revoked.
-    pub(crate) fn announced_revoked(&self, id: &SharedId) -> bool {
+    fn announced_revoked(&self, id: &SharedId) -> bool {
         self.revoked_ids.contains_key(id)
+    }
+
+    /// A local fill with the shared tier's bookkeeping, in the order that closes the races
+    /// with revocation messages: a valid verdict's revocation id `id` → revocation key `key`
+    /// mapping goes in first; `insert` then stores the verdict locally for the life it is
+    /// given — `max_life` only if every revocation since `mark` was heard, else at most
+    /// [`UNHEARD_LIFETIME`]; after a valid insert, a revocation id another replica announced
+    /// revoked refuses it ([`Filled::Revoked`]), and a feed lost since `mark` in the meantime
+    /// (its flush may have run before the insert) drops it ([`Filled::Unheard`]).
+    pub(crate) fn fill(
+        &self,
+        mark: FeedMark,
+        id: &SharedId,
+        key: RevocationKey,
+        valid: bool,
+        max_life: Duration,
+        insert: impl FnOnce(Duration) -> Outcome,
+    ) -> Filled {
+        if valid {
+            self.remember(*id, key);
+        }
+        let heard = self.heard_since(mark);
+        let life = if heard {
+            max_life
+        } else {
+            max_life.min(UNHEARD_LIFETIME)
+        };
+        let outcome = insert(life);
+        if !matches!(outcome, Outcome::Valid(_)) {
+            return Filled::Kept(outcome);
+        }
+        if self.announced_revoked(id) {
+            return Filled::Revoked;
+        }
+        if heard && !self.heard_since(mark) {
+            return Filled::Unheard(outcome);
+        }
+        Filled::Kept(outcome)
     }
 
     /// Whether revocation messages reach this process now.
@@ -119,6 +176,29 @@ impl SharedTier {
     /// Whether every revocation published since `mark` reached this process (see `feed.rs`).
     pub(crate) fn heard_since(&self, mark: FeedMark) -> bool {
         self.feed.heard_since(mark)
+    }
+
+    /// Tries the cross-replica lock of the token `ids`: a new random value naming the lock's
+    /// `PX` (see `lock.rs`), the release-on-drop guard armed before the `SET NX` goes out (if
+    /// this request is cancelled while that call is in flight or while it holds the lock, the
+    /// lock is dropped then and there, not left to its `PX` for the other replicas to wait
+    /// out), then the `SET NX`. `None` if the random generator fails (the caller then verifies
+    /// without the lock).
+    pub(crate) async fn lock<'a>(&'a self, ids: &'a TokenIds) -> Option<LockAttempt<'a>> {
+        let value = self.store.new_lock_value()?;
+        let release = self.store.release_on_drop(ids, &value);
+        // The lock is set when the `SET NX` reaches Redis, up to a Redis timeout before its
+        // answer: the refreshes count from here.
+        let set_sent = tokio::time::Instant::now();
+        let taken = self.store.try_lock(ids, &value).await;
+        Some(LockAttempt::new(
+            &self.store,
+            ids,
+            value,
+            set_sent,
+            release,
+            taken,
+        ))
     }
 
     /// Reads what the store holds for a token: deny markers (at its revocation id, and at a
@@ -375,8 +455,9 @@ mod tests {
         use bearer_guard_mock::process::RedisServer;
 
         use super::super::*;
+        use crate::guard::BearerGuardLayer;
         use crate::shared::SharedCache;
-        use crate::{BearerGuardLayer, IntrospectionVerifier};
+        use crate::verify::IntrospectionVerifier;
 
         /// A compact JWS: a JOSE header (`{"alg":"ES256"}`), a payload, a signature.
         const JWT: &str = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJVc2VyczoxIn0.sig";

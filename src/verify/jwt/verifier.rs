@@ -170,7 +170,11 @@ impl JwtVerifier {
     }
 
     /// `auto` mode: a remote verifier's yes for a JWT, through the claim rules.
-    pub(crate) fn admit_remote(&self, jwt: &UncheckedJwt, principal: crate::principal::Principal) -> Verdict {
+    pub(crate) fn admit_remote(
+        &self,
+        jwt: &UncheckedJwt,
+        principal: crate::principal::Principal,
+    ) -> Verdict {
         self.inner
             .rules
             .admit_remote(jwt, principal, jsonwebtoken::get_current_timestamp())
