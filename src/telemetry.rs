@@ -163,16 +163,14 @@ impl std::fmt::Display for DecisionOutcome {
     }
 }
 
-/// A verdict's label value, in the order of [`GuardMetrics::verifications`].
-pub(crate) const VERDICTS: [&str; 3] = ["valid", "invalid", "unavailable"];
-
 /// The guard's handles, registered once by [`GuardMetrics::register`].
 #[derive(Debug)]
 pub(crate) struct GuardMetrics {
     requests: [Counter; 6],
     pub(crate) local_hit: Counter,
     pub(crate) local_miss: Counter,
-    /// `valid`, `invalid`, `unavailable` ([`VERDICTS`]) for the guard's verifier.
+    /// One per verdict label (`valid`, `invalid`, `unavailable`: `Verdict::as_str`) for the
+    /// guard's verifier.
     verifications: [Counter; 3],
     pub(crate) duration: Histogram,
     pub(crate) inflight: Gauge,
@@ -182,10 +180,11 @@ pub(crate) struct GuardMetrics {
 
 impl GuardMetrics {
     /// Registers every handle of a guard around a verifier of kind `verifier` with the current
-    /// recorder. The `shared` cache tier's handles are registered by the tier itself
+    /// recorder; `verdicts` are the verdict label values (`Verdict::LABELS`), in the order of
+    /// the indexes [`verification`](Self::verification) is given. The `shared` cache tier's handles are registered by the tier itself
     /// ([`shared_handles`]), only when it is configured: a series that can only ever read 0
     /// would suggest a shared cache where there is none.
-    pub(crate) fn register(verifier: VerifierKind) -> Self {
+    pub(crate) fn register(verifier: VerifierKind, verdicts: [&'static str; 3]) -> Self {
         describe();
         let name = verifier.as_str();
         GuardMetrics {
@@ -193,7 +192,7 @@ impl GuardMetrics {
                 .map(|outcome| metrics::counter!(REQUESTS, "outcome" => outcome.as_str())),
             local_hit: metrics::counter!(CACHE_LOOKUPS, "tier" => "local", "result" => "hit"),
             local_miss: metrics::counter!(CACHE_LOOKUPS, "tier" => "local", "result" => "miss"),
-            verifications: VERDICTS.map(
+            verifications: verdicts.map(
                 |verdict| metrics::counter!(VERIFICATIONS, "verifier" => name, "verdict" => verdict),
             ),
             duration: metrics::histogram!(VERIFICATION_DURATION, "verifier" => name),
@@ -208,7 +207,7 @@ impl GuardMetrics {
         self.requests[outcome.index()].increment(1);
     }
 
-    /// Counts one verifier call with its verdict (an index into [`VERDICTS`]).
+    /// Counts one verifier call with its verdict (an index into the `verdicts` registered).
     pub(crate) fn verification(&self, verdict: usize) {
         if let Some(counter) = self.verifications.get(verdict) {
             counter.increment(1);

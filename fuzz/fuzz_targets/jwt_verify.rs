@@ -271,7 +271,7 @@ fuzz_target!(|data: &[u8]| {
     let bearer = BearerToken::new(token.as_str());
     let verdict = h.runtime.block_on(h.verifier.verify(&bearer));
     if std::env::var_os("FUZZ_VERBOSE").is_some() {
-        eprintln!("{} -> {}", &token[..token.len().min(60)], verdict.outcome());
+        eprintln!("{} -> {}", &token[..token.len().min(60)], verdict.as_str());
     }
     match verdict {
         Verdict::Valid(principal) => {

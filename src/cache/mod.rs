@@ -54,13 +54,6 @@ use self::positive::PositiveCache;
 use crate::clock::{millis, wall_ms};
 use crate::principal::Principal;
 
-/// What the caches know about a token.
-#[derive(Clone, Debug)]
-pub(crate) enum Cached {
-    Valid(Principal),
-    Invalid,
-}
-
 /// Positive and negative verdict caches. Clones share the same caches (the shared tier's
 /// background task holds one to drop entries).
 #[derive(Clone)]
@@ -106,13 +99,14 @@ impl VerdictCache {
         })
     }
 
-    /// One lookup in the positive cache, then (only on a miss) one in the negative cache.
+    /// One lookup in the positive cache, then (only on a miss) one in the negative cache:
+    /// [`Outcome::Valid`] or [`Outcome::Invalid`] (never `Unavailable`, which is not cached).
     #[inline]
-    pub(crate) fn get(&self, key: &TokenKey) -> Option<Cached> {
+    pub(crate) fn get(&self, key: &TokenKey) -> Option<Outcome> {
         if let Some(principal) = self.get_valid(key) {
-            return Some(Cached::Valid(principal));
+            return Some(Outcome::Valid(principal));
         }
-        self.is_invalid(key).then_some(Cached::Invalid)
+        self.is_invalid(key).then_some(Outcome::Invalid)
     }
 
     /// The cached valid verdict for `key`, if any: never one past its deadline,
@@ -345,8 +339,8 @@ mod tests {
         let cache = VerdictCache::new(settings()).unwrap_or_else(|_| panic!("cache"));
         let key = TokenKey::of(b"t");
         cache.insert_invalid(key);
-        assert!(matches!(cache.get(&key), Some(Cached::Invalid)));
+        assert!(matches!(cache.get(&key), Some(Outcome::Invalid)));
         cache.insert_valid(key, Principal::builder(VerifierKind::Remote).build());
-        assert!(matches!(cache.get(&key), Some(Cached::Valid(_))));
+        assert!(matches!(cache.get(&key), Some(Outcome::Valid(_))));
     }
 }

@@ -10,7 +10,7 @@ use tracing::{Instrument, Level, field};
 use super::catch_panic::{CatchPanic, Panicked};
 use super::decision::{CacheLookup, Decision, DecisionHook};
 use crate::cache::{
-    Cached, Forms, InFlight, Join, Outcome, RevocationKey, RevokedSet, TokenKey, TokenKeyer,
+    Forms, InFlight, Join, Outcome, RevocationKey, RevokedSet, TokenKey, TokenKeyer,
     VerdictCache, wait_for,
 };
 use crate::error::AuthError;
@@ -198,13 +198,7 @@ impl GuardCore {
             tokio::time::Instant::now() + self.settings.verify_timeout + self.shared_overhead();
         for _ in 0..JOIN_ATTEMPTS {
             let join = self.inflight.join(key, || {
-                self.cache
-                    .as_ref()
-                    .and_then(|cache| cache.get(&key))
-                    .map(|cached| match cached {
-                        Cached::Valid(principal) => Outcome::Valid(principal),
-                        Cached::Invalid => Outcome::Invalid,
-                    })
+                self.cache.as_ref().and_then(|cache| cache.get(&key))
             });
             match join {
                 Join::Ready(outcome) => return outcome,
@@ -374,7 +368,7 @@ impl GuardCore {
             }
         };
         let elapsed = started.elapsed();
-        span.record("outcome", verdict.outcome());
+        span.record("outcome", verdict.as_str());
         span.record("duration_us", elapsed.as_micros() as u64);
         self.metrics.verification(verdict.index());
         self.metrics.duration.record(elapsed.as_secs_f64());

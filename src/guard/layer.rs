@@ -17,7 +17,7 @@ use crate::extract::DEFAULT_MAX_TOKEN_LEN;
 use crate::rejection::DefaultRejection;
 use crate::scope::RequireScopeLayer;
 use crate::telemetry::GuardMetrics;
-use crate::verify::Verifier;
+use crate::verify::{Verdict, Verifier};
 
 /// Default number of cached valid verdicts: 100,000.
 pub const DEFAULT_CACHE_CAPACITY: u64 = 100_000;
@@ -508,7 +508,7 @@ impl<R> BearerGuardLayerBuilder<R> {
                 },
                 logs: GuardLogs::default(),
                 kind,
-                metrics: GuardMetrics::register(kind),
+                metrics: GuardMetrics::register(kind, Verdict::LABELS),
                 on_decision: self.on_decision,
                 decision_subject: self.decision_subject,
                 revoked,

@@ -135,7 +135,11 @@ impl Verdict {
         Verdict::Unavailable(cause.into())
     }
 
-    /// Index of the verdict in `telemetry::VERDICTS`.
+    /// Every verdict's name ([`as_str`](Self::as_str)), in [`index`](Self::index) order: the
+    /// `verdict` label values of `bearer_guard_verifications_total`.
+    pub(crate) const LABELS: [&'static str; 3] = ["valid", "invalid", "unavailable"];
+
+    /// Index of the verdict in [`LABELS`](Self::LABELS).
     pub(crate) fn index(&self) -> usize {
         match self {
             Verdict::Valid(_) => 0,
@@ -144,12 +148,12 @@ impl Verdict {
         }
     }
 
-    /// The verdict's name for logs: `valid`, `invalid` or `unavailable`.
-    pub fn outcome(&self) -> &'static str {
+    /// The verdict's name, in logs and metrics: `valid`, `invalid` or `unavailable`.
+    pub fn as_str(&self) -> &'static str {
         match self {
-            Verdict::Valid(_) => "valid",
-            Verdict::Invalid(_) => "invalid",
-            Verdict::Unavailable(_) => "unavailable",
+            Verdict::Valid(_) => Self::LABELS[0],
+            Verdict::Invalid(_) => Self::LABELS[1],
+            Verdict::Unavailable(_) => Self::LABELS[2],
         }
     }
 }
