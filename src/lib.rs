@@ -127,7 +127,7 @@ pub mod verify;
 pub use config::{GuardConfig, Mode};
 pub use error::{AuthError, ConfigError, RevokeError};
 pub use guard::{
-    BearerGuard, BearerGuardLayer, BearerGuardLayerBuilder, Decision, RevocationScope,
+    BearerGuard, BearerGuardLayer, BearerGuardLayerBuilder, Decision, RevocationReach,
 };
 pub use principal::{OwnerKind, Principal, ResourceOwner, Scopes, VerifierKind};
 pub use rejection::{Challenge, DefaultRejection, RejectionResponse};

@@ -99,7 +99,7 @@ async fn revoke_is_204_and_the_token_is_refused_although_the_verifier_says_valid
     // No shared cache: this process only, and the answer says so.
     assert_eq!(
         guard.revoke("user-token").await,
-        Ok(bearer_guard::RevocationScope::Local)
+        Ok(bearer_guard::RevocationReach::Local)
     );
     assert_eq!(guard.hears_revocations(), None);
     assert_eq!(

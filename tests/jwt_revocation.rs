@@ -8,7 +8,7 @@
 mod common;
 
 use axum::Router;
-use bearer_guard::{BearerGuardLayer, RevocationScope};
+use bearer_guard::{BearerGuardLayer, RevocationReach};
 use common::ecdsa_twin::ecdsa_twin;
 use common::jwt_support::{
     AUD, ISS, TestKey, claims, good_claims, guarded_by, status, verifier_for,
@@ -55,7 +55,7 @@ async fn a_revoked_ecdsa_token_is_refused_under_its_twin_that_was_cached_before(
             StatusCode::OK,
             "{alg:?}: the twin verifies (and is now cached)"
         );
-        assert_eq!(layer.revoke(&token).await, Ok(RevocationScope::Local));
+        assert_eq!(layer.revoke(&token).await, Ok(RevocationReach::Local));
         assert_eq!(
             status(&app, &token).await,
             StatusCode::UNAUTHORIZED,
@@ -82,7 +82,7 @@ async fn a_revoked_ecdsa_token_is_refused_under_a_twin_never_seen_before() {
         let (layer, app) = jwt_guard(&key);
         let token = key.sign(&good_claims());
         assert_eq!(status(&app, &token).await, StatusCode::OK, "{alg:?}");
-        assert_eq!(layer.revoke(&token).await, Ok(RevocationScope::Local));
+        assert_eq!(layer.revoke(&token).await, Ok(RevocationReach::Local));
         assert_eq!(
             status(&app, &ecdsa_twin(&token)).await,
             StatusCode::UNAUTHORIZED,
@@ -92,7 +92,7 @@ async fn a_revoked_ecdsa_token_is_refused_under_a_twin_never_seen_before() {
         let other = key.sign(&good_claims());
         assert_eq!(
             layer.revoke(&ecdsa_twin(&other)).await,
-            Ok(RevocationScope::Local)
+            Ok(RevocationReach::Local)
         );
         assert_eq!(
             status(&app, &other).await,
@@ -127,7 +127,7 @@ async fn a_token_that_is_not_a_three_segment_jws_is_revoked_by_its_bytes() {
     for (revoked, kept) in pairs {
         assert_eq!(common::status_of(&app, revoked).await, StatusCode::OK);
         assert_eq!(common::status_of(&app, kept).await, StatusCode::OK);
-        assert_eq!(layer.revoke(revoked).await, Ok(RevocationScope::Local));
+        assert_eq!(layer.revoke(revoked).await, Ok(RevocationReach::Local));
         assert_eq!(
             common::status_of(&app, revoked).await,
             StatusCode::UNAUTHORIZED
@@ -148,7 +148,7 @@ async fn a_token_that_is_not_a_three_segment_jws_is_revoked_by_its_bytes() {
         verifier.set(t, Answer::valid(&["read"]));
     }
     assert_eq!(common::status_of(&app, &sig2).await, StatusCode::OK);
-    assert_eq!(layer.revoke(&sig1).await, Ok(RevocationScope::Local));
+    assert_eq!(layer.revoke(&sig1).await, Ok(RevocationReach::Local));
     assert_eq!(
         common::status_of(&app, &sig2).await,
         StatusCode::UNAUTHORIZED
@@ -185,7 +185,7 @@ async fn opaque_tokens_with_two_dots_are_each_cached_and_revoked_alone() {
             "each token verified once, then answered from the cache"
         );
     }
-    assert_eq!(layer.revoke(&tokens[0]).await, Ok(RevocationScope::Local));
+    assert_eq!(layer.revoke(&tokens[0]).await, Ok(RevocationReach::Local));
     assert_eq!(
         common::status_of(&app, &tokens[0]).await,
         StatusCode::UNAUTHORIZED
@@ -252,7 +252,7 @@ proptest! {
             if case.other_cached {
                 assert_eq!(status(&app, other).await, StatusCode::OK, "{case:?}: the twin verifies");
             }
-            assert_eq!(layer.revoke(revoked).await, Ok(RevocationScope::Local));
+            assert_eq!(layer.revoke(revoked).await, Ok(RevocationReach::Local));
             assert_eq!(status(&app, revoked).await, StatusCode::UNAUTHORIZED, "{case:?}");
             assert_eq!(status(&app, other).await, StatusCode::UNAUTHORIZED, "{case:?}");
         });

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use bearer_guard::RevocationScope;
+use bearer_guard::RevocationReach;
 use bearer_guard::shared::SharedCache;
 use bearer_guard_mock::{Fault, MockIssuer};
 use common::redis_server::RedisServer;
@@ -57,7 +57,7 @@ async fn a_deny_key_holding_garbage_a_truncated_or_another_tokens_marker_refuses
     assert_eq!(guard.status(&other).await, StatusCode::OK);
     assert_eq!(
         guard.layer.revoke(&other).await,
-        Ok(RevocationScope::Shared)
+        Ok(RevocationReach::Shared)
     );
     let markers = redis.keys("bearer-guard:v1:d:*");
     assert_eq!(markers.len(), 1, "{markers:?}");

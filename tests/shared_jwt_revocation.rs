@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bearer_guard::RevocationScope;
+use bearer_guard::RevocationReach;
 use bearer_guard::shared::SharedCache;
 use common::ecdsa_twin::ecdsa_twin;
 use common::jwt_support::{TestKey, good_claims, verifier_for};
@@ -45,7 +45,7 @@ async fn a_jwt_revoked_on_one_replica_is_refused_under_its_twin_on_every_replica
             "{alg:?}: the twin verifies (and B caches it)"
         );
         let deny_before = redis.keys("bearer-guard:*:d:*").len();
-        assert_eq!(a.layer.revoke(&token).await, Ok(RevocationScope::Shared));
+        assert_eq!(a.layer.revoke(&token).await, Ok(RevocationReach::Shared));
         // One marker at the signing input's id (every form), one at the token's own id (what
         // replicas of releases before that keying read, during a rolling upgrade).
         assert_eq!(
@@ -117,7 +117,7 @@ async fn revoking_one_v4_local_token_leaves_the_others_admitted_on_every_replica
     }
     assert_eq!(
         a.layer.revoke(&tokens[0]).await,
-        Ok(RevocationScope::Shared)
+        Ok(RevocationReach::Shared)
     );
     assert!(
         b.refused_within(&tokens[0], Duration::from_secs(1)).await,

@@ -15,7 +15,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use bearer_guard::RevocationScope;
+use bearer_guard::RevocationReach;
 use bearer_guard::shared::SharedCache;
 use bearer_guard_mock::MockIssuer;
 use common::redis_server::RedisServer;
@@ -128,7 +128,7 @@ async fn recovery(outage: Outage) {
     assert_eq!(issuer.token_calls(&held), 1, "B shared A's verdict");
 
     relay.cut();
-    assert_eq!(a.layer.revoke(&held).await, Ok(RevocationScope::Shared));
+    assert_eq!(a.layer.revoke(&held).await, Ok(RevocationReach::Shared));
     match outage {
         Outage::Partition => {}
         Outage::Sigstop => {

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use bearer_guard::RevocationScope;
+use bearer_guard::RevocationReach;
 use bearer_guard::shared::SharedCache;
 use bearer_guard_mock::MockIssuer;
 use common::redis_server::RedisServer;
@@ -32,7 +32,7 @@ async fn a_revocation_on_one_guard_is_seen_by_the_others_within_a_second_and_las
     }
     assert_eq!(issuer.token_calls(&t), 1);
     let scope = guards[0].layer.revoke(&t).await;
-    assert_eq!(scope, Ok(RevocationScope::Shared));
+    assert_eq!(scope, Ok(RevocationReach::Shared));
     assert_eq!(guards[0].status(&t).await, StatusCode::UNAUTHORIZED);
     for g in &guards[1..] {
         assert!(
@@ -82,7 +82,7 @@ async fn a_verification_in_flight_cannot_readmit_a_revoked_token() {
         tokio::spawn(async move { common::status_of(&app, &t).await })
     };
     tokio::time::sleep(Duration::from_millis(150)).await;
-    assert_eq!(g.layer.revoke(&t).await, Ok(RevocationScope::Shared));
+    assert_eq!(g.layer.revoke(&t).await, Ok(RevocationReach::Shared));
     let status = request.await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         status,
@@ -141,7 +141,7 @@ async fn after_a_pubsub_gap_local_verdicts_are_dropped_and_new_ones_live_one_sec
     assert_eq!(listener.status(&t).await, StatusCode::OK);
     assert_eq!(issuer.token_calls(&t), 1);
     // A revocation now is not heard by the listener; the deny marker is read within ~1 s.
-    assert_eq!(revoker.layer.revoke(&t).await, Ok(RevocationScope::Shared));
+    assert_eq!(revoker.layer.revoke(&t).await, Ok(RevocationReach::Shared));
     assert!(
         listener.refused_within(&t, Duration::from_secs(2)).await,
         "a revocation missed during the gap was served past the 1 s cap"
@@ -206,7 +206,7 @@ async fn a_flood_of_invalid_tokens_does_not_hide_a_held_token_from_a_revocation(
         "still held locally"
     );
     assert_eq!(issuer.token_calls(&t), 1);
-    assert_eq!(revoker.layer.revoke(&t).await, Ok(RevocationScope::Shared));
+    assert_eq!(revoker.layer.revoke(&t).await, Ok(RevocationReach::Shared));
     assert!(
         holder.refused_within(&t, Duration::from_secs(1)).await,
         "the revocation did not reach a token held through a garbage flood"
@@ -226,7 +226,7 @@ async fn a_replica_with_a_shorter_revocation_ttl_honours_a_longer_revocation() {
         .issue_introspection_token("Users:leaked-long", "read", Duration::from_secs(172_800))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(long.status(&t).await, StatusCode::OK);
-    assert_eq!(long.layer.revoke(&t).await, Ok(RevocationScope::Shared));
+    assert_eq!(long.layer.revoke(&t).await, Ok(RevocationReach::Shared));
     let deny = redis.keys("bearer-guard:v1:d:*");
     assert_eq!(deny.len(), 1, "{deny:?}");
     assert!(

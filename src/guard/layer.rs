@@ -7,7 +7,7 @@ use tower::Layer;
 
 use super::core::{GuardCore, GuardLogs, Settings};
 use super::decision::{Decision, DecisionHook};
-use super::revoke::RevocationScope;
+use super::revoke::RevocationReach;
 use super::service::BearerGuard;
 use crate::cache::{
     CacheSettings, Forms, InFlight, MAX_REVOCATION_TTL, RevokedSet, TokenKeyer, VerdictCache,
@@ -143,10 +143,10 @@ impl<R> BearerGuardLayer<R> {
     /// cached before. Any other token is revoked by its bytes.
     ///
     /// Without a shared cache this applies to this process only
-    /// ([`RevocationScope::Local`]). With one (`shared_cache`, feature `redis`),
+    /// ([`RevocationReach::Local`]). With one (`shared_cache`, feature `redis`),
     /// a deny marker is written to Redis, the shared entry deleted and a message published:
     /// every replica sharing the Redis drops its local entry within about a second, and reads
-    /// the marker on its next miss ([`RevocationScope::Shared`]). Redis is tried even while
+    /// the marker on its next miss ([`RevocationReach::Shared`]). Redis is tried even while
     /// the shared tier's circuit breaker is open (twice within one Redis timeout), and a
     /// success closes the breaker.
     ///
@@ -154,7 +154,7 @@ impl<R> BearerGuardLayer<R> {
     /// [`RevokeError::MalformedToken`] for a token a request could not carry (nothing is
     /// revoked); [`RevokeError::SharedUnavailable`] when Redis could not be reached (revoked in
     /// this process only: try again).
-    pub async fn revoke(&self, token: &str) -> Result<RevocationScope, RevokeError> {
+    pub async fn revoke(&self, token: &str) -> Result<RevocationReach, RevokeError> {
         self.core.revoke(token).await
     }
 

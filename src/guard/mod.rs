@@ -31,5 +31,5 @@ pub use layer::{
     DEFAULT_NEGATIVE_CACHE_CAPACITY, DEFAULT_NEGATIVE_TTL, DEFAULT_POSITIVE_TTL,
     DEFAULT_REVOCATION_TTL, DEFAULT_VERIFY_TIMEOUT,
 };
-pub use revoke::RevocationScope;
+pub use revoke::RevocationReach;
 pub use service::BearerGuard;

@@ -9,11 +9,11 @@ use super::core::GuardCore;
 use crate::error::RevokeError;
 use crate::extract;
 
-/// Where a revocation took effect (the answer of
-/// [`BearerGuardLayer::revoke`](crate::BearerGuardLayer::revoke)).
+/// How far a revocation reaches: this process only, or every replica sharing the cache (the
+/// answer of [`BearerGuardLayer::revoke`](crate::BearerGuardLayer::revoke)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum RevocationScope {
+pub enum RevocationReach {
     /// In this process only: no shared cache is configured.
     Local,
     /// In this process and in the shared cache: every replica sharing it refuses the token
@@ -23,7 +23,7 @@ pub enum RevocationScope {
 
 impl GuardCore {
     /// See [`BearerGuardLayer::revoke`](crate::BearerGuardLayer::revoke).
-    pub(crate) async fn revoke(&self, token: &str) -> Result<RevocationScope, RevokeError> {
+    pub(crate) async fn revoke(&self, token: &str) -> Result<RevocationReach, RevokeError> {
         if token.is_empty() || token.len() > self.settings.max_token_len {
             return Err(RevokeError::MalformedToken);
         }
@@ -71,10 +71,10 @@ impl GuardCore {
             }
             let ttl = ttl.max(Duration::from_secs(1));
             return match tier.revoke(token, ttl).await {
-                Ok(()) => Ok(RevocationScope::Shared),
+                Ok(()) => Ok(RevocationReach::Shared),
                 Err(_) => Err(RevokeError::SharedUnavailable),
             };
         }
-        Ok(RevocationScope::Local)
+        Ok(RevocationReach::Local)
     }
 }
