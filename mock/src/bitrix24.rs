@@ -8,10 +8,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::BODY_LIMIT;
 use crate::faults::{self, Target, portal_error};
-use crate::listener::ConnInfo;
 use crate::opaque::Bitrix24Token;
+use crate::paths::BODY_LIMIT;
+use crate::socket::ConnInfo;
 use crate::state::{Endpoint, Shared};
 
 /// Most commands in one `batch` (Bitrix24's own limit is 50).

@@ -12,8 +12,8 @@ use crate::faults::Fault;
 use crate::issuer::MockIssuer;
 use crate::keys::SigningKey;
 use crate::listener;
+use crate::paths::{DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH};
 use crate::state::{Client, Config, Shared, State};
-use crate::{DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH};
 
 /// Default `aud` claim.
 const DEFAULT_AUDIENCE: &str = "bearer-guard-demo";
@@ -37,6 +37,18 @@ pub struct MockIssuerBuilder {
     port: u16,
     clients: Vec<(String, String, Option<String>)>,
     introspection_clients: Vec<(String, String)>,
+}
+
+impl MockIssuer {
+    /// See [`MockIssuerBuilder::start`].
+    pub async fn start() -> io::Result<MockIssuer> {
+        MockIssuerBuilder::default().start().await
+    }
+
+    /// Settings for a new issuer.
+    pub fn builder() -> MockIssuerBuilder {
+        MockIssuerBuilder::default()
+    }
 }
 
 impl Default for MockIssuerBuilder {

@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::listener::ConnInfo;
-use crate::state::Control;
+use crate::socket::ConnInfo;
+use crate::socket::Control;
 
 /// How an endpoint misbehaves. Set with [`MockIssuer::set_fault`](crate::MockIssuer::set_fault)
 /// (the verifytoken endpoint), [`MockIssuer::set_jwks_fault`](crate::MockIssuer::set_jwks_fault)

@@ -3,9 +3,9 @@
 //! `/Api/access_token` and 1CRM's `/api.php/auth/user/access_token`, and the RFC 6749 §4.4 form
 //! at `/oauth2/token` (client authentication Basic or in the body). Each request is recorded
 //! ([`TokenRequest`]) and meets the token fault first; then the client and the scope are
-//! checked and a token minted. The [`MockIssuer`] methods that steer them are here too.
+//! checked and a token minted. The [`MockIssuer`](crate::MockIssuer) methods that steer them are
+//! in `issuer.rs`.
 
-use std::io;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -14,33 +14,12 @@ use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use crate::answers::{invalid_client, no_store};
 use crate::credentials::decode_basic;
 use crate::faults::{self, Fault, Target};
-use crate::issuer::MockIssuer;
-use crate::listener::ConnInfo;
-use crate::server::{invalid_client, no_store};
-use crate::state::{Endpoint, MintOptions, Shared, State as IssuerState};
-use crate::{BODY_LIMIT, FORM_TOKEN_PATH, ONECRM_TOKEN_PATH, SUITECRM_TOKEN_PATH};
-
-/// The shape of the last request to a token endpoint, for tests of a client.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TokenRequest {
-    /// The request path (`/v1/getOauthToken.php`, `/Api/access_token`, …).
-    pub path: String,
-    /// The `Content-Type` header, if any.
-    pub content_type: Option<String>,
-    /// The `Accept` header, if any.
-    pub accept: Option<String>,
-    /// Client id and secret decoded from `Authorization: Basic`
-    /// (`base64(urlencode(id) ":" urlencode(secret))`), if that header was sent and decoded.
-    pub basic: Option<(String, String)>,
-    /// The body's length in bytes.
-    pub body_len: usize,
-    /// The form fields of an `application/x-www-form-urlencoded` body, in order.
-    pub form: Vec<(String, String)>,
-    /// The body parsed as JSON, when it is JSON.
-    pub json: Option<Value>,
-}
+use crate::paths::BODY_LIMIT;
+use crate::socket::ConnInfo;
+use crate::state::{Endpoint, MintOptions, Shared, State as IssuerState, TokenRequest};
 
 /// Which shape of answer a grant gets.
 #[derive(Clone, Copy)]
@@ -373,83 +352,4 @@ fn text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
         .get(name)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned)
-}
-
-/// The token endpoints.
-impl MockIssuer {
-    /// SuiteCRM's token endpoint, `<base>/Api/access_token` (client credentials in a JSON body).
-    pub fn suitecrm_token_url(&self) -> String {
-        format!("{}{SUITECRM_TOKEN_PATH}", self.base_url())
-    }
-
-    /// 1CRM's API entry point, `<base>/api.php`; its token endpoint is
-    /// [`onecrm_token_url`](Self::onecrm_token_url).
-    pub fn onecrm_api_url(&self) -> String {
-        format!("{}/api.php", self.base_url())
-    }
-
-    /// 1CRM's token endpoint for users, `<base>/api.php/auth/user/access_token` (client
-    /// credentials in a JSON body).
-    pub fn onecrm_token_url(&self) -> String {
-        format!("{}{ONECRM_TOKEN_PATH}", self.base_url())
-    }
-
-    /// The RFC 6749 form token endpoint, `<base>/oauth2/token`.
-    pub fn form_token_url(&self) -> String {
-        format!("{}{FORM_TOKEN_PATH}", self.base_url())
-    }
-
-    /// Sets the fault of the three token endpoints (crm-now's token requests, the JSON and the
-    /// form endpoint) until changed; see [`MockIssuer::set_fault`]. A client that is refused
-    /// (`invalid_client`) under [`Fault::None`] gets the fault's answer instead.
-    ///
-    /// # Errors
-    ///
-    /// As for [`MockIssuer::set_fault`].
-    pub async fn set_token_fault(&self, fault: Fault) -> io::Result<()> {
-        {
-            let mut state = self.shared.lock();
-            state.token_fault = fault;
-            state.token_fault_left = None;
-        }
-        crate::listener::reconcile(&self.shared).await
-    }
-
-    /// Makes the next `requests` token requests (any of the three endpoints) get `fault`;
-    /// after them the endpoints behave again. `requests == 0` clears the fault.
-    ///
-    /// # Errors
-    ///
-    /// [`io::ErrorKind::InvalidInput`] for [`Fault::Down`], which closes the port and so
-    /// cannot count requests (use [`MockIssuer::set_token_fault`]); otherwise as for
-    /// [`MockIssuer::set_fault`] (a `Down` set before is replaced, so the port opens again).
-    pub async fn set_token_fault_for_next(&self, fault: Fault, requests: u64) -> io::Result<()> {
-        if fault == Fault::Down {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "Fault::Down cannot be limited to a number of requests",
-            ));
-        }
-        {
-            let mut state = self.shared.lock();
-            if requests == 0 {
-                state.token_fault = Fault::None;
-                state.token_fault_left = None;
-            } else {
-                state.token_fault = fault;
-                state.token_fault_left = Some(requests);
-            }
-        }
-        crate::listener::reconcile(&self.shared).await
-    }
-
-    /// The token endpoints' current fault.
-    pub fn token_fault(&self) -> Fault {
-        self.shared.lock().token_fault
-    }
-
-    /// The shape of the last request any token endpoint received.
-    pub fn last_token_request(&self) -> Option<TokenRequest> {
-        self.shared.lock().last_token_request.clone()
-    }
 }

@@ -7,12 +7,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 
-use crate::BODY_LIMIT;
+use crate::answers::{invalid_client, no_store};
 use crate::credentials::decode_basic;
 use crate::faults::{self, Target};
-use crate::listener::ConnInfo;
 use crate::opaque::IntrospectionRequest;
-use crate::server::{invalid_client, no_store};
+use crate::paths::BODY_LIMIT;
+use crate::socket::ConnInfo;
 use crate::state::{Endpoint, Shared};
 
 /// Records the request, checks the client, applies the fault, answers `active`.

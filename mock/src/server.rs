@@ -11,13 +11,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+use crate::answers::{error, no_store};
 use crate::faults::{self, Target};
-use crate::listener::ConnInfo;
-use crate::state::{Endpoint, Shared};
-use crate::{
+use crate::paths::{
     BITRIX24_PATH, BODY_LIMIT, DISCOVERY_PATH, FORM_TOKEN_PATH, INTROSPECTION_PATH, JWKS_PATH,
     ONECRM_TOKEN_PATH, SUITECRM_TOKEN_PATH, TOKEN_PATH,
 };
+use crate::socket::ConnInfo;
+use crate::state::{Endpoint, Shared};
 
 /// Most multipart fields read while looking for `verifytoken`.
 const MAX_FORM_FIELDS: usize = 32;
@@ -155,32 +156,4 @@ async fn form_field(parts: &Parts, body: Bytes, name: &str) -> Result<Option<Str
         }
         _ => Ok(None),
     }
-}
-
-/// `401 {"error": "invalid_client"}` with a Basic challenge (RFC 6749 section 5.2).
-pub(crate) fn invalid_client() -> Response {
-    let mut response = (
-        StatusCode::UNAUTHORIZED,
-        axum::Json(json!({"error": "invalid_client"})),
-    )
-        .into_response();
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"crm-now mock\""),
-    );
-    no_store(response)
-}
-
-/// A JSON error answer.
-fn error(status: StatusCode, code: &str, description: &str) -> Response {
-    let body = json!({"error": code, "error_description": description});
-    no_store((status, axum::Json(body)).into_response())
-}
-
-/// Adds `Cache-Control: no-store` (token answers must not be cached, RFC 6749 section 5.1).
-pub(crate) fn no_store(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }

@@ -15,7 +15,8 @@ use tokio::sync::watch;
 
 use crate::faults::Fault;
 use crate::keys::{MockError, SigningKey, random_id};
-use crate::listener::ServerSlot;
+use crate::opaque::OpaqueState;
+use crate::socket::{Control, ServerSlot};
 
 /// An endpoint of the mock issuer, for [`MockIssuer::calls`](crate::MockIssuer::calls).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -121,6 +122,26 @@ impl MintOptions {
     }
 }
 
+/// The shape of the last request to a token endpoint, for tests of a client.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenRequest {
+    /// The request path (`/v1/getOauthToken.php`, `/Api/access_token`, …).
+    pub path: String,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// The `Accept` header, if any.
+    pub accept: Option<String>,
+    /// Client id and secret decoded from `Authorization: Basic`
+    /// (`base64(urlencode(id) ":" urlencode(secret))`), if that header was sent and decoded.
+    pub basic: Option<(String, String)>,
+    /// The body's length in bytes.
+    pub body_len: usize,
+    /// The form fields of an `application/x-www-form-urlencoded` body, in order.
+    pub form: Vec<(String, String)>,
+    /// The body parsed as JSON, when it is JSON.
+    pub json: Option<Value>,
+}
+
 /// Settings fixed at start.
 pub(crate) struct Config {
     pub(crate) addr: SocketAddr,
@@ -158,21 +179,11 @@ pub(crate) struct State {
     pub(crate) token_fault: Fault,
     pub(crate) token_fault_left: Option<u64>,
     /// The shape of the last token request (any of the three token endpoints).
-    pub(crate) last_token_request: Option<crate::grants::TokenRequest>,
+    pub(crate) last_token_request: Option<TokenRequest>,
     /// The token sources for opaque tokens (introspection, Bitrix24).
-    pub(crate) opaque: crate::opaque::OpaqueState,
+    pub(crate) opaque: OpaqueState,
 }
 
-/// Signals for the serving tasks, sent through [`Shared::control`].
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Control {
-    /// The issuer is shutting down: stop serving, end slow answers early.
-    pub(crate) closing: bool,
-    /// Every listener generation up to and including this one must stop.
-    pub(crate) stopped_up_to: u64,
-}
-
-/// Everything the issuer handle and the request handlers share.
 pub(crate) struct Shared {
     pub(crate) config: Config,
     state: Mutex<State>,
