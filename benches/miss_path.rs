@@ -40,7 +40,7 @@ const SUMMARY_ROUNDS: usize = 30;
 
 /// A router guarded by a fresh guard around `verifier` (a fresh, empty cache).
 fn guarded(verifier: &Arc<dyn Verifier>) -> Router {
-    let layer = BearerGuardLayer::builder_shared(Arc::clone(verifier))
+    let layer = BearerGuardLayer::builder(Arc::clone(verifier))
         .positive_ttl(Duration::from_secs(3600))
         .build()
         .expect("guard");

@@ -17,7 +17,7 @@
 //! let with_local_jwts = bearer_guard::presets::crm_now()
 //!     .jwks_url("https://issuer.example/jwks.json")
 //!     .build()?;
-//! let guard = bearer_guard::BearerGuardLayer::builder_shared(with_local_jwts).build()?;
+//! let guard = bearer_guard::BearerGuardLayer::builder(with_local_jwts).build()?;
 //! # drop((remote_only, guard));
 //! # Ok(()) }
 //! ```

@@ -192,7 +192,7 @@ async fn crm_now_preset_with_a_jwks_checks_the_issuers_jwts_locally() {
         .jwks_url(issuer.jwks_url())
         .build()
         .unwrap_or_else(|e| panic!("preset: {e}"));
-    let guarded = app(bearer_guard::BearerGuardLayer::builder_shared(verifier)
+    let guarded = app(bearer_guard::BearerGuardLayer::builder(verifier)
         .build()
         .unwrap_or_else(|e| panic!("layer: {e}")));
     let response = send(

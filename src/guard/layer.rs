@@ -70,14 +70,12 @@ impl BearerGuardLayer {
         }
     }
 
-    /// Starts a builder around `verifier`.
+    /// Starts a builder around `verifier`: any [`Verifier`], including an `Arc<dyn Verifier>`
+    /// (or any `Arc<V>`) that other code holds too, such as the one
+    /// [`GuardConfig::verifier`](crate::GuardConfig::verifier) or a
+    /// [preset](crate::presets) builds.
     pub fn builder(verifier: impl Verifier) -> BearerGuardLayerBuilder {
         BearerGuardLayerBuilder::new(Arc::new(verifier))
-    }
-
-    /// Starts a builder around a shared verifier.
-    pub fn builder_shared(verifier: Arc<dyn Verifier>) -> BearerGuardLayerBuilder {
-        BearerGuardLayerBuilder::new(verifier)
     }
 }
 
