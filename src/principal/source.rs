@@ -14,19 +14,24 @@ pub enum VerifierKind {
     Introspection,
     /// A Bitrix24 portal accepted the token (`app.info`).
     Bitrix24,
+    /// The [`AutoVerifier`](crate::verify::AutoVerifier)'s kind (JWTs checked locally, other
+    /// tokens remotely): a verifier's name in metrics only, since each principal it accepts
+    /// carries [`Jwt`](Self::Jwt) or [`Remote`](Self::Remote).
+    Auto,
     /// A verifier of the user's own, under a name of its choosing.
     Custom(&'static str),
 }
 
 impl VerifierKind {
-    /// The name used in logs and in the demo's `/whoami`: `remote`, `jwt`, `introspection`,
-    /// `bitrix24`, or the custom name.
+    /// The name used in logs, metrics labels and the demo's `/whoami`: `remote`, `jwt`,
+    /// `introspection`, `bitrix24`, `auto`, or the custom name.
     pub fn as_str(&self) -> &'static str {
         match self {
             VerifierKind::Remote => "remote",
             VerifierKind::Jwt => "jwt",
             VerifierKind::Introspection => "introspection",
             VerifierKind::Bitrix24 => "bitrix24",
+            VerifierKind::Auto => "auto",
             VerifierKind::Custom(name) => name,
         }
     }

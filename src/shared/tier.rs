@@ -402,7 +402,7 @@ impl SharedTier {
 /// another kind of verifier is treated as a miss.
 fn source_fits(local: VerifierKind, source: VerifierKind) -> bool {
     match local {
-        VerifierKind::Custom("auto") => matches!(source, VerifierKind::Jwt | VerifierKind::Remote),
+        VerifierKind::Auto => matches!(source, VerifierKind::Jwt | VerifierKind::Remote),
         local => source == local,
     }
 }
@@ -435,15 +435,15 @@ mod tests {
 
     #[test]
     fn only_a_principal_of_this_guards_verifier_kind_is_taken() {
-        use VerifierKind::{Bitrix24, Custom, Introspection, Jwt, Remote};
+        use VerifierKind::{Auto, Bitrix24, Custom, Introspection, Jwt, Remote};
         assert!(source_fits(Introspection, Introspection));
         assert!(!source_fits(Introspection, Jwt));
         assert!(!source_fits(Remote, Jwt));
         assert!(!source_fits(Jwt, Remote));
         assert!(!source_fits(Bitrix24, Remote));
-        assert!(source_fits(Custom("auto"), Jwt));
-        assert!(source_fits(Custom("auto"), Remote));
-        assert!(!source_fits(Custom("auto"), Introspection));
+        assert!(source_fits(Auto, Jwt));
+        assert!(source_fits(Auto, Remote));
+        assert!(!source_fits(Auto, Introspection));
         assert!(source_fits(Custom("mine"), Custom("mine")));
         assert!(!source_fits(Custom("mine"), Remote));
     }

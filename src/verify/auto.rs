@@ -114,7 +114,7 @@ impl Verifier for AutoVerifier {
     /// `auto`, whichever side decided: the label is fixed when the guard is built. (A valid
     /// token's [`Principal::source`](crate::Principal::source) says which side it was.)
     fn kind(&self) -> crate::principal::VerifierKind {
-        crate::principal::VerifierKind::Custom("auto")
+        crate::principal::VerifierKind::Auto
     }
 
     /// Both sides are ready: the local keys have loaded and the remote verifier is ready.
