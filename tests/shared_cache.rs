@@ -222,7 +222,7 @@ async fn guards_with_the_same_secret_but_another_scope_share_nothing() {
     let guard = |scope: &str| {
         shared_guard_with(
             &issuer,
-            SharedCache::new(redis.url(), SECRET).scope(scope),
+            SharedCache::new(redis.url(), SECRET).partition(scope),
             |b| b,
         )
     };

@@ -4,14 +4,14 @@
 use super::GuardConfig;
 use super::rename::rename;
 #[cfg(feature = "redis")]
-use super::shared_scope;
+use super::shared_partition;
 use crate::error::ConfigError;
 use crate::guard::BearerGuardLayer;
 
 impl GuardConfig {
     /// Builds the guard layer: the verifier plus the cache TTLs, realm and revocation TTL,
     /// and the shared cache when `GUARD_REDIS_URL` is set (then inside a tokio runtime). The
-    /// shared cache's scope (`SharedCache::scope`, feature `redis`) is a fingerprint of the
+    /// shared cache's partition (`SharedCache::partition`, feature `redis`) is a fingerprint of the
     /// settings that decide validity (mode, verify / JWKS / introspection URLs and client id,
     /// public key, issuers, audiences, Bitrix24 portal and app code, `GUARD_REQUIRE_AT_JWT`):
     /// only replicas with equal settings share verdicts.
@@ -20,7 +20,7 @@ impl GuardConfig {
     /// As [`GuardConfig::verifier`], and for a realm a header cannot carry (`GUARD_REALM`),
     /// or a shared cache that cannot be set up (named by its variable).
     pub fn layer(&self) -> Result<BearerGuardLayer, ConfigError> {
-        let builder = BearerGuardLayer::builder_shared(self.verifier()?)
+        let builder = BearerGuardLayer::builder(self.verifier()?)
             .positive_ttl(self.cache_ttl)
             .negative_ttl(self.negative_ttl)
             .revocation_ttl(self.revocation_ttl)
@@ -33,7 +33,7 @@ impl GuardConfig {
                 // the password for reconnecting); the secret itself is not kept after that.
                 crate::shared::SharedCache::new(url.expose_secret(), secret.expose_secret())
                     .timeout(self.redis_timeout)
-                    .scope(shared_scope::verifier_scope(self)),
+                    .partition(shared_partition::verifier_partition(self)),
             ),
             _ => builder,
         };
@@ -45,7 +45,7 @@ impl GuardConfig {
                     "revocation_ttl" => "GUARD_REVOCATION_TTL_SECS",
                     "cache_secret" => "GUARD_CACHE_SECRET",
                     "redis_timeout" => "GUARD_REDIS_TIMEOUT_MS",
-                    "redis_url" | "key_prefix" | "shared_scope" => "GUARD_REDIS_URL",
+                    "redis_url" | "key_prefix" | "shared_partition" => "GUARD_REDIS_URL",
                     _ => "GUARD_REALM",
                 },
                 _ => "GUARD_REALM",

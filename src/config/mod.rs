@@ -44,7 +44,7 @@
 //! | `replicas.rs` | reading the replica variables: Redis, cache secret, revocation, admin listener |
 //! | `verifier.rs` | building the verifier the mode calls for: [`GuardConfig::verifier`] |
 //! | `layer.rs` | building the guard layer and its shared tier: [`GuardConfig::layer`] |
-//! | `shared_scope.rs` | the shared tier's scope: a fingerprint of the settings that decide validity |
+//! | `shared_partition.rs` | the shared tier's partition: a fingerprint of the settings that decide validity |
 //! | `admin.rs` | the admin routes: [`GuardConfig::admin_router`] |
 //! | `rename.rs` | a builder's [`ConfigError`] put under its variable's name |
 
@@ -56,7 +56,7 @@ mod mode;
 mod rename;
 mod replicas;
 #[cfg(feature = "redis")]
-mod shared_scope;
+mod shared_partition;
 mod verifier;
 
 pub use guard_config::GuardConfig;

@@ -10,8 +10,8 @@ use tracing::{Instrument, Level, field};
 use super::catch_panic::{CatchPanic, Panicked};
 use super::decision::{CacheLookup, Decision, DecisionHook};
 use crate::cache::{
-    Forms, InFlight, Join, Outcome, RevocationKey, RevokedSet, TokenKey, TokenKeyer,
-    VerdictCache, wait_for,
+    Forms, InFlight, Join, Outcome, RevocationKey, RevokedSet, TokenKey, TokenKeyer, VerdictCache,
+    wait_for,
 };
 use crate::error::AuthError;
 use crate::extract;

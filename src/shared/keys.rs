@@ -3,7 +3,7 @@
 //!
 //! From `GUARD_CACHE_SECRET` (at least 32 bytes) HKDF-SHA-256 (aws-lc-rs) derives four
 //! independent HMAC-SHA-256 keys, one per job (`info` = `id`, `revocation`, `entry`, `message`, each followed
-//! by the length and bytes of the guard's *scope*: a string naming the verifier settings, so
+//! by the length and bytes of the guard's *partition*: a string naming the verifier settings, so
 //! guards with the same secret but different verifiers derive unrelated keys and share
 //! nothing):
 //!
@@ -103,11 +103,11 @@ impl std::fmt::Debug for SharedKeys {
 const SALT: &[u8] = b"bearer-guard shared cache v1";
 
 impl SharedKeys {
-    /// Derives the keys from `secret` and `scope` (see the [module docs](self)).
+    /// Derives the keys from `secret` and `partition` (see the [module docs](self)).
     ///
     /// # Errors
     /// [`ConfigError::Invalid`] naming `cache_secret` when the secret is shorter than 32 bytes.
-    pub(crate) fn derive(secret: &[u8], scope: &[u8]) -> Result<Self, ConfigError> {
+    pub(crate) fn derive(secret: &[u8], partition: &[u8]) -> Result<Self, ConfigError> {
         if secret.len() < MIN_SECRET_LEN {
             return Err(ConfigError::invalid(
                 "cache_secret",
@@ -115,9 +115,9 @@ impl SharedKeys {
             ));
         }
         let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, SALT).extract(secret);
-        let scope_len = (scope.len() as u64).to_be_bytes();
+        let partition_len = (partition.len() as u64).to_be_bytes();
         let derive = |info: &'static [u8]| -> Result<hmac::Key, ConfigError> {
-            let infos = [info, &scope_len[..], scope];
+            let infos = [info, &partition_len[..], partition];
             prk.expand(&infos, hmac::HMAC_SHA256)
                 .map(hmac::Key::from)
                 .map_err(|_| ConfigError::invalid("cache_secret", "key derivation failed"))
@@ -296,10 +296,10 @@ mod tests {
     }
 
     #[test]
-    fn another_scope_gives_other_ids_and_tags() {
-        let a = SharedKeys::derive(&[1; 32], b"scope-a").unwrap_or_else(|e| panic!("{e}"));
-        let b = SharedKeys::derive(&[1; 32], b"scope-b").unwrap_or_else(|e| panic!("{e}"));
-        let a2 = SharedKeys::derive(&[1; 32], b"scope-a").unwrap_or_else(|e| panic!("{e}"));
+    fn another_partition_gives_other_ids_and_tags() {
+        let a = SharedKeys::derive(&[1; 32], b"partition-a").unwrap_or_else(|e| panic!("{e}"));
+        let b = SharedKeys::derive(&[1; 32], b"partition-b").unwrap_or_else(|e| panic!("{e}"));
+        let a2 = SharedKeys::derive(&[1; 32], b"partition-a").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(a.id_of("token"), a2.id_of("token"));
         assert_ne!(a.id_of("token"), b.id_of("token"));
         let tag = a.entry_tag("k", b"v");

@@ -68,8 +68,9 @@ pub const DEFAULT_KEY_PREFIX: &str = "bearer-guard:";
 /// Where and how verdicts are shared: a Redis URL, the cache secret, the Redis timeout.
 ///
 /// Given to [`BearerGuardLayerBuilder::shared_cache`](crate::BearerGuardLayerBuilder::shared_cache).
-/// Every replica that should share verdicts uses the same URL, secret, [scope](Self::scope)
-/// and key prefix: guards share verdicts only when their secret AND scope are equal. The
+/// Every replica that should share verdicts uses the same URL, secret,
+/// [partition](Self::partition) and key prefix: guards share verdicts only when their secret
+/// AND partition are equal. The
 /// secret never leaves the process (the guard keeps only keys derived from it), `Debug` shows
 /// neither it nor the URL's password, and both are wiped from memory when this is dropped.
 #[derive(Clone)]
@@ -79,7 +80,7 @@ pub struct SharedCache {
     secret: SecretSlice<u8>,
     timeout: Duration,
     key_prefix: String,
-    scope: String,
+    partition: String,
 }
 
 impl std::fmt::Debug for SharedCache {
@@ -89,7 +90,7 @@ impl std::fmt::Debug for SharedCache {
             .field("secret", &"..")
             .field("timeout", &self.timeout)
             .field("key_prefix", &self.key_prefix)
-            .field("scope", &self.scope)
+            .field("partition", &self.partition)
             .finish()
     }
 }
@@ -104,18 +105,18 @@ impl SharedCache {
             secret: SecretSlice::from(secret.as_ref().to_vec()),
             timeout: DEFAULT_REDIS_TIMEOUT,
             key_prefix: DEFAULT_KEY_PREFIX.to_owned(),
-            scope: String::new(),
+            partition: String::new(),
         }
     }
 
     /// What decides a verdict here — typically the verifier's settings (mode, URLs, issuer,
     /// audience, …) — folded into the key derivation: guards share verdicts only when their
-    /// secret AND scope are equal. Give guards whose verifiers could judge one token
-    /// differently different scopes, or they accept each other's verdicts.
+    /// secret AND partition are equal. Give guards whose verifiers could judge one token
+    /// differently different partitions, or they accept each other's verdicts.
     /// [`GuardConfig::layer`](crate::config::GuardConfig::layer) sets it from the verifier
     /// settings. Default: empty; at most 1,024 bytes. Not secret.
-    pub fn scope(mut self, scope: impl Into<String>) -> Self {
-        self.scope = scope.into();
+    pub fn partition(mut self, partition: impl Into<String>) -> Self {
+        self.partition = partition.into();
         self
     }
 

@@ -15,8 +15,8 @@ use crate::error::ConfigError;
 use crate::principal::VerifierKind;
 use crate::telemetry;
 
-/// Longest [`SharedCache::scope`] accepted, in bytes.
-const MAX_SCOPE_LEN: usize = 1024;
+/// Longest [`SharedCache::partition`] accepted, in bytes.
+const MAX_PARTITION_LEN: usize = 1024;
 
 impl SharedTier {
     /// Checks the settings and starts the tier: the connection manager (connecting lazily,
@@ -27,15 +27,15 @@ impl SharedTier {
         settings: &SharedCache,
         parts: TierParts,
     ) -> Result<SharedTier, ConfigError> {
-        if settings.scope.len() > MAX_SCOPE_LEN {
+        if settings.partition.len() > MAX_PARTITION_LEN {
             return Err(ConfigError::invalid(
-                "shared_scope",
+                "shared_partition",
                 "must be at most 1024 bytes",
             ));
         }
         let keys = Arc::new(keys::SharedKeys::derive(
             settings.secret.expose_secret(),
-            settings.scope.as_bytes(),
+            settings.partition.as_bytes(),
         )?);
         if settings.timeout.is_zero() || settings.timeout > MAX_REDIS_TIMEOUT {
             return Err(ConfigError::invalid(

@@ -1,6 +1,6 @@
-//! The shared-cache scope of a [`GuardConfig`]: a fingerprint of the settings that decide
+//! The shared-cache partition of a [`GuardConfig`]: a fingerprint of the settings that decide
 //! whether a token is valid, so replicas share verdicts only with replicas that would judge
-//! tokens the same way (see [`SharedCache::scope`](crate::shared::SharedCache::scope)).
+//! tokens the same way (see [`SharedCache::partition`](crate::shared::SharedCache::partition)).
 
 use aws_lc_rs::digest;
 
@@ -10,7 +10,7 @@ use super::GuardConfig;
 /// introspection client id, the public key (its file's content, or its path when unreadable),
 /// issuers, audiences, Bitrix24 portal and app code, and `GUARD_REQUIRE_AT_JWT`, each
 /// length-prefixed. No secret goes in (the introspection client secret is left out).
-pub(super) fn verifier_scope(config: &GuardConfig) -> String {
+pub(super) fn verifier_partition(config: &GuardConfig) -> String {
     let mut context = digest::Context::new(&digest::SHA256);
     let mut field = |label: &str, value: Option<&[u8]>| {
         context.update(&(label.len() as u64).to_be_bytes());
@@ -85,11 +85,11 @@ mod tests {
     const JWKS: (&str, &str) = ("GUARD_JWKS_URL", "https://issuer.example/jwks.json");
 
     #[test]
-    fn equal_settings_equal_scope_and_each_deciding_setting_changes_it() {
-        let base = verifier_scope(&config(&[JWKS, ("GUARD_AUDIENCE", "api-a")]));
+    fn equal_settings_equal_partition_and_each_deciding_setting_changes_it() {
+        let base = verifier_partition(&config(&[JWKS, ("GUARD_AUDIENCE", "api-a")]));
         assert_eq!(
             base,
-            verifier_scope(&config(&[JWKS, ("GUARD_AUDIENCE", "api-a")]))
+            verifier_partition(&config(&[JWKS, ("GUARD_AUDIENCE", "api-a")]))
         );
         assert!(base.starts_with("v1:") && base.len() == 3 + 64, "{base}");
         let others = [
@@ -111,7 +111,7 @@ mod tests {
             ]),
         ];
         for other in &others {
-            assert_ne!(base, verifier_scope(other), "{other:?}");
+            assert_ne!(base, verifier_partition(other), "{other:?}");
         }
     }
 }
