@@ -16,15 +16,15 @@ use super::redis_store::{RedisStore, Unreachable};
 /// lock if it is still ours (a compare-and-delete on the random value: harmless when the
 /// `SET NX` never happened).
 pub(crate) struct LockAttempt<'a> {
-    store: &'a RedisStore,
-    ids: &'a TokenIds,
+    pub(super) store: &'a RedisStore,
+    pub(super) ids: &'a TokenIds,
     /// The lock's random value (see `lock.rs`): what the store that drops it compares.
-    value: String,
+    pub(super) value: String,
     /// Just before the `SET NX` was sent: the refreshes count from here.
-    set_sent: Instant,
-    release: LockRelease,
+    pub(super) set_sent: Instant,
+    pub(super) release: LockRelease,
     /// What the `SET NX` answered: `Ok(true)` taken, `Ok(false)` another replica holds it.
-    taken: Result<bool, Unreachable>,
+    pub(super) taken: Result<bool, Unreachable>,
 }
 
 impl std::fmt::Debug for LockAttempt<'_> {
@@ -36,25 +36,7 @@ impl std::fmt::Debug for LockAttempt<'_> {
     }
 }
 
-impl<'a> LockAttempt<'a> {
-    pub(super) fn new(
-        store: &'a RedisStore,
-        ids: &'a TokenIds,
-        value: String,
-        set_sent: Instant,
-        release: LockRelease,
-        taken: Result<bool, Unreachable>,
-    ) -> Self {
-        LockAttempt {
-            store,
-            ids,
-            value,
-            set_sent,
-            release,
-            taken,
-        }
-    }
-
+impl LockAttempt<'_> {
     /// What the `SET NX` answered: `Ok(true)` this request holds the lock, `Ok(false)` another
     /// replica does; `Err` the answer was lost (the `SET` may have gone through).
     pub(crate) fn taken(&self) -> Result<bool, Unreachable> {

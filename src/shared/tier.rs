@@ -191,14 +191,14 @@ impl SharedTier {
         // answer: the refreshes count from here.
         let set_sent = tokio::time::Instant::now();
         let taken = self.store.try_lock(ids, &value).await;
-        Some(LockAttempt::new(
-            &self.store,
+        Some(LockAttempt {
+            store: &self.store,
             ids,
             value,
             set_sent,
             release,
             taken,
-        ))
+        })
     }
 
     /// Reads what the store holds for a token: deny markers (at its revocation id, and at a
