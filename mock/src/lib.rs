@@ -99,6 +99,23 @@
 //! #     my_service_copes_with_the_issuer().await
 //! # }
 //! ```
+//!
+//! | file | job |
+//! |---|---|
+//! | `lib.rs` | the crate's docs and re-exports |
+//! | `issuer.rs` | the public handle `MockIssuer`: addresses, tokens, counters, faults |
+//! | `builder.rs` | `MockIssuerBuilder`: the issuer's settings and its start |
+//! | `state.rs` | the issuer's shared state: configuration, keys, clients, revocations, faults, counters |
+//! | `server.rs` | the HTTP routes: crm-now's token and `verifytoken` endpoints, JWKS, discovery |
+//! | `listener.rs` | the listening socket: start, stop (`Fault::Down`), rebinding the same port, per-connection kill switches |
+//! | `credentials.rs` | decoding crm-now's Basic `urlencode(id):urlencode(secret)` |
+//! | `faults.rs` | the fault modes and the answers they produce |
+//! | `keys.rs` | RSA signing keys: generation, JWK and PEM export, JWT signing |
+//! | `introspection.rs` | the mock's RFC 7662 endpoint: client check, recorded request shape, `active` answers |
+//! | `bitrix24.rs` | the mock's Bitrix24 portal: `app.info`, `profile`, `scope`, `batch`, token errors |
+//! | `grants.rs` | the mock's token endpoints (crm-now token requests, SuiteCRM/1CRM JSON, RFC 6749 form): client and scope checks, the recorded request, the token fault (bounded or not) |
+//! | `opaque.rs` | the mock's opaque-token state (tokens, faults, per-token counters, request URIs) and the `MockIssuer` methods steering it |
+//! | `process/` | real server processes for tests and benches |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
