@@ -5,18 +5,29 @@ Walks every public item reachable from the crate root (modules, re-exports, func
 and outputs, pub struct fields, enum variants, trait items, inherent and trait impls with their
 associated types, generic parameters, bounds and where clauses, type aliases, constants) and
 prints each type, trait or re-export from a crate outside the allowed set, with the path of the
-item that names it. Exits 1 when it finds any, 2 when the JSON cannot be read.
+item that names it. Exits 1 when it finds any, 2 when the JSON cannot be made or read.
 
-    RUSTC_BOOTSTRAP=1 cargo rustdoc --locked -p bearer-guard --all-features --lib -- \
+    python3 scripts/check_public_types.py            # builds the JSON, then checks it
+    python3 scripts/check_public_types.py FILE.json  # checks a JSON file made before
+
+Without a file it runs, in the workspace's target directory,
+
+    cargo rustdoc --locked -p bearer-guard --all-features --lib -- \
         -Z unstable-options --output-format json
-    python3 scripts/check_public_types.py target/doc/bearer_guard.json
 
-Standard library only; reads the format of the stable toolchain's rustdoc (checked on 1.95:
-FORMAT_VERSION below); another format version is refused rather than misread.
+with RUSTC_BOOTSTRAP=1 set for rustdoc alone (a wrapper named by RUSTDOC), so that the stable
+toolchain writes JSON. Not for cargo: build scripts that watch RUSTC_BOOTSTRAP (proc-macro2's)
+would run again, and the next build without it would rebuild nearly every dependency.
+
+Standard library only; reads the stable toolchain's format (57 on 1.95, FORMAT_VERSIONS below);
+another format version is refused rather than misread.
 """
 
 import json
+import os
+import subprocess
 import sys
+import tempfile
 
 # The rustdoc JSON format versions this script knows how to read.
 FORMAT_VERSIONS = range(45, 60)
@@ -297,15 +308,39 @@ class Walker:
                 self.item(child, where, public_by_default=trait is not None)
 
 
+def build_json():
+    """Runs rustdoc's JSON output for the library; returns the file's path."""
+    metadata = subprocess.run(
+        ["cargo", "metadata", "--locked", "--format-version", "1", "--no-deps"],
+        check=True, capture_output=True, text=True)
+    target = json.loads(metadata.stdout)["target_directory"]
+    rustdoc = os.environ.get("RUSTDOC", "rustdoc")
+    with tempfile.TemporaryDirectory() as scratch:
+        wrapper = os.path.join(scratch, "rustdoc")
+        with open(wrapper, "w", encoding="utf-8") as f:
+            f.write(f'#!/bin/sh\nRUSTC_BOOTSTRAP=1 exec "{rustdoc}" "$@"\n')
+        os.chmod(wrapper, 0o755)
+        subprocess.run(
+            ["cargo", "rustdoc", "--locked", "-p", "bearer-guard", "--all-features", "--lib",
+             "--", "-Z", "unstable-options", "--output-format", "json"],
+            check=True, env={**os.environ, "RUSTDOC": wrapper})
+    return os.path.join(target, "doc", "bearer_guard.json")
+
+
 def main(argv):
-    if len(argv) != 2:
+    if len(argv) > 2 or (len(argv) == 2 and argv[1].startswith("-")):
         print(__doc__, file=sys.stderr)
         return 2
     try:
-        with open(argv[1], encoding="utf-8") as f:
+        path = argv[1] if len(argv) == 2 else build_json()
+    except (OSError, subprocess.CalledProcessError, ValueError, KeyError) as e:
+        print(f"cannot make rustdoc's JSON: {e}", file=sys.stderr)
+        return 2
+    try:
+        with open(path, encoding="utf-8") as f:
             doc = json.load(f)
     except (OSError, ValueError) as e:
-        print(f"cannot read {argv[1]}: {e}", file=sys.stderr)
+        print(f"cannot read {path}: {e}", file=sys.stderr)
         return 2
     version = doc.get("format_version")
     if version not in FORMAT_VERSIONS:
