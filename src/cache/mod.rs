@@ -219,7 +219,7 @@ fn lifetime(principal: &Principal, positive_ttl: Duration, now: SystemTime) -> D
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::VerifierKind;
+    use crate::principal::VerifierKind;
 
     fn settings() -> CacheSettings {
         CacheSettings {
