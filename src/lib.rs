@@ -122,6 +122,7 @@
 //! | `scope/` | the scope middleware |
 //! | `shared/` | the shared verdict cache on Redis (feature `redis`) |
 //! | `verify/` | the `Verifier` trait and every verifier |
+#![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod admin;

@@ -414,8 +414,10 @@ mod tests {
 
         // Values only the builders check, set in code after reading the environment.
         let week = Duration::from_secs(8 * 24 * 3600);
+        /// The variable named, the environment read, the change made in code after reading it.
+        type Case = (&'static str, Vec<(&'static str, &'static str)>, Change);
         type Change = Box<dyn FnOnce(&mut GuardConfig)>;
-        let in_code: Vec<(&str, Vec<(&str, &str)>, Change)> = vec![
+        let in_code: Vec<Case> = vec![
             (
                 "GUARD_REALM",
                 vec![remote],
