@@ -7,16 +7,16 @@
 use std::time::{Duration, Instant};
 
 /// Target length of one batch.
-pub const BATCH: Duration = Duration::from_millis(40);
+pub(crate) const BATCH: Duration = Duration::from_millis(40);
 
 /// One thing to measure: `run(n)` performs `n` calls.
-pub struct Variant<'a> {
-    pub name: String,
-    pub run: Box<dyn FnMut(u64) + 'a>,
+pub(crate) struct Variant<'a> {
+    pub(crate) name: String,
+    pub(crate) run: Box<dyn FnMut(u64) + 'a>,
 }
 
 /// Time per call of each variant, one `Vec` per round (indexed like `variants`).
-pub fn measure(variants: &mut [Variant<'_>], rounds: usize) -> Vec<Vec<f64>> {
+pub(crate) fn measure(variants: &mut [Variant<'_>], rounds: usize) -> Vec<Vec<f64>> {
     // Calibration (and warm-up): calls per batch from a 20 ms trial.
     let mut calls = Vec::with_capacity(variants.len());
     for variant in variants.iter_mut() {
@@ -49,12 +49,12 @@ pub fn measure(variants: &mut [Variant<'_>], rounds: usize) -> Vec<Vec<f64>> {
 }
 
 /// Median time per call of variant `index`.
-pub fn median_time(per_round: &[Vec<f64>], index: usize) -> f64 {
+pub(crate) fn median_time(per_round: &[Vec<f64>], index: usize) -> f64 {
     median(per_round.iter().map(|round| round[index]).collect())
 }
 
 /// Paired ratios `variant / baseline` over the rounds: (median, lowest, highest).
-pub fn ratio(per_round: &[Vec<f64>], index: usize, baseline: usize) -> (f64, f64, f64) {
+pub(crate) fn ratio(per_round: &[Vec<f64>], index: usize, baseline: usize) -> (f64, f64, f64) {
     let mut ratios: Vec<f64> = per_round
         .iter()
         .map(|round| round[index] / round[baseline])
@@ -74,7 +74,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// `812 ns`, `1.23 µs`.
-pub fn format_nanos(nanos: f64) -> String {
+pub(crate) fn format_nanos(nanos: f64) -> String {
     if nanos >= 1_000.0 {
         format!("{:.2} µs", nanos / 1_000.0)
     } else {

@@ -24,6 +24,9 @@
 //! (short: append `-- --warm-up-time 1 --measurement-time 2`).
 //! axum-jwt-auth 0.7 is not here: it would add ~40 crates (jsonwebtoken 10 with the RustCrypto
 //! backend: rsa, p256, p384, ed25519-dalek, fiat-crypto, …, plus axum-extra and dashmap).
+// Measurement code: a setup step that fails ends the run with its message; no request data
+// reaches an unwrap or expect here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support.rs"]
 mod support;

@@ -11,7 +11,7 @@ use axum::Router;
 use bearer_guard::shared::SharedCache;
 use bearer_guard::{BearerGuardLayer, RemoteVerifier};
 use bearer_guard_mock::MockIssuer;
-pub use bearer_guard_mock::process::RedisServer;
+pub(crate) use bearer_guard_mock::process::RedisServer;
 
 /// The cache secret of the bench guards.
 const SECRET: &str = "bench-cache-secret-0123456789-abcdefghij";
@@ -24,7 +24,10 @@ const SECRET: &str = "bench-cache-secret-0123456789-abcdefghij";
 /// * `remote_verification`: no local cache, no shared tier: every request asks the issuer;
 /// * `local_hit_redis_off` / `local_hit_redis_on`: the usual cache hit, without and with a
 ///   shared tier configured (the hit path must not differ).
-pub fn shared_variants(issuer: &MockIssuer, redis: &RedisServer) -> Vec<(&'static str, Router)> {
+pub(crate) fn shared_variants(
+    issuer: &MockIssuer,
+    redis: &RedisServer,
+) -> Vec<(&'static str, Router)> {
     let remote = || {
         RemoteVerifier::builder()
             .url(issuer.verify_url())

@@ -26,17 +26,17 @@ use serde_json::{Map, Value, json};
 use tower::{Layer as _, ServiceExt as _};
 
 /// `iss` of the bench tokens (own keys; tokens of the mock issuer carry its own `iss`).
-pub const ISSUER: &str = "https://bench-issuer.example";
+pub(crate) const ISSUER: &str = "https://bench-issuer.example";
 /// `aud` of the bench tokens.
-pub const AUDIENCE: &str = "bench-api";
+pub(crate) const AUDIENCE: &str = "bench-api";
 /// Length of the realistic token: a crm-now-style RS256-2048 access token.
-pub const TOKEN_LEN: usize = 930;
+pub(crate) const TOKEN_LEN: usize = 930;
 /// The claims every JWT carries besides the registered ones (the pad comes on top).
 const SUBJECT: &str = "Users:1";
 const SCOPE: &str = "read write profile";
 
 /// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -44,7 +44,7 @@ pub fn unix_now() -> u64 {
 }
 
 /// 12 random bytes, base64url: a `jti`, or part of a distinct token.
-pub fn random_id() -> String {
+pub(crate) fn random_id() -> String {
     let mut bytes = [0u8; 12];
     aws_lc_rs::rand::fill(&mut bytes).expect("system random generator");
     URL_SAFE_NO_PAD.encode(bytes)
@@ -65,22 +65,22 @@ fn pem(label: &str, der: &[u8]) -> String {
 
 /// A signing key generated at start, with what every verifier under test needs to check its
 /// tokens: the public key as SubjectPublicKeyInfo PEM (or the HMAC secret).
-pub struct BenchKey {
+pub(crate) struct BenchKey {
     /// `RS256-2048`, `ES256`, …: the label used in bench ids.
-    pub name: &'static str,
-    pub alg: Algorithm,
+    pub(crate) name: &'static str,
+    pub(crate) alg: Algorithm,
     encoding: EncodingKey,
     /// SubjectPublicKeyInfo PEM; empty for HMAC.
-    pub public_pem: String,
+    pub(crate) public_pem: String,
     /// The HMAC secret (ASCII, because jwt-authorizer takes it as `&str`); empty otherwise.
-    pub secret: String,
+    pub(crate) secret: String,
 }
 
 impl BenchKey {
     /// A fresh RSA key signing with `alg` (RS* or PS*). aws-lc-rs exports PKCS#8 DER;
     /// jsonwebtoken's `from_rsa_der` wants PKCS#1, its `from_rsa_pem` unwraps a PKCS#8
     /// "PRIVATE KEY" PEM itself (as src/mock/keys.rs does).
-    pub fn rsa(name: &'static str, size: KeySize, alg: Algorithm) -> Self {
+    pub(crate) fn rsa(name: &'static str, size: KeySize, alg: Algorithm) -> Self {
         let pair = RsaKeyPair::generate(size).expect("RSA key generation");
         let pkcs8: Pkcs8V1Der<'static> = pair.as_der().expect("PKCS#8 export");
         let encoding = EncodingKey::from_rsa_pem(pem("PRIVATE KEY", pkcs8.as_ref()).as_bytes())
@@ -96,7 +96,7 @@ impl BenchKey {
     }
 
     /// A fresh P-256 key for ES256.
-    pub fn es256() -> Self {
+    pub(crate) fn es256() -> Self {
         let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("P-256 key");
         let pkcs8 = pair.to_pkcs8v1().expect("PKCS#8 export");
         let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().expect("SPKI export");
@@ -110,7 +110,7 @@ impl BenchKey {
     }
 
     /// A fresh Ed25519 key for EdDSA.
-    pub fn eddsa() -> Self {
+    pub(crate) fn eddsa() -> Self {
         let pair = Ed25519KeyPair::generate().expect("Ed25519 key");
         let pkcs8 = pair.to_pkcs8v1().expect("PKCS#8 export");
         let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().expect("SPKI export");
@@ -124,7 +124,7 @@ impl BenchKey {
     }
 
     /// A fresh 64-character HMAC secret for HS256.
-    pub fn hs256() -> Self {
+    pub(crate) fn hs256() -> Self {
         let mut bytes = [0u8; 32];
         aws_lc_rs::rand::fill(&mut bytes).expect("system random generator");
         let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -138,7 +138,7 @@ impl BenchKey {
     }
 
     /// RS256-2048, RS256-4096, PS256 (RSA-2048), ES256, EdDSA, HS256.
-    pub fn every_family() -> Vec<BenchKey> {
+    pub(crate) fn every_family() -> Vec<BenchKey> {
         vec![
             BenchKey::rsa("RS256-2048", KeySize::Rsa2048, Algorithm::RS256),
             BenchKey::rsa("RS256-4096", KeySize::Rsa4096, Algorithm::RS256),
@@ -150,7 +150,7 @@ impl BenchKey {
     }
 
     /// Signs `claims` with header `{"typ": "JWT", "alg": …}` (no `kid`).
-    pub fn sign(&self, claims: &Map<String, Value>) -> String {
+    pub(crate) fn sign(&self, claims: &Map<String, Value>) -> String {
         let mut header = Header::new(self.alg);
         header.typ = Some("JWT".to_owned());
         jsonwebtoken::encode(&header, claims, &self.encoding).expect("signing")
@@ -158,12 +158,12 @@ impl BenchKey {
 
     /// bearer-guard's local verifier for this key, checking `iss` and `aud`. A PEM key gets
     /// every algorithm of its family (as jwt-authorizer's keys do).
-    pub fn bearer_guard(&self) -> JwtVerifier {
+    pub(crate) fn bearer_guard(&self) -> JwtVerifier {
         self.bearer_guard_with(ISSUER, AUDIENCE, None)
     }
 
     /// As [`BenchKey::bearer_guard`], for other `iss`/`aud` and optionally a `kid`.
-    pub fn bearer_guard_with(
+    pub(crate) fn bearer_guard_with(
         &self,
         issuer: &str,
         audience: &str,
@@ -181,7 +181,7 @@ impl BenchKey {
     }
 
     /// The jsonwebtoken 11 key for a raw `jsonwebtoken::decode`.
-    pub fn decoding_key(&self) -> DecodingKey {
+    pub(crate) fn decoding_key(&self) -> DecodingKey {
         let key = match self.alg {
             Algorithm::RS256 | Algorithm::PS256 => {
                 DecodingKey::from_rsa_pem(self.public_pem.as_bytes())
@@ -194,7 +194,7 @@ impl BenchKey {
     }
 
     /// A jsonwebtoken 11 `Validation` with the same rules: this algorithm, `exp`, `iss`, `aud`.
-    pub fn validation(&self) -> Validation {
+    pub(crate) fn validation(&self) -> Validation {
         let mut validation = Validation::new(self.alg);
         validation.leeway = 30;
         validation.set_issuer(&[ISSUER]);
@@ -204,7 +204,7 @@ impl BenchKey {
 
     /// jwt-authorizer's authorizer for this key, checking `iss` and `aud`, keeping all claims
     /// (`serde_json::Value`, as bearer-guard keeps the claims map).
-    pub async fn jwt_authorizer(&self) -> jwt_authorizer::Authorizer<Value> {
+    pub(crate) async fn jwt_authorizer(&self) -> jwt_authorizer::Authorizer<Value> {
         let builder = match self.alg {
             Algorithm::RS256 | Algorithm::PS256 => {
                 jwt_authorizer::JwtAuthorizer::<Value>::from_rsa_pem_text(&self.public_pem)
@@ -222,7 +222,7 @@ impl BenchKey {
 }
 
 /// bearer-guard's `JwtVerifier` with one static key, checking `iss` and `aud`.
-pub fn jwt_verifier(
+pub(crate) fn jwt_verifier(
     key: &StaticKey,
     issuer: &str,
     audience: &str,
@@ -241,7 +241,7 @@ pub fn jwt_verifier(
 }
 
 /// jwt-authorizer for an RSA public key PEM, checking `iss` and `aud`, keeping all claims.
-pub async fn jwt_authorizer_rsa(
+pub(crate) async fn jwt_authorizer_rsa(
     public_pem: &str,
     issuer: &str,
     audience: &str,
@@ -272,7 +272,7 @@ async fn authorizer(
 
 /// The claims of the bench tokens: `iss`, `aud`, `sub`, `scope` (3 scopes), `iat`,
 /// `exp = now + 1 h`, `jti`, two custom claims, and a `pad` of `pad` bytes.
-pub fn claims(pad: usize) -> Map<String, Value> {
+pub(crate) fn claims(pad: usize) -> Map<String, Value> {
     let now = unix_now();
     let value = json!({
         "iss": ISSUER,
@@ -294,25 +294,25 @@ pub fn claims(pad: usize) -> Map<String, Value> {
 
 /// The pad that makes `key`'s token about [`TOKEN_LEN`] bytes long (base64url: 4 characters
 /// per 3 bytes of JSON).
-pub fn pad_for(key: &BenchKey) -> usize {
+pub(crate) fn pad_for(key: &BenchKey) -> usize {
     let bare = key.sign(&claims(0)).len();
     TOKEN_LEN.saturating_sub(bare) * 3 / 4
 }
 
 /// A fresh token of about [`TOKEN_LEN`] bytes signed by the embedded crm-now issuer
 /// (RS256-2048, `kid`, `exp = now + 1 h`), so that its `verifytoken` accepts it too.
-pub fn mock_token(issuer: &MockIssuer) -> String {
+pub(crate) fn mock_token(issuer: &MockIssuer) -> String {
     mock_token_padded(issuer, mock_pad(issuer))
 }
 
 /// The pad that makes the issuer's tokens about [`TOKEN_LEN`] bytes long.
-pub fn mock_pad(issuer: &MockIssuer) -> usize {
+pub(crate) fn mock_pad(issuer: &MockIssuer) -> usize {
     let bare = mock_token_padded(issuer, 0).len();
     TOKEN_LEN.saturating_sub(bare) * 3 / 4
 }
 
 /// A fresh token of the issuer with a `pad` claim of `pad` bytes (each mint has a new `jti`).
-pub fn mock_token_padded(issuer: &MockIssuer, pad: usize) -> String {
+pub(crate) fn mock_token_padded(issuer: &MockIssuer, pad: usize) -> String {
     issuer
         .mint(
             MintOptions::default()
@@ -328,17 +328,17 @@ pub fn mock_token_padded(issuer: &MockIssuer, pad: usize) -> String {
 
 /// `Bearer <token>` as a prebuilt header value, shared by every request (as hyper shares the
 /// bytes of a received header).
-pub fn bearer(token: &str) -> HeaderValue {
+pub(crate) fn bearer(token: &str) -> HeaderValue {
     HeaderValue::from_str(&format!("Bearer {token}")).expect("header value")
 }
 
 /// The route every variant guards: `GET /records` answering a static body.
-pub fn route() -> Router {
+pub(crate) fn route() -> Router {
     Router::new().route("/records", get(|| async { "records" }))
 }
 
 /// `GET /records` with the shared `Authorization` value.
-pub fn request(authorization: &HeaderValue) -> Request<Body> {
+pub(crate) fn request(authorization: &HeaderValue) -> Request<Body> {
     let mut request = Request::get("/records")
         .body(Body::empty())
         .expect("request");
@@ -349,7 +349,7 @@ pub fn request(authorization: &HeaderValue) -> Request<Body> {
 }
 
 /// One request through `app` (`Router::oneshot`); the answer's status.
-pub async fn status(app: &Router, authorization: &HeaderValue) -> u16 {
+pub(crate) async fn status(app: &Router, authorization: &HeaderValue) -> u16 {
     match app.clone().oneshot(request(authorization)).await {
         Ok(response) => response.status().as_u16(),
         Err(never) => match never {},
@@ -357,7 +357,7 @@ pub async fn status(app: &Router, authorization: &HeaderValue) -> u16 {
 }
 
 /// Panics unless `app` answers 200 to `authorization`: a bench that measures 401s is worthless.
-pub async fn assert_ok(name: &str, app: &Router, authorization: &HeaderValue) {
+pub(crate) async fn assert_ok(name: &str, app: &Router, authorization: &HeaderValue) {
     let got = status(app, authorization).await;
     assert_eq!(
         got, 200,
@@ -373,7 +373,7 @@ pub async fn assert_ok(name: &str, app: &Router, authorization: &HeaderValue) {
 /// in, and axum 0.8 takes jwt-authorizer's `Response<axum07::Body>` as it is
 /// (`impl IntoResponse for Response<B>`, one more box). The adapter costs two small
 /// allocations per request, a few tens of nanoseconds — noise next to a signature check.
-pub fn jwt_authorizer_route(authorizer: jwt_authorizer::Authorizer<Value>) -> Router {
+pub(crate) fn jwt_authorizer_route(authorizer: jwt_authorizer::Authorizer<Value>) -> Router {
     let auth = jwt_authorizer::IntoLayer::into_layer(authorizer);
     route().layer(tower::layer::layer_fn(move |inner| {
         auth.layer(tower::util::MapResponse::new(inner, to_axum07))
@@ -385,7 +385,7 @@ fn to_axum07(response: Response) -> http::Response<axum07::body::Body> {
 }
 
 /// A current-thread runtime with time and I/O.
-pub fn current_thread() -> tokio::runtime::Runtime {
+pub(crate) fn current_thread() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -393,7 +393,7 @@ pub fn current_thread() -> tokio::runtime::Runtime {
 }
 
 /// A multi-thread runtime with `workers` worker threads.
-pub fn multi_thread(workers: usize, name: &str) -> tokio::runtime::Runtime {
+pub(crate) fn multi_thread(workers: usize, name: &str) -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_name(name)
@@ -408,7 +408,7 @@ pub fn multi_thread(workers: usize, name: &str) -> tokio::runtime::Runtime {
 /// cache hit again with a Prometheus recorder bound to the guard's metric handles. All accept
 /// `token`, a token of `issuer`; the cached variants use a 1 h positive TTL so a long run
 /// never sees a miss.
-pub fn per_request_variants(
+pub(crate) fn per_request_variants(
     runtime: &tokio::runtime::Runtime,
     issuer: &MockIssuer,
     token: &str,
@@ -479,18 +479,18 @@ fn with_prometheus<T>(build: impl FnOnce() -> T) -> T {
 
 /// One algorithm's token and the three things that check it, each already seen to accept it:
 /// bearer-guard's verifier, raw jsonwebtoken (key + `Validation`), jwt-authorizer.
-pub struct VerifyCase {
-    pub token: String,
-    pub bearer_token: bearer_guard::BearerToken,
-    pub verifier: JwtVerifier,
-    pub decoding: DecodingKey,
-    pub validation: Validation,
-    pub authorizer: jwt_authorizer::Authorizer<Value>,
+pub(crate) struct VerifyCase {
+    pub(crate) token: String,
+    pub(crate) bearer_token: bearer_guard::BearerToken,
+    pub(crate) verifier: JwtVerifier,
+    pub(crate) decoding: DecodingKey,
+    pub(crate) validation: Validation,
+    pub(crate) authorizer: jwt_authorizer::Authorizer<Value>,
 }
 
 impl VerifyCase {
     /// Signs `claims` with `key` and builds the three checkers; panics unless all accept.
-    pub fn new(
+    pub(crate) fn new(
         key: &BenchKey,
         claims: &Map<String, Value>,
         runtime: &tokio::runtime::Runtime,
@@ -532,7 +532,7 @@ impl VerifyCase {
     }
 
     /// Raw jsonwebtoken's check of the token.
-    pub fn decode(
+    pub(crate) fn decode(
         &self,
     ) -> jsonwebtoken::errors::Result<jsonwebtoken::TokenData<Map<String, Value>>> {
         jsonwebtoken::decode::<Map<String, Value>>(

@@ -91,6 +91,38 @@
 //! crates doing the work inside — jsonwebtoken, moka, aws-lc-rs, url, reqwest's errors — never
 //! appear in it, so upgrading them is not a breaking change. An error from one of them is
 //! reachable only as a [`source`](std::error::Error::source).
+//!
+//! ## Files
+//!
+//! Each folder's `mod.rs` has the table of its own files.
+//!
+//! | file | job |
+//! |---|---|
+//! | `lib.rs` | crate docs (incl. which types may appear in the public API), re-exports |
+//! | `extract.rs` | RFC 6750 §2.1: the one `Authorization` header → token (extraction) |
+//! | `token.rs` | `BearerToken`: owned, redacted in `Debug`; a compact JWS's signing input (a three-segment token whose header is JSON with a string `alg`) |
+//! | `rejection.rs` | how a rejection is answered: `RejectionResponse` (closures implement it), `DefaultRejection` (the JSON answers), `Challenge`; the `AuthError` into the response's extensions |
+//! | `extractor.rs` | `Principal` as an axum extractor |
+//! | `clock.rs` | (crate-private) the wall clock in whole milliseconds, for cache deadlines, shared entries and revocations |
+//! | `secret.rs` | `Secret`: a secret setting (introspection client secret, cache secret, admin token, Redis URL; the client secret of `ClientAuth` and `TokenSource`) — `Debug` `[redacted]`, no `Display`, wiped on drop (a `secrecy` box), read only through `expose_secret` |
+//! | `redact.rs` | (crate-private) URLs for logs and `Debug`: without user info, query or fragment |
+//! | `outbound.rs` | (crate-private) the shared HTTP client, the https-or-loopback URL policy, capped body reads |
+//! | `presets.rs` | crm-now, SuiteCRM, 1CRM: each a builder |
+//! | `credentials.rs` | client credentials on the wire: `basic_credentials` (`Basic base64(urlencode(id):urlencode(secret))`), shared by the introspection verifier and the token client |
+//! | `log_limit.rs` | `RateLimitedLog`: rate-limited log lines, a budget of lines per window (the guard's warnings: 1 per 10 s; the sidecar's decisions: 100 per s), and `bearer_guard_log_lines_suppressed_total`; the guard's own warnings go through it, and it is public for binaries built on the guard (the sidecar) |
+//! | `telemetry.rs` | metrics: every name, label and description; `DecisionOutcome`; the guard's and the shared tier's handles (`LookupCounters`, `StoreMetrics`), registered at build; imports nothing of `shared/` |
+//! | `fuzzing.rs` | thin wrappers for the fuzz targets (feature `fuzzing`, not a public API) |
+//! | `admin/` | the admin listener's routes (`POST /revoke`) |
+//! | `cache/` | the verdict caches, the in-flight table, the revoked set |
+//! | `client/` | the partner side (feature `client`): `TokenSource`, `AddBearerLayer` |
+//! | `config/` | the `GUARD_*` variables: `GuardConfig` |
+//! | `error/` | `AuthError`, `ConfigError`, `RevokeError` |
+//! | `guard/` | the guard middleware |
+//! | `principal/` | `Principal`: who the token belongs to |
+//! | `scope/` | the scope middleware |
+//! | `shared/` | the shared verdict cache on Redis (feature `redis`) |
+//! | `verify/` | the `Verifier` trait and every verifier |
+#![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod admin;

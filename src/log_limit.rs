@@ -9,8 +9,10 @@
 //! stops, the count waits for its next occurrence. Every line held back also increments the
 //! counter `bearer_guard_log_lines_suppressed_total`.
 //!
-//! Public for binaries built on the guard (the sidecar logs one line per decision through
-//! it); the guard itself needs nothing from it.
+//! The guard's own warnings go through it (an upstream down, a full in-flight table, a
+//! refused shared entry, a wrong admin token, a failed token refresh); it is public so that
+//! binaries built on the guard can do the same (the sidecar logs one line per decision
+//! through it).
 //!
 //! ```
 //! use std::time::Duration;

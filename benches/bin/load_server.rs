@@ -17,6 +17,9 @@
 //! file renamed), for the script to source. It serves with `N` tokio worker threads (default
 //! 1: on a small machine wrk needs the other cores), binds only 127.0.0.1, and exits by itself
 //! after `S` seconds (default 3600) in case nobody stops it.
+// Measurement code: a setup step that fails ends the run with its message; no request data
+// reaches an unwrap or expect here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../support.rs"]
 mod support;

@@ -6,6 +6,7 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
 /// Every top-level member of a JSON object, in order, duplicates kept.
+#[derive(Debug)]
 pub struct Members(pub Vec<(String, Value)>);
 
 impl<'de> Deserialize<'de> for Members {

@@ -99,6 +99,26 @@
 //! #     my_service_copes_with_the_issuer().await
 //! # }
 //! ```
+//!
+//! | file | job |
+//! |---|---|
+//! | `lib.rs` | the crate's docs and re-exports |
+//! | `paths.rs` | the paths the mock serves, [`BODY_LIMIT`] |
+//! | `issuer.rs` | the public handle `MockIssuer`: addresses, tokens, counters, faults (the token endpoints' and the opaque-token sources' too) |
+//! | `builder.rs` | `MockIssuerBuilder`: the issuer's settings and its start (`MockIssuer::start`, `MockIssuer::builder`) |
+//! | `state.rs` | the issuer's shared state: configuration, keys, clients, revocations, faults, counters, the last [`TokenRequest`] |
+//! | `server.rs` | the HTTP routes: crm-now's token and `verifytoken` endpoints, JWKS, discovery |
+//! | `listener.rs` | the listening socket: start, stop (`Fault::Down`), rebinding the same port |
+//! | `socket.rs` | the TCP side: a listener handing out streams with a kill switch, `ConnInfo`, the serving task's slot, the `Control` signals |
+//! | `answers.rs` | the JSON answers the token and introspection endpoints share (`invalid_client`, `no_store`) |
+//! | `credentials.rs` | decoding crm-now's Basic `urlencode(id):urlencode(secret)` |
+//! | `faults.rs` | the fault modes and the answers they produce |
+//! | `keys.rs` | RSA signing keys: generation, JWK and PEM export, JWT signing |
+//! | `introspection.rs` | the mock's RFC 7662 endpoint: client check, recorded request shape, `active` answers |
+//! | `bitrix24.rs` | the mock's Bitrix24 portal: `app.info`, `profile`, `scope`, `batch`, token errors |
+//! | `grants.rs` | the mock's token endpoints (crm-now token requests, SuiteCRM/1CRM JSON, RFC 6749 form): client and scope checks, the recorded request, the token fault (bounded or not) |
+//! | `opaque.rs` | the mock's opaque-token state (tokens, faults, per-token counters, request URIs) |
+//! | `process/` | real server processes for tests and benches |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -18,6 +18,8 @@
 //! | [`log`] | one rate-limited structured log line per decision |
 //! | [`server`] | the router, serving, graceful shutdown |
 //! | [`error`] | [`StartupError`] |
+//! | `main.rs` (the binary) | arguments (`--check-config`, `--help`), the metrics recorder, startup, `listening on`, the admin listener (`GUARD_ADMIN_LISTEN`: the library's `POST /revoke` router, on its own port) |
+#![forbid(unsafe_code)]
 
 pub mod answer;
 pub mod config;

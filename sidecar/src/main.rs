@@ -1,5 +1,6 @@
 //! `bearer-guard`: the forward-auth sidecar. See the crate docs of `bearer_guard_sidecar` and
 //! the README's "Forward auth for any language (the sidecar)".
+#![forbid(unsafe_code)]
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

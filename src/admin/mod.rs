@@ -14,6 +14,12 @@
 //!
 //! The admin token is compared in constant time (both sides are HMAC-ed under a random key,
 //! then the tags compared), so neither its bytes nor its length leak through timing.
+//!
+//! | file | job |
+//! |---|---|
+//! | `mod.rs` | the admin listener's docs and answers table |
+//! | `revoke.rs` | `admin_router`: `POST /revoke` |
+//! | `auth.rs` | the admin token, compared in constant time (HMAC both sides) |
 
 mod auth;
 mod revoke;

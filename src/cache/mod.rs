@@ -29,6 +29,15 @@
 //! frequency-based admission policy would refuse a newly verified token while the positive
 //! cache is full of more often used ones, and that token would then be verified again on every
 //! request (`tests/guard_cache.rs` shows it).
+//!
+//! | file | job |
+//! |---|---|
+//! | `mod.rs` | the verdict caches: valid (deadline per entry) and invalid (moka, TinyLFU) |
+//! | `positive.rs` | the valid-verdict cache: quick_cache (CLOCK-Pro, a read sets a bit), shards sized so the total stays within the capacity, the deadline check and the once-per-TTL sweep |
+//! | `key.rs` | the cache key: the token's 128-bit keyed GMAC fingerprint; the revocation key (a JWS's signing input's fingerprint, else the cache key) |
+//! | `forms.rs` | `Forms`: revocation key → the cache keys of every form filled under it (a JWT and its ECDSA twin), so a revocation drops them all |
+//! | `inflight.rs` | one verification per token in flight (its `Outcome`, also what the caches answer); the in-flight cap |
+//! | `revoked.rs` | the revoked set: revocation keys refused on the miss path for the revocation TTL; the longest revocation TTL (7 days) |
 
 mod forms;
 mod inflight;

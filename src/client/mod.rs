@@ -79,6 +79,20 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! | file | job |
+//! |---|---|
+//! | `mod.rs` | the partner side (feature `client`): docs (request shapes, when a token is fetched, retries, secrets) and re-exports |
+//! | `grant.rs` | `TokenEndpoint`: crm-now, SuiteCRM, 1CRM, JSON and RFC 6749 form grants, scope, `client_secret_post`; the request prepared once at build |
+//! | `builder.rs` | `TokenSource::builder`, `TokenSourceBuilder`: every setting, its default and bounds, checked at build |
+//! | `source.rs` | `TokenSource`: the kept token, background refresh, one fetch at a time (a task and a `watch` channel), the failure pause, `invalidate` |
+//! | `token.rs` | `AccessToken` (redacted `Debug`, sensitive header) and its `Schedule`: when it is refreshed, when it is stale |
+//! | `retry.rs` | `Fetcher`: bounded attempts, exponential backoff with jitter, one total deadline |
+//! | `fetch.rs` | one bounded attempt (timeout, 64 KiB cap, no redirect) and what its outcome means: token, retry, or final error |
+//! | `answer.rs` | reading the token answer (RFC 6749 §5.1) and a plain `error` code (§5.2), quoting nothing from the body |
+//! | `error.rs` | `TokenSourceError`, `Unavailable` |
+//! | `layer.rs` | `AddBearerLayer`, `AddBearer`: the client-side tower middleware, origin matching |
+//! | `future.rs` | `client::future::ResponseFuture`: waits for a token if needed, then the inner call; a 401 drops the token |
 
 pub(crate) mod answer;
 mod builder;

@@ -42,22 +42,16 @@
 //! | `mode.rs` | [`Mode`], and which mode the configured sources imply or allow |
 //! | `env.rs` | reading the variables: [`GuardConfig::from_env`], [`GuardConfig::from_lookup`] |
 //! | `replicas.rs` | reading the replica variables: Redis, cache secret, revocation, admin listener |
-//! | `verifier.rs` | building the verifier the mode calls for: [`GuardConfig::verifier`] |
-//! | `layer.rs` | building the guard layer and its shared tier: [`GuardConfig::layer`] |
+//! | `parts.rs` | what the settings build, each builder's [`ConfigError`] put under its variable: [`GuardConfig::verifier`], [`GuardConfig::layer`], [`GuardConfig::admin_router`] |
 //! | `shared_partition.rs` | the shared tier's partition: a fingerprint of the settings that decide validity |
-//! | `admin.rs` | the admin routes: [`GuardConfig::admin_router`] |
-//! | `rename.rs` | a builder's [`ConfigError`] put under its variable's name |
 
-mod admin;
 mod env;
 mod guard_config;
-mod layer;
 mod mode;
-mod rename;
+mod parts;
 mod replicas;
 #[cfg(feature = "redis")]
 mod shared_partition;
-mod verifier;
 
 pub use guard_config::GuardConfig;
 pub use mode::Mode;

@@ -1,6 +1,7 @@
-//! Errors: [`AuthError`] for requests (mapped to HTTP answers in one table; the answer itself is built by a
-//! [`RejectionResponse`](crate::rejection::RejectionResponse), [`AuthError::to_response`] by default),
-//! [`ConfigError`] for building a guard.
+//! Errors: [`AuthError`] for requests (mapped to HTTP answers in one table; the answer itself is
+//! built by a [`RejectionResponse`](crate::rejection::RejectionResponse),
+//! [`DefaultRejection`](crate::rejection::DefaultRejection) by default, the answer
+//! [`AuthError::to_response`] gives), [`ConfigError`] for building a guard.
 //!
 //! | [`AuthError`] | status | `WWW-Authenticate` |
 //! |---|---|---|
@@ -21,6 +22,11 @@
 //! (a new token would not help: 400).
 //!
 //! No answer ever carries the token, a verifier's reason, or an upstream's body.
+//!
+//! | file | job |
+//! |---|---|
+//! | `mod.rs` | `AuthError` (request time) and its one table to HTTP (the rejection table, `AuthError::row`); `RevokeError`; re-exports `ConfigError` |
+//! | `config.rs` | `ConfigError` (build time): a leaf module, so the scope requirement `AuthError` carries can return it without a module cycle |
 
 use std::borrow::Cow;
 use std::fmt::Write as _;

@@ -74,7 +74,8 @@ impl GuardCore {
             return self.deny_early(AuthError::VerifierUnavailable);
         };
         // The hit path: only validated tokens are ever cached, so a hit skips the character
-        // check. Metrics: atomic adds through handles registered at build; no clock read. The
+        // check. Metrics: atomic adds through handles registered at build, no clock read of
+        // their own (the cache's expiry check reads the wall clock once). The
         // request's outcome is counted once its route has answered (`answer_count.rs`).
         if let Some(principal) = self.cache.as_ref().and_then(|cache| cache.get_valid(&key)) {
             tracing::trace!(cache = "hit", outcome = "valid", "bearer-guard");

@@ -29,7 +29,7 @@ pub struct Decision<'a> {
     /// Whether the verdict cache answered.
     pub cache: CacheLookup,
     /// From the cache miss to the verdict (a verification, or the wait for one another request
-    /// runs); `None` when answered without one (no clock is read on the hit path).
+    /// runs); `None` when answered without one (a cache hit times nothing).
     pub duration: Option<Duration>,
     /// The principal's subject, for an allowed request, only when opted in.
     pub subject: Option<&'a str>,

@@ -12,7 +12,7 @@ use tower::Service;
 use super::answer_count::CountAtAnswer;
 use super::core::GuardCore;
 use crate::cache::Outcome;
-use crate::error::AuthError;
+use crate::error::{AuthError, DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS};
 use crate::rejection::{DefaultRejection, RejectionResponse, reject};
 
 type Verification = Pin<Box<dyn Future<Output = Outcome> + Send>>;
@@ -114,13 +114,13 @@ where
                         Some(response) => *response,
                         // Polled again after completion: answer 503 rather than panic.
                         None => AuthError::VerifierUnavailable
-                            .to_response(crate::error::DEFAULT_REALM, 5),
+                            .to_response(DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS),
                     }));
                 }
                 StateProj::Verifying { pending } => {
                     let Some(waiting) = pending.as_mut() else {
                         return Poll::Ready(Ok(AuthError::VerifierUnavailable
-                            .to_response(crate::error::DEFAULT_REALM, 5)));
+                            .to_response(DEFAULT_REALM, DEFAULT_RETRY_AFTER_SECS)));
                     };
                     let outcome = ready!(waiting.verification.as_mut().poll(cx));
                     let Some(waiting) = pending.take() else {

@@ -9,8 +9,8 @@
 //! | `decision.rs` | [`Decision`]: what the verdict hook is told |
 //! | `answer_count.rs` | counting a let-through request's outcome once its route has answered |
 //! | `catch_panic.rs` | a panicking verifier becomes a 503 |
-//! | `revoke.rs` | revocation: the revoked set, the shared deny marker |
-//! | `shared_miss.rs` | the miss path through the shared tier (feature `redis`) |
+//! | `revoke.rs` | revocation: the token into this process's revoked set (`src/cache/revoked.rs`) and the shared deny marker |
+//! | `shared_miss.rs` | the miss path through the shared tier, talking to `SharedTier` only (feature `redis`) |
 //!
 //! See the [crate docs](crate) for the request flow and an example.
 

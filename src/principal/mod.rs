@@ -6,6 +6,17 @@
 //! claim, all claims, your own claims type) is read from those on demand. A cached verdict thus
 //! costs little more than the claims' JSON itself (see DESIGN.md, "A principal is its claims'
 //! JSON text").
+//!
+//! | file | job |
+//! |---|---|
+//! | `mod.rs` | `Principal`: the claims' JSON text plus subject, scopes, expiry and source extracted once; the accessors (claims parsed on demand) |
+//! | `builder.rs` | `PrincipalBuilder`: a principal field by field (verifiers without JWT claims, the shared entry) |
+//! | `scopes.rs` | scopes kept as one space-separated string, the `Scopes` iterator; an empty scope or one with a space is ignored |
+//! | `owner.rs` | `ResourceOwner` (type and id borrowed from a league `Users:1` / `Contacts:7` subject), `OwnerKind` |
+//! | `expiry.rs` | the expiry in 8 bytes (nanoseconds since the epoch); JSON NumericDate → `SystemTime` |
+//! | `claims_text.rs` | a claims JSON object text read without a map: named members' raw values, member names, the object check |
+//! | `source.rs` | `VerifierKind`: which verifier accepted the token (`Auto`: the auto verifier's own kind, in metrics) |
+//! | `tests.rs` | the principal's unit tests (every accessor, the scope rule, `Debug` without claim values) |
 
 mod builder;
 mod claims_text;

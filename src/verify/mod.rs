@@ -9,6 +9,16 @@
 //! | [`Verdict::Unavailable`] | the backend could not say (timeout, refused, garbage) | never cache, answer 503 |
 //!
 //! A verifier must never turn a backend failure into `Valid`: when in doubt, `Unavailable`.
+//!
+//! | file | job |
+//! |---|---|
+//! | `mod.rs` | the `Verifier` trait, `Verdict` (and `Verdict::LABELS`, its names in logs and metrics) |
+//! | `remote.rs` | crm-now `verifytoken`: `RemoteVerifier` and its builder, its answer table (the one-pass `result` reader) |
+//! | `introspection.rs` | RFC 7662: `IntrospectionVerifier`, `ClientAuth`, its answer table, the principal from the answer |
+//! | `bitrix24.rs` | Bitrix24: `Bitrix24Verifier` (`app.info`, then one `batch` for `profile` and `scope`), its answer tables |
+//! | `upstream.rs` | what the three upstream verifiers (remote, introspection, Bitrix24) share: `CallSettings` and the `call_setters!` their builders emit (checked once at build), the bounded form `POST` (`FormEncoding`, call cap, one deadline, capped body), `UpstreamError`, the duplicate-refusing JSON object reader |
+//! | `auto.rs` | `AutoVerifier`: local JWT when a key is known, remote otherwise, one set of claim rules |
+//! | `jwt/` | local JWT verification |
 
 use std::borrow::Cow;
 use std::error::Error as StdError;

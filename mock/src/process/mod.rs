@@ -10,6 +10,13 @@
 //! assert_ne!(port, 0);
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! | file | job |
+//! |---|---|
+//! | `mod.rs` | real server processes for tests and benches (127.0.0.1 only, bounded waits, killed on drop): docs and re-exports |
+//! | `port.rs` | `free_port`: a loopback port nothing listens on (the tests', the sidecar tests' and nginx's) |
+//! | `redis.rs` | `RedisServer` (feature `redis-server`): a real `redis-server` on a free port, `PING`-ready (bounded), a temporary `--dir`, kill/pause/resume/restart, the tests' Redis reads and writes; killed and reaped on drop. The one copy the shared-cache tests (`tests/common/redis_server.rs` re-exports it) and the benches use |
+//! | `error.rs` | `ProcessError`: not installed (with how to install it), an I/O failure, not ready in time |
 
 mod error;
 mod port;

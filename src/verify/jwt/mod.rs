@@ -100,6 +100,21 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! | file | job |
+//! |---|---|
+//! | `mod.rs` | local JWT verification: docs (keys decide the algorithm, JWKS lifecycle, claims) |
+//! | `builder.rs` | `JwtVerifier::builder()`, `JwtVerifierBuilder`: key sources, claim rules, JWKS settings |
+//! | `verifier.rs` | `JwtVerifier`: one pass over a token (header, key, signature, claims) |
+//! | `header.rs` | a token's shape and JOSE header, read before any key is chosen |
+//! | `algorithm.rs` | `JwtAlgorithm` and the key type each needs |
+//! | `keys.rs` | the key set: JWK parsing, which keys a token may be checked against |
+//! | `signature.rs` | signature checks with keys parsed once (aws-lc-rs) |
+//! | `static_key.rs` | `StaticKey`: PEM public keys, HMAC secrets |
+//! | `validate.rs` | claim rules: `exp`/`nbf`, `iss`, `aud`, `typ`, scopes, custom checks |
+//! | `jwks.rs` | the key store and JWKS lifecycle: first fetch, refresh, unknown `kid`, cool-down |
+//! | `discovery.rs` | OpenID Connect discovery → `jwks_uri` |
+//! | `fetch.rs` | the one capped-JSON GET of JWKS and discovery; `FetchError` |
 
 mod algorithm;
 mod builder;
