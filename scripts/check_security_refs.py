@@ -1,17 +1,18 @@
 #!/usr/bin/env python3
 """Checks that every `file::test` reference in SECURITY.md names a `fn test` in that file:
-tests/<file>.rs unless the reference starts with a path: src/x.rs::tests::name, or the
-sidecar's sidecar/src/x.rs::tests::name and sidecar/tests/x.rs::name."""
+tests/it/<file>.rs (a module of the library's one test binary) unless the reference starts
+with a path: src/x.rs::tests::name, the mock crate's mock/tests/it/x.rs::name, or the
+sidecar's sidecar/src/x.rs::tests::name and sidecar/tests/it/x.rs::name."""
 import re, sys, os
 root = sys.argv[1] if len(sys.argv) > 1 else '.'
 text = open(os.path.join(root, 'SECURITY.md')).read()
-refs = re.findall(r'(?<![\w/.])((?:sidecar/(?:src|tests)/[\w/]+\.rs)|(?:src/[\w/]+\.rs)|[a-z_][a-z0-9_]*)::((?:[a-z_][a-z0-9_]*::)*[a-z_][a-z0-9_]*)', text)
+refs = re.findall(r'(?<![\w/.])((?:(?:sidecar|mock)/(?:src|tests)/[\w/]+\.rs)|(?:src/[\w/]+\.rs)|[a-z_][a-z0-9_]*)::((?:[a-z_][a-z0-9_]*::)*[a-z_][a-z0-9_]*)', text)
 bad = 0; ok = 0; seen = set()
 for file, path in refs:
     if (file, path) in seen or file == "file": continue
     seen.add((file, path))
     name = path.split('::')[-1]
-    f = file if file.startswith(('src/', 'sidecar/')) else f'tests/{file}.rs'
+    f = file if file.startswith(('src/', 'sidecar/', 'mock/')) else f'tests/it/{file}.rs'
     full = os.path.join(root, f)
     if not os.path.exists(full):
         print(f'UNRESOLVED {file}::{path}: no file {f}'); bad += 1; continue

@@ -28,7 +28,7 @@
 //! read again since it was stored survives a pass); the negative cache keeps moka's TinyLFU. A
 //! frequency-based admission policy would refuse a newly verified token while the positive
 //! cache is full of more often used ones, and that token would then be verified again on every
-//! request (`tests/guard_cache.rs` shows it).
+//! request (`tests/it/guard_cache.rs` shows it).
 //!
 //! | file | job |
 //! |---|---|
