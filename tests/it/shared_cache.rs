@@ -4,24 +4,78 @@
 use crate::common;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bearer_guard::shared::SharedCache;
+use bearer_guard::verify::BoxFuture;
+use bearer_guard::{BearerToken, IntrospectionVerifier, Verdict, Verifier, VerifierKind};
 use bearer_guard_mock::Fault;
 use common::redis_server::RedisServer;
-use common::shared_support::{SECRET, issuer, shared_guard, shared_guard_with, token, wait_until};
+use common::shared_support::{
+    RS_ID, RS_SECRET, SECRET, SharedGuard, issuer, shared_guard, shared_guard_verifying,
+    shared_guard_with, token, wait_until,
+};
 use http::StatusCode;
 
+/// The introspection verifier behind a gate: each call is counted as it arrives, then held
+/// until the gate opens (or the guard's verify timeout ends it), then sent upstream.
+struct Gated {
+    inner: IntrospectionVerifier,
+    gate: Arc<Gate>,
+}
+
+/// What the [`Gated`] verifiers of one test share.
+#[derive(Default)]
+struct Gate {
+    /// Verifications that arrived.
+    entered: AtomicUsize,
+    /// Opened once, by the test.
+    open: tokio::sync::Notify,
+    opened: AtomicBool,
+}
+
+impl Verifier for Gated {
+    fn verify<'a>(&'a self, token: &'a BearerToken) -> BoxFuture<'a, Verdict> {
+        Box::pin(async move {
+            self.gate.entered.fetch_add(1, Ordering::SeqCst);
+            let notified = self.gate.open.notified();
+            if !self.gate.opened.load(Ordering::SeqCst) {
+                notified.await;
+            }
+            self.inner.verify(token).await
+        })
+    }
+
+    fn kind(&self) -> VerifierKind {
+        self.inner.kind()
+    }
+}
+
+/// Three guards, fifty concurrent first requests each for one token. The first verification
+/// is held at the upstream until every request has reached its guard (each counted a local
+/// miss) and the two guards not verifying are waiting for the lock's holder (each polled
+/// Redis after its lock attempt failed: a second shared miss); then it is let through. Exactly
+/// one upstream call: without the lock, the other guards would have verified too, whatever
+/// the scheduling.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_guards_fifty_concurrent_first_requests_each_make_one_upstream_call() {
     let redis = RedisServer::start();
     let issuer = issuer().await;
+    let gate = Arc::new(Gate::default());
     // Generous Redis and verify timeouts: this test is about the lock, and on a loaded machine
     // a Redis call over the default 100 ms would (rightly) make a guard verify by itself.
     let guards: Vec<_> = (0..3)
         .map(|_| {
             let shared = SharedCache::new(redis.url(), SECRET).timeout(Duration::from_secs(2));
-            Arc::new(shared_guard_with(&issuer, shared, |builder| {
+            let verifier = Gated {
+                inner: IntrospectionVerifier::builder(issuer.introspection_url())
+                    .client_basic(RS_ID, RS_SECRET)
+                    .build()
+                    .unwrap_or_else(|e| panic!("verifier: {e}")),
+                gate: Arc::clone(&gate),
+            };
+            Arc::new(shared_guard_verifying(verifier, shared, |builder| {
                 builder.verify_timeout(Duration::from_secs(10))
             }))
         })
@@ -34,6 +88,33 @@ async fn three_guards_fifty_concurrent_first_requests_each_make_one_upstream_cal
             requests.spawn(async move { guard.status(&token).await });
         }
     }
+    let local_misses = |g: &SharedGuard| {
+        g.metrics()
+            .get("bearer_guard_cache_lookups_total{result=\"miss\",tier=\"local\"}")
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let all_waiting = wait_until(Duration::from_secs(5), || {
+        gate.entered.load(Ordering::SeqCst) >= 1
+            && guards
+                .iter()
+                .all(|g| local_misses(g) >= 50.0 && g.shared("miss") >= 2.0)
+    })
+    .await;
+    let entered = gate.entered.load(Ordering::SeqCst);
+    let seen: Vec<_> = guards
+        .iter()
+        .map(|g| (local_misses(g), g.shared("miss")))
+        .collect();
+    eprintln!(
+        "before the upstream answers: {entered} verification(s); (local, shared) misses per guard {seen:?}"
+    );
+    assert!(
+        all_waiting,
+        "not every request arrived and waited within 5 s: {entered} verification(s), {seen:?}"
+    );
+    gate.opened.store(true, Ordering::SeqCst);
+    gate.open.notify_waiters();
     let mut answered = 0;
     while let Some(status) = requests.join_next().await {
         assert_eq!(status.unwrap_or_else(|e| panic!("{e}")), StatusCode::OK);
@@ -41,9 +122,12 @@ async fn three_guards_fifty_concurrent_first_requests_each_make_one_upstream_cal
     }
     assert_eq!(answered, 150);
     assert_eq!(
-        issuer.token_calls(&token),
-        1,
-        "one upstream call for 3 guards × 50 requests"
+        (
+            gate.entered.load(Ordering::SeqCst),
+            issuer.token_calls(&token)
+        ),
+        (1, 1),
+        "one verification, one upstream call for 3 guards × 50 requests"
     );
     // Each guard asked Redis (one leader per process); two of them found the verdict there.
     let hits: f64 = guards.iter().map(|g| g.shared("hit")).sum();
