@@ -364,8 +364,11 @@ async fn guard_configs_with_another_audience_do_not_share_verdicts() {
 }
 
 /// A lock held by a replica that never answers but keeps its lock alive (a well-formed short
-/// lock, refreshed by the test every 100 ms): a guard waits for it at most half of its time,
-/// then verifies by itself (200, one more upstream call), instead of spending it all waiting.
+/// lock, refreshed by the test every 100 ms): a guard waits for it at most half of its time
+/// left, then verifies by itself (200, one more upstream call), instead of spending it all
+/// waiting. Its time: the verify timeout (4 s here) plus three Redis timeouts (100 ms) from the
+/// miss, less the store's Redis timeout: 4.2 s, so it gives up after 2.1 s (plus half the few
+/// milliseconds its first read and lock attempt took).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lock_whose_holder_never_answers_is_waited_for_at_most_half_the_budget() {
     let redis = RedisServer::start();
@@ -397,10 +400,18 @@ async fn a_lock_whose_holder_never_answers_is_waited_for_at_most_half_the_budget
             }
         }
     });
-    let second = shared_guard(&issuer, &redis.url(), SECRET);
+    const HALF: Duration = Duration::from_millis(4_200 / 2);
+    let second = shared_guard_with(&issuer, SharedCache::new(redis.url(), SECRET), |b| {
+        b.verify_timeout(Duration::from_secs(4))
+    });
     let started = std::time::Instant::now();
     assert_eq!(second.status(&t).await, StatusCode::OK);
     let waited = started.elapsed();
+    eprintln!(
+        "a live holder that never answers: answered after {} ms (half of the time left: {} ms)",
+        waited.as_millis(),
+        HALF.as_millis()
+    );
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = refresher.join();
     assert_eq!(
@@ -408,10 +419,17 @@ async fn a_lock_whose_holder_never_answers_is_waited_for_at_most_half_the_budget
         2,
         "verified by itself after waiting"
     );
-    // It waited for the live holder (half of its 2.3 s: about 1.15 s) before verifying.
+    // It waited for the live holder before verifying: half of its time left (the give-up
+    // instant is counted from the miss, which came after `started`)…
     assert!(
-        waited >= Duration::from_millis(800),
+        waited >= HALF,
         "did not wait for a live holder: {waited:?}"
+    );
+    // …and no more: then it verified in the other half (the embedded issuer answers in
+    // milliseconds; 800 ms of margin for the last poll, the store and a loaded machine).
+    assert!(
+        waited <= HALF + Duration::from_millis(800),
+        "waited {waited:?} for a holder that never answers, over half of its time left"
     );
 }
 
