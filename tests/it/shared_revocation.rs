@@ -194,6 +194,23 @@ async fn a_stopped_redis_is_noticed_by_the_ping_and_local_verdicts_dropped() {
     g.wait_subscribed().await;
 }
 
+/// Local cache hits of `guard` so far.
+fn local_hits(guard: &SharedGuard) -> f64 {
+    guard
+        .metrics()
+        .get("bearer_guard_cache_lookups_total{result=\"hit\",tier=\"local\"}")
+        .copied()
+        .unwrap_or(0.0)
+}
+
+/// Reads of Redis by `guard` so far, whatever they found.
+fn shared_lookups(guard: &SharedGuard) -> f64 {
+    ["hit", "miss", "error", "rejected"]
+        .iter()
+        .map(|result| guard.shared(result))
+        .sum()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_invalid_tokens_does_not_hide_a_held_token_from_a_revocation() {
     let redis = RedisServer::start();
@@ -214,10 +231,14 @@ async fn a_flood_of_invalid_tokens_does_not_hide_a_held_token_from_a_revocation(
             StatusCode::UNAUTHORIZED
         );
     }
+    // Still held locally: a local hit, Redis not asked (were it evicted, the revocation below
+    // would be found in Redis and prove nothing about the held token).
+    let (hits, asked) = (local_hits(&holder), shared_lookups(&holder));
+    assert_eq!(holder.status(&t).await, StatusCode::OK);
     assert_eq!(
-        holder.status(&t).await,
-        StatusCode::OK,
-        "still held locally"
+        (local_hits(&holder) - hits, shared_lookups(&holder) - asked),
+        (1.0, 0.0),
+        "still held locally: a local hit, Redis not asked"
     );
     assert_eq!(issuer.token_calls(&t), 1);
     assert_eq!(revoker.layer.revoke(&t).await, Ok(RevocationReach::Shared));
