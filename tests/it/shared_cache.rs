@@ -421,10 +421,7 @@ async fn a_lock_whose_holder_never_answers_is_waited_for_at_most_half_the_budget
     );
     // It waited for the live holder before verifying: half of its time left (the give-up
     // instant is counted from the miss, which came after `started`)…
-    assert!(
-        waited >= HALF,
-        "did not wait for a live holder: {waited:?}"
-    );
+    assert!(waited >= HALF, "did not wait for a live holder: {waited:?}");
     // …and no more: then it verified in the other half (the embedded issuer answers in
     // milliseconds; 800 ms of margin for the last poll, the store and a loaded machine).
     assert!(
