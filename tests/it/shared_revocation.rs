@@ -300,3 +300,105 @@ async fn a_replica_with_a_shorter_revocation_ttl_honours_a_longer_revocation() {
     assert_eq!(issuer.token_calls(&t), calls, "the deny marker answered");
     assert_eq!(short.shared("rejected"), 0.0);
 }
+
+/// A revocation lasts no longer than the token could: the deny marker of a token known to
+/// expire in 5 s lives in Redis for at most its remaining life, not the revocation TTL (a day
+/// here).
+#[tokio::test]
+async fn a_deny_marker_expires_with_the_token_not_after_the_revocation_ttl() {
+    const LIFE: Duration = Duration::from_secs(5);
+    let redis = RedisServer::start();
+    let issuer = issuer().await;
+    let g = shared_guard_with(&issuer, SharedCache::new(redis.url(), SECRET), |b| {
+        b.revocation_ttl(Duration::from_secs(86_400))
+    });
+    let issued = Instant::now();
+    let t = issuer
+        .issue_introspection_token("Users:short-lived", "read", LIFE)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Admitted, so this replica knows the token's `exp` (from the introspection answer).
+    assert_eq!(g.status(&t).await, StatusCode::OK);
+    assert_eq!(g.layer.revoke(&t).await, Ok(RevocationScope::Shared));
+    let deny = redis.keys("bearer-guard:v1:d:*");
+    assert_eq!(deny.len(), 1, "{deny:?}");
+    let pttl = redis.pttl(&deny[0]);
+    let left = LIFE.saturating_sub(issued.elapsed());
+    eprintln!(
+        "deny marker PTTL {pttl} ms; the token's life left {} ms",
+        left.as_millis()
+    );
+    assert!(
+        pttl > 0 && u128::try_from(pttl).is_ok_and(|ms| ms <= LIFE.as_millis()),
+        "the deny marker outlives the token: PTTL {pttl} ms, the token expires within {LIFE:?}"
+    );
+    assert_eq!(g.status(&t).await, StatusCode::UNAUTHORIZED);
+}
+
+/// The admin `POST /revoke` with Redis stopped (SIGSTOP: no answer) and then gone (SIGKILL:
+/// refused): 503 with `Retry-After: 1`, answered within one Redis timeout (plus 400 ms for the
+/// HTTP exchange on a loaded machine; the revocation waits for Redis, so not sooner), and
+/// revoked on that replica only: it refuses the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_revoke_is_503_with_redis_stopped_or_down_and_the_replica_refuses_the_token() {
+    const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
+    const ADMIN_TOKEN: &str = "admin-token-0123456789";
+    let mut redis = RedisServer::start();
+    let issuer = issuer().await;
+    let g = shared_guard_with(
+        &issuer,
+        SharedCache::new(redis.url(), SECRET).timeout(REDIS_TIMEOUT),
+        |b| b,
+    );
+    let admin = bearer_guard::admin::admin_router(g.layer.clone(), ADMIN_TOKEN)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("http://{}/revoke", common::serve(admin).await);
+    let client = common::client();
+    let revoke = |t: String| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let started = Instant::now();
+            let answer = client
+                .post(url)
+                .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+                .form(&[("token", t.as_str())])
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            (answer, started.elapsed())
+        }
+    };
+    for outage in ["stopped", "down"] {
+        let t = token(&issuer, &format!("Users:{outage}"));
+        assert_eq!(g.status(&t).await, StatusCode::OK, "{outage}");
+        if outage == "stopped" {
+            redis.pause();
+        } else {
+            redis.resume();
+            redis.kill();
+        }
+        let (answer, took) = revoke(t.clone()).await;
+        eprintln!(
+            "/revoke with Redis {outage}: {} in {} ms (Redis timeout {} ms)",
+            answer.status(),
+            took.as_millis(),
+            REDIS_TIMEOUT.as_millis()
+        );
+        assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE, "{outage}");
+        assert_eq!(answer.headers()["retry-after"], "1", "{outage}");
+        assert!(
+            took <= REDIS_TIMEOUT + Duration::from_millis(400),
+            "{outage}: answered in {took:?}, over one Redis timeout"
+        );
+        if outage == "stopped" {
+            assert!(
+                took >= REDIS_TIMEOUT,
+                "answered in {took:?}: the revocation did not wait for the stopped Redis"
+            );
+        }
+        assert_eq!(
+            g.status(&t).await,
+            StatusCode::UNAUTHORIZED,
+            "{outage}: revoked on this replica"
+        );
+    }
+}
