@@ -1,6 +1,7 @@
 //! Revocation with a shared cache over a real `redis-server`: seen by every guard within a
-//! second, kept for the revocation TTL although the upstream still says valid, not undone by
-//! a verification in flight; and the pub/sub gap policy.
+//! second, kept for the revocation TTL (no longer than the token's `exp`) although the upstream
+//! still says valid, not undone by a verification in flight; the admin `/revoke` 503 while
+//! Redis is unreachable; and the pub/sub gap policy.
 
 use crate::common;
 
