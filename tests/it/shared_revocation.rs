@@ -143,7 +143,14 @@ async fn a_malformed_token_is_not_revoked() {
 async fn after_a_pubsub_gap_local_verdicts_are_dropped_and_new_ones_live_one_second() {
     let redis = RedisServer::start();
     let issuer = issuer().await;
-    let listener = guard(&issuer, &redis);
+    // A Redis timeout of 500 ms (the most a 2 s verify timeout allows) for the listener: its
+    // one read of the deny marker after the 1 s cap must not time out on a loaded machine
+    // (then it would verify upstream and admit the token for another second).
+    let listener = shared_guard_with(
+        &issuer,
+        SharedCache::new(redis.url(), SECRET).timeout(Duration::from_millis(500)),
+        |b| b.negative_ttl(Duration::from_secs(1)),
+    );
     let revoker = guard(&issuer, &redis);
     let t = token(&issuer, "Users:gap");
     listener.wait_subscribed().await;
@@ -319,7 +326,7 @@ async fn a_deny_marker_expires_with_the_token_not_after_the_revocation_ttl() {
         .unwrap_or_else(|e| panic!("{e}"));
     // Admitted, so this replica knows the token's `exp` (from the introspection answer).
     assert_eq!(g.status(&t).await, StatusCode::OK);
-    assert_eq!(g.layer.revoke(&t).await, Ok(RevocationScope::Shared));
+    assert_eq!(g.layer.revoke(&t).await, Ok(RevocationReach::Shared));
     let deny = redis.keys("bearer-guard:v1:d:*");
     assert_eq!(deny.len(), 1, "{deny:?}");
     let pttl = redis.pttl(&deny[0]);
