@@ -280,7 +280,8 @@ async fn guard_issuer_and_audience_refuse_an_introspected_token_of_another_issue
 
 /// `GUARD_REVOCATION_TTL_SECS`: a revocation through a guard built from the variables lasts
 /// the configured 120 s in the shared tier (the deny marker's PTTL in a real `redis-server`),
-/// not the default hour. (The crm-now verifier reports no expiry, so nothing shortens it.)
+/// not the default hour (the token lives an hour, so its own `exp`, which also caps a marker,
+/// does not hide the setting).
 #[tokio::test]
 async fn guard_revocation_ttl_secs_is_the_deny_markers_lifetime_in_redis() {
     let redis = RedisServer::start();
@@ -296,7 +297,11 @@ async fn guard_revocation_ttl_secs_is_the_deny_markers_lifetime_in_redis() {
     .layer()
     .expect("layer");
     let token = issuer
-        .mint(MintOptions::default().subject("Users:1"))
+        .mint(
+            MintOptions::default()
+                .subject("Users:1")
+                .lifetime(Duration::from_secs(3600)),
+        )
         .unwrap();
     assert_eq!(status_of(&app(layer.clone()), &token).await, 200);
     assert_eq!(layer.revoke(&token).await, Ok(RevocationScope::Shared));
