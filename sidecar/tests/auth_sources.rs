@@ -62,7 +62,11 @@ async fn x_auth_source_names_the_verifier_of_each_mode() {
         assert_eq!(response.status(), StatusCode::OK, "{source}");
         assert_eq!(header(&response, "x-auth-source"), Some(source));
         let subject = if source == "bitrix24" { "7" } else { "Users:7" };
-        assert_eq!(header(&response, "x-auth-subject"), Some(subject), "{source}");
+        assert_eq!(
+            header(&response, "x-auth-subject"),
+            Some(subject),
+            "{source}"
+        );
     }
 }
 

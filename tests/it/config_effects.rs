@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use bearer_guard::{ConfigError, GuardConfig};
 use bearer_guard::RevocationScope;
+use bearer_guard::{ConfigError, GuardConfig};
 use bearer_guard_mock::{Bitrix24Token, Endpoint, MintOptions, MockIssuer};
 use common::raw_http::{http_answer, raw_server};
 use common::redis_server::RedisServer;

@@ -532,7 +532,10 @@ async fn introspection_and_bitrix24_verifications_are_counted_under_their_verifi
         .unwrap();
     assert_eq!(status_of(&introspected, &token).await, 200);
     assert_eq!(status_of(&introspected, "it_never_issued").await, 401);
-    issuer.set_introspection_fault(Fault::Status500).await.unwrap();
+    issuer
+        .set_introspection_fault(Fault::Status500)
+        .await
+        .unwrap();
     assert_eq!(status_of(&introspected, "it_while_down").await, 503);
     assert_eq!(
         verifications(&snapshotter, "introspection"),
