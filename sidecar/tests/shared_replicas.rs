@@ -33,14 +33,7 @@ async fn auth(sidecar: &SidecarProcess, token: &str) -> u16 {
 /// The value of the sample of `name` carrying every one of `labels` in `sidecar`'s
 /// `/metrics` (0 when there is none).
 async fn sample(sidecar: &SidecarProcess, name: &str, labels: &[&str]) -> f64 {
-    let text = client()
-        .get(sidecar.url("/metrics"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .text()
-        .await
-        .unwrap_or_default();
+    let text = sidecar.metrics().await;
     text.lines()
         .filter(|line| {
             line.strip_prefix(name)
@@ -94,26 +87,15 @@ async fn two_sidecars_on_one_redis_share_verdicts_and_revocations() {
         1,
         "the second sidecar read the verdict from Redis"
     );
-    // The shared tier's series in the real /metrics of each process.
-    let lookups = "bearer_guard_cache_lookups_total";
-    let shared_tier = r#"tier="shared""#;
-    assert_eq!(
-        sample(&second, lookups, &[shared_tier, r#"result="hit""#]).await,
-        1.0
-    );
-    assert_eq!(
-        sample(&second, lookups, &[shared_tier, r#"result="miss""#]).await,
-        0.0
-    );
-    // The first found nothing: the read before the lock and the double-check under it.
-    assert_eq!(
-        sample(&first, lookups, &[shared_tier, r#"result="miss""#]).await,
-        2.0
-    );
-    assert_eq!(
-        sample(&first, lookups, &[shared_tier, r#"result="hit""#]).await,
-        0.0
-    );
+    // The shared tier's series in each process's real /metrics: the first found nothing (two
+    // misses: the read before the lock and the double-check under it), the second the verdict.
+    for (sidecar, hits, misses) in [(&first, 0.0, 2.0), (&second, 1.0, 0.0)] {
+        for (result, want) in [(r#"result="hit""#, hits), (r#"result="miss""#, misses)] {
+            let lookups = "bearer_guard_cache_lookups_total";
+            let got = sample(sidecar, lookups, &[r#"tier="shared""#, result]).await;
+            assert_eq!(got, want, "{} {result}", sidecar.addr);
+        }
+    }
 
     let revoked = client()
         .post(format!("http://{admin}/revoke"))

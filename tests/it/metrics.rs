@@ -514,19 +514,24 @@ fn verifications(snapshotter: &Snapshotter, verifier: &str) -> [f64; 3] {
 /// Verifications through the introspection and Bitrix24 verifiers, against the mock's real
 /// endpoints, are counted under `verifier="introspection"` / `verifier="bitrix24"`: one valid,
 /// one invalid, and one unavailable (the endpoint answering 500).
+/// The test app around a guard of `verifier` built under a recorder of its own, and that
+/// recorder's snapshotter, read once (the counts start at 0).
+fn app_counted(verifier: impl bearer_guard::Verifier) -> (Router, Snapshotter) {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let app = metrics::with_local_recorder(&recorder, || app(BearerGuardLayer::new(verifier)));
+    let _ = read(&snapshotter);
+    (app, snapshotter)
+}
+
 #[tokio::test]
 async fn introspection_and_bitrix24_verifications_are_counted_under_their_verifier() {
     let issuer = MockIssuer::start().await.unwrap();
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let introspected = metrics::with_local_recorder(&recorder, || {
-        app(BearerGuardLayer::new(
-            IntrospectionVerifier::builder(issuer.introspection_url())
-                .build()
-                .unwrap(),
-        ))
-    });
-    let _ = read(&snapshotter);
+    let (introspected, counts) = app_counted(
+        IntrospectionVerifier::builder(issuer.introspection_url())
+            .build()
+            .unwrap(),
+    );
     let token = issuer
         .issue_introspection_token("Users:1", "read", Duration::from_secs(300))
         .unwrap();
@@ -537,21 +542,13 @@ async fn introspection_and_bitrix24_verifications_are_counted_under_their_verifi
         .await
         .unwrap();
     assert_eq!(status_of(&introspected, "it_while_down").await, 503);
-    assert_eq!(
-        verifications(&snapshotter, "introspection"),
-        [1.0, 1.0, 1.0]
-    );
+    assert_eq!(verifications(&counts, "introspection"), [1.0, 1.0, 1.0]);
 
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let portal = metrics::with_local_recorder(&recorder, || {
-        app(BearerGuardLayer::new(
-            Bitrix24Verifier::builder(issuer.bitrix24_portal_url())
-                .build()
-                .unwrap(),
-        ))
-    });
-    let _ = read(&snapshotter);
+    let (portal, counts) = app_counted(
+        Bitrix24Verifier::builder(issuer.bitrix24_portal_url())
+            .build()
+            .unwrap(),
+    );
     let token = issuer
         .issue_bitrix24_token(Bitrix24Token::new(7, "local.acme.app", ["crm"]))
         .unwrap();
@@ -559,7 +556,7 @@ async fn introspection_and_bitrix24_verifications_are_counted_under_their_verifi
     assert_eq!(status_of(&portal, "never-issued").await, 401);
     issuer.set_bitrix24_fault(Fault::Status500).await.unwrap();
     assert_eq!(status_of(&portal, "while-down").await, 503);
-    assert_eq!(verifications(&snapshotter, "bitrix24"), [1.0, 1.0, 1.0]);
+    assert_eq!(verifications(&counts, "bitrix24"), [1.0, 1.0, 1.0]);
 }
 
 /// `bearer_guard_inflight_verifications` while verifications are held open by a slow

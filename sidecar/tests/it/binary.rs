@@ -55,14 +55,7 @@ async fn it_prints_listening_on_and_answers_over_tcp_with_metrics_health_and_rea
         let text = response.text().await.unwrap_or_default();
         assert!(text.contains(contains), "{path}: {text}");
     }
-    let metrics = client
-        .get(sidecar.url("/metrics"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .text()
-        .await
-        .unwrap_or_default();
+    let metrics = sidecar.metrics().await;
     assert!(
         metrics.contains(r#"bearer_guard_requests_total{outcome="insufficient_scope"} 1"#),
         "{metrics}"
