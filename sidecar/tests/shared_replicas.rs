@@ -97,15 +97,8 @@ async fn two_sidecars_on_one_redis_share_verdicts_and_revocations() {
         }
     }
 
-    let revoked = client()
-        .post(format!("http://{admin}/revoke"))
-        .bearer_auth(ADMIN_TOKEN)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={read}"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(revoked.status(), 204);
+    let revoked = common::revoke_at(&format!("http://{admin}/revoke"), ADMIN_TOKEN, &read).await;
+    assert_eq!(revoked, 204);
     assert_eq!(auth(&first, &read).await, 401);
     // The second holds the verdict in its local cache (300 s): only the revocation feed
     // makes it refuse the token now.
