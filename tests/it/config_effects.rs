@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use bearer_guard::RevocationScope;
+use bearer_guard::RevocationReach;
 use bearer_guard::{ConfigError, GuardConfig};
 use bearer_guard_mock::{Bitrix24Token, Endpoint, MintOptions, MockIssuer};
 use common::raw_http::{http_answer, raw_server};
@@ -304,7 +304,7 @@ async fn guard_revocation_ttl_secs_is_the_deny_markers_lifetime_in_redis() {
         )
         .unwrap();
     assert_eq!(status_of(&app(layer.clone()), &token).await, 200);
-    assert_eq!(layer.revoke(&token).await, Ok(RevocationScope::Shared));
+    assert_eq!(layer.revoke(&token).await, Ok(RevocationReach::Shared));
     // A JWS has two markers (its signing input's and its bytes'): both live 120 s.
     let markers = redis.keys("*:d:*");
     assert!(!markers.is_empty(), "no deny marker in Redis");
