@@ -3,7 +3,7 @@
 //! issuer's call count and each process's `/metrics` show it), and a revocation through the
 //! first one's admin listener reaches the other within seconds.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

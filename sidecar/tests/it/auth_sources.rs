@@ -3,7 +3,7 @@
 //! verification mode (`jwt` from a JWKS, `introspection`, `bitrix24`, `remote`), and
 //! `GUARD_REALM` in the challenges of both the guard (401) and the rules' scope gates (403).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! (no entry, no lock left behind), so another replica sharing the Redis verifies the token
 //! itself and gets the right verdict.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
