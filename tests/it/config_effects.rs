@@ -1,9 +1,12 @@
 //! What each `GUARD_*` setting does to the guard `GuardConfig::layer()` builds (its parsing is
 //! tested in src/config/ and config_env.rs): the realm in the challenge, the cache
 //! TTLs observed by the embedded issuer's call counter, the verifytoken body encoding observed
-//! by the server that receives it, and plain http to a non-loopback name. Every test here fails
-//! if the matching builder call in `GuardConfig::layer()` / `remote_verifier()` /
-//! `jwt_verifier()` is removed.
+//! by the server that receives it, plain http to a non-loopback name, the Bitrix24 app code
+//! and the introspected `iss`/`aud` rules against the mock's portal and introspection
+//! endpoint, and the revocation TTL as the deny marker's PTTL in a real `redis-server`. Every
+//! test here fails if the matching builder call in `GuardConfig::layer()` /
+//! `remote_verifier()` / `jwt_verifier()` / `introspection_verifier()` /
+//! `bitrix24_verifier()` is removed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
@@ -12,10 +15,13 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use bearer_guard::RevocationReach;
 use bearer_guard::{ConfigError, GuardConfig};
-use bearer_guard_mock::{Endpoint, MintOptions, MockIssuer};
+use bearer_guard_mock::{Bitrix24Token, Endpoint, MintOptions, MockIssuer};
 use common::raw_http::{http_answer, raw_server};
-use common::{app, bearer, get_with, send};
+use common::redis_server::RedisServer;
+use common::{app, bearer, get_with, send, status_of};
+use serde_json::{Map, Value, json};
 
 fn lookup(vars: &[(&str, &str)]) -> Result<GuardConfig, ConfigError> {
     let vars: HashMap<String, String> = vars
@@ -194,4 +200,119 @@ async fn guard_allow_plain_http_admits_a_non_loopback_http_url_at_build() {
     }
     let config = lookup(&[verify, jwks, ("GUARD_ALLOW_PLAIN_HTTP", "1")]).expect("allowed");
     let _guard = config.layer().expect("auto mode with both");
+}
+
+/// `GUARD_BITRIX24_APP_CODE`: a token the portal issued to another application is refused;
+/// without the setting the same token passes (so the refusal is the setting's doing).
+#[tokio::test]
+async fn guard_bitrix24_app_code_refuses_another_apps_token() {
+    let portal = issuer().await;
+    let token = |app_code: &str| {
+        portal
+            .issue_bitrix24_token(Bitrix24Token::new(7, app_code, ["crm"]))
+            .unwrap()
+    };
+    let (ours, theirs) = (token("local.acme.app"), token("local.other.app"));
+    let portal_url = portal.bitrix24_portal_url();
+    let checked = guarded(&[
+        ("GUARD_BITRIX24_PORTAL", portal_url),
+        ("GUARD_BITRIX24_APP_CODE", "local.acme.app"),
+    ]);
+    assert_eq!(status_of(&checked, &ours).await, 200);
+    assert_eq!(
+        status_of(&checked, &theirs).await,
+        401,
+        "another application's token passed GUARD_BITRIX24_APP_CODE"
+    );
+    let unchecked = guarded(&[("GUARD_BITRIX24_PORTAL", portal_url)]);
+    assert_eq!(status_of(&unchecked, &theirs).await, 200);
+}
+
+/// An active introspection token of `issuer` whose `iss` and `aud` are the given ones.
+fn introspected(issuer: &MockIssuer, name: &str, iss: &str, aud: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let members: Map<String, Value> = json!({
+        "sub": "Users:1", "scope": "read", "iss": iss, "aud": aud, "exp": now + 300,
+    })
+    .as_object()
+    .cloned()
+    .unwrap();
+    let token = format!("it_{name}_0123456789abcdef");
+    issuer.add_introspection_token(token.clone(), members);
+    token
+}
+
+/// `GUARD_ISSUER` and `GUARD_AUDIENCE` in introspect mode: an active token whose `iss` or
+/// `aud` is not the configured one is refused, one with both right passes; without the
+/// settings every one of them passes.
+#[tokio::test]
+async fn guard_issuer_and_audience_refuse_an_introspected_token_of_another_issuer_or_audience() {
+    let issuer = issuer().await;
+    let (iss, aud) = ("https://idp.example", "orders-api");
+    let right = introspected(&issuer, "right", iss, aud);
+    let wrong_iss = introspected(&issuer, "wrong_iss", "https://other-idp.example", aud);
+    let wrong_aud = introspected(&issuer, "wrong_aud", iss, "billing-api");
+    let url = issuer.introspection_url();
+    let checked = guarded(&[
+        ("GUARD_INTROSPECTION_URL", &url),
+        ("GUARD_ISSUER", iss),
+        ("GUARD_AUDIENCE", &format!("other-api, {aud}")),
+    ]);
+    assert_eq!(status_of(&checked, &right).await, 200);
+    assert_eq!(
+        status_of(&checked, &wrong_iss).await,
+        401,
+        "another issuer's token passed GUARD_ISSUER"
+    );
+    assert_eq!(
+        status_of(&checked, &wrong_aud).await,
+        401,
+        "another audience's token passed GUARD_AUDIENCE"
+    );
+    let unchecked = guarded(&[("GUARD_INTROSPECTION_URL", &url)]);
+    for token in [&right, &wrong_iss, &wrong_aud] {
+        assert_eq!(status_of(&unchecked, token).await, 200);
+    }
+}
+
+/// `GUARD_REVOCATION_TTL_SECS`: a revocation through a guard built from the variables lasts
+/// the configured 120 s in the shared tier (the deny marker's PTTL in a real `redis-server`),
+/// not the default hour (the token lives an hour, so its own `exp`, which also caps a marker,
+/// does not hide the setting).
+#[tokio::test]
+async fn guard_revocation_ttl_secs_is_the_deny_markers_lifetime_in_redis() {
+    let redis = RedisServer::start();
+    let issuer = issuer().await;
+    let url = redis.url();
+    let layer = lookup(&[
+        ("GUARD_VERIFY_URL", issuer.verify_url()),
+        ("GUARD_REDIS_URL", &url),
+        ("GUARD_CACHE_SECRET", common::shared_support::SECRET),
+        ("GUARD_REVOCATION_TTL_SECS", "120"),
+    ])
+    .expect("config")
+    .layer()
+    .expect("layer");
+    let token = issuer
+        .mint(
+            MintOptions::default()
+                .subject("Users:1")
+                .lifetime(Duration::from_secs(3600)),
+        )
+        .unwrap();
+    assert_eq!(status_of(&app(layer.clone()), &token).await, 200);
+    assert_eq!(layer.revoke(&token).await, Ok(RevocationReach::Shared));
+    // A JWS has two markers (its signing input's and its bytes'): both live 120 s.
+    let markers = redis.keys("*:d:*");
+    assert!(!markers.is_empty(), "no deny marker in Redis");
+    for marker in &markers {
+        let pttl = redis.pttl(marker);
+        assert!(
+            (110_000..=120_000).contains(&pttl),
+            "a deny marker lives {pttl} ms, not GUARD_REVOCATION_TTL_SECS=120"
+        );
+    }
 }

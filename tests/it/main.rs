@@ -45,4 +45,5 @@ mod shared_failures;
 mod shared_jwt_revocation;
 mod shared_recovery;
 mod shared_revocation;
+mod shared_unavailable;
 mod token_source_logs;

@@ -2,7 +2,8 @@
 //! under its own `metrics-util` debugging recorder (`metrics::with_local_recorder`): the guard
 //! registers its handles when it is built, so they stay bound to that recorder afterwards and
 //! tests running in parallel never see each other's counts. A snapshot reads the deltas since
-//! the last one (the debugging recorder swaps counters to 0).
+//! the last one (the debugging recorder swaps counters to 0, and gauges too: a gauge read
+//! mid-flight is read from a Prometheus recorder instead, which keeps its value).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
@@ -13,9 +14,13 @@ use std::time::Duration;
 
 use axum::Router;
 use bearer_guard::guard::{CacheLookup, DecisionOutcome};
-use bearer_guard::{BearerGuardLayer, JwtVerifier, VerifierKind};
+use bearer_guard::{
+    BearerGuardLayer, Bitrix24Verifier, IntrospectionVerifier, JwtVerifier, VerifierKind,
+};
+use bearer_guard_mock::{Bitrix24Token, Fault, MockIssuer};
 use common::jwt_support::{JwksServer, TestKey, eventually, status};
 use common::{Answer, ScriptedVerifier, app, bearer, get_with, send, status_of};
+use metrics_exporter_prometheus::PrometheusBuilder;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -260,7 +265,8 @@ async fn twenty_concurrent_requests_for_a_new_token_count_one_verification() {
         ),
         20.0
     );
-    // Raised once and lowered once: back to 0.
+    // Raised once and lowered once: back to 0. (Its value while raised is read in
+    // `the_inflight_gauge_shows_verifications_held_open_and_falls_back_to_zero`.)
     assert_eq!(get(&m, "bearer_guard_inflight_verifications{}"), 0.0);
 }
 
@@ -489,4 +495,106 @@ async fn auto_is_ready_once_its_jwks_loads_and_is_labelled_auto() {
         ),
         2.0
     );
+}
+
+/// The three `bearer_guard_verifications_total` counts of the guard read by `snapshotter`,
+/// for `verifier`: `[valid, invalid, unavailable]`.
+fn verifications(snapshotter: &Snapshotter, verifier: &str) -> [f64; 3] {
+    let m = read(snapshotter);
+    ["valid", "invalid", "unavailable"].map(|verdict| {
+        get(
+            &m,
+            &format!(
+                "bearer_guard_verifications_total{{verdict=\"{verdict}\",verifier=\"{verifier}\"}}"
+            ),
+        )
+    })
+}
+
+/// Verifications through the introspection and Bitrix24 verifiers, against the mock's real
+/// endpoints, are counted under `verifier="introspection"` / `verifier="bitrix24"`: one valid,
+/// one invalid, and one unavailable (the endpoint answering 500).
+/// The test app around a guard of `verifier` built under a recorder of its own, and that
+/// recorder's snapshotter, read once (the counts start at 0).
+fn app_counted(verifier: impl bearer_guard::Verifier) -> (Router, Snapshotter) {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let app = metrics::with_local_recorder(&recorder, || app(BearerGuardLayer::new(verifier)));
+    let _ = read(&snapshotter);
+    (app, snapshotter)
+}
+
+#[tokio::test]
+async fn introspection_and_bitrix24_verifications_are_counted_under_their_verifier() {
+    let issuer = MockIssuer::start().await.unwrap();
+    let (introspected, counts) = app_counted(
+        IntrospectionVerifier::builder(issuer.introspection_url())
+            .build()
+            .unwrap(),
+    );
+    let token = issuer
+        .issue_introspection_token("Users:1", "read", Duration::from_secs(300))
+        .unwrap();
+    assert_eq!(status_of(&introspected, &token).await, 200);
+    assert_eq!(status_of(&introspected, "it_never_issued").await, 401);
+    issuer
+        .set_introspection_fault(Fault::Status500)
+        .await
+        .unwrap();
+    assert_eq!(status_of(&introspected, "it_while_down").await, 503);
+    assert_eq!(verifications(&counts, "introspection"), [1.0, 1.0, 1.0]);
+
+    let (portal, counts) = app_counted(
+        Bitrix24Verifier::builder(issuer.bitrix24_portal_url())
+            .build()
+            .unwrap(),
+    );
+    let token = issuer
+        .issue_bitrix24_token(Bitrix24Token::new(7, "local.acme.app", ["crm"]))
+        .unwrap();
+    assert_eq!(status_of(&portal, &token).await, 200);
+    assert_eq!(status_of(&portal, "never-issued").await, 401);
+    issuer.set_bitrix24_fault(Fault::Status500).await.unwrap();
+    assert_eq!(status_of(&portal, "while-down").await, 503);
+    assert_eq!(verifications(&counts, "bitrix24"), [1.0, 1.0, 1.0]);
+}
+
+/// `bearer_guard_inflight_verifications` while verifications are held open by a slow
+/// verifier, read from a Prometheus recorder (which, unlike the debugging recorder, keeps a
+/// gauge's value when read): 2 while two tokens are being verified (ten requests, one
+/// verification per token), 0 once they are answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inflight_gauge_shows_verifications_held_open_and_falls_back_to_zero() {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let gauge = || {
+        let text = handle.render();
+        text.lines()
+            .find_map(|line| line.strip_prefix("bearer_guard_inflight_verifications "))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no in-flight gauge in {text}"))
+    };
+    let verifier = ScriptedVerifier::new();
+    verifier.set("slow-a", Answer::valid(&["read"]));
+    verifier.set("slow-b", Answer::valid(&["read"]));
+    verifier.set_delay(Duration::from_secs(2));
+    let app = metrics::with_local_recorder(&recorder, || {
+        app(BearerGuardLayer::new(Arc::clone(&verifier)))
+    });
+    assert_eq!(gauge(), 0.0, "at build");
+    let mut tasks = tokio::task::JoinSet::new();
+    for token in ["slow-a", "slow-b"].repeat(5) {
+        let app = app.clone();
+        tasks.spawn(async move { status_of(&app, token).await });
+    }
+    assert!(
+        common::shared_support::wait_until(WAIT, || verifier.total_calls() == 2).await,
+        "the two verifications did not start"
+    );
+    assert_eq!(gauge(), 2.0, "two verifications held open");
+    while let Some(status) = tasks.join_next().await {
+        assert_eq!(status.unwrap(), 200);
+    }
+    assert_eq!(verifier.total_calls(), 2);
+    assert_eq!(gauge(), 0.0, "both ended");
 }

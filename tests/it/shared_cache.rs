@@ -159,6 +159,11 @@ async fn a_verdict_written_by_one_guard_is_a_hit_for_another_and_redis_holds_no_
         "the invalid verdict came from Redis"
     );
     assert_eq!(second.shared("hit"), 2.0);
+    // The first guard found neither in Redis: two shared misses per token (the read before
+    // the lock and the double-check under it); the second, none.
+    assert_eq!(first.shared("miss"), 4.0);
+    assert_eq!(first.shared("hit"), 0.0);
+    assert_eq!(second.shared("miss"), 0.0);
     // The route saw the principal read back from Redis.
     let body = common::body_text(
         common::send(

@@ -55,14 +55,7 @@ async fn it_prints_listening_on_and_answers_over_tcp_with_metrics_health_and_rea
         let text = response.text().await.unwrap_or_default();
         assert!(text.contains(contains), "{path}: {text}");
     }
-    let metrics = client
-        .get(sidecar.url("/metrics"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .text()
-        .await
-        .unwrap_or_default();
+    let metrics = sidecar.metrics().await;
     assert!(
         metrics.contains(r#"bearer_guard_requests_total{outcome="insufficient_scope"} 1"#),
         "{metrics}"
@@ -407,36 +400,19 @@ async fn the_admin_listener_revokes_a_token_and_the_main_listener_has_no_admin_r
         200,
         "the token is valid before the revocation"
     );
-    let revoke = |admin: &'static str| {
-        client
-            .post(format!("http://{admin_addr}/revoke"))
-            .bearer_auth(admin)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("token={read}"))
-            .send()
-    };
-    let wrong = revoke("not-the-admin-token-at-all")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(wrong.status(), 401, "a wrong admin token revokes nothing");
+    let revoke_url = format!("http://{admin_addr}/revoke");
+    let wrong = common::revoke_at(&revoke_url, "not-the-admin-token-at-all", &read).await;
+    assert_eq!(wrong, 401, "a wrong admin token revokes nothing");
     let still = auth().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(still.status(), 200);
-    let on_main = client
-        .post(sidecar.url("/revoke"))
-        .bearer_auth(ADMIN_TOKEN)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={read}"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let on_main = common::revoke_at(&sidecar.url("/revoke"), ADMIN_TOKEN, &read).await;
     assert!(
-        !on_main.status().is_success(),
-        "the main listener has no admin routes: {}",
-        on_main.status()
+        !on_main.is_success(),
+        "the main listener has no admin routes: {on_main}"
     );
     assert_eq!(auth().await.unwrap_or_else(|e| panic!("{e}")).status(), 200);
-    let revoked = revoke(ADMIN_TOKEN).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(revoked.status(), 204);
+    let revoked = common::revoke_at(&revoke_url, ADMIN_TOKEN, &read).await;
+    assert_eq!(revoked, 204);
     let after = auth().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         after.status(),

@@ -141,6 +141,20 @@ pub fn client() -> reqwest::Client {
         .unwrap_or_else(|e| panic!("client: {e}"))
 }
 
+/// The status of `POST {url}` revoking `token` with `admin_token` (the admin listener's
+/// `/revoke`, or a path that should not be one).
+pub async fn revoke_at(url: &str, admin_token: &str, token: &str) -> http::StatusCode {
+    client()
+        .post(url)
+        .bearer_auth(admin_token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .status()
+}
+
 /// A port on 127.0.0.1 that nothing listens on (bound, then released).
 pub fn closed_port() -> u16 {
     bearer_guard_mock::process::free_port().unwrap_or_else(|e| panic!("free port: {e}"))

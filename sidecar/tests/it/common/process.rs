@@ -113,6 +113,18 @@ impl SidecarProcess {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The text of `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        super::client()
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .text()
+            .await
+            .unwrap_or_default()
+    }
+
     /// The stderr lines so far.
     pub fn stderr_lines(&self) -> Vec<String> {
         lock(&self.stderr).clone()
