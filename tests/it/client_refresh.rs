@@ -3,18 +3,16 @@
 //! counter), no caller ever gets an expired token, 1,000 concurrent callers cause one fetch,
 //! callers keep the current token while a refresh runs, and a cancelled caller does not
 //! cancel the fetch.
-#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use crate::common;
+use common::eventually;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use bearer_guard::client::{TokenEndpoint, TokenSource};
 use bearer_guard_mock::{Endpoint, Fault};
-use common::client_support::{
-    build, claims, crm_now, eventually, issuer_with_lifetime, token_of, unix_now,
-};
+use common::client_support::{build, claims, crm_now, issuer_with_lifetime, token_of, unix_now};
 use common::raw_http::{counting_raw_server, http_answer};
 use http::HeaderValue;
 
@@ -166,7 +164,8 @@ async fn callers_keep_the_current_token_while_a_refresh_runs() -> TestResult {
         "the caller that starts the refresh does not wait for it"
     );
     assert!(
-        eventually(Duration::from_secs(2), || issuer.calls(Endpoint::Token)
+        eventually(Duration::from_secs(2), async || issuer
+            .calls(Endpoint::Token)
             == 2)
         .await,
         "the refresh reached the issuer"
@@ -203,7 +202,8 @@ async fn a_cancelled_caller_does_not_cancel_the_fetch() -> TestResult {
         tokio::spawn(async move { source.bearer_header().await })
     };
     assert!(
-        eventually(Duration::from_secs(2), || issuer.calls(Endpoint::Token)
+        eventually(Duration::from_secs(2), async || issuer
+            .calls(Endpoint::Token)
             == 1)
         .await
     );

@@ -4,7 +4,6 @@
 //! by the server that receives it, and plain http to a non-loopback name. Every test here fails
 //! if the matching builder call in `GuardConfig::layer()` / `remote_verifier()` /
 //! `jwt_verifier()` is removed.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
 

@@ -1,15 +1,15 @@
 //! The demo's operator routes over real HTTP: `/metrics` (Prometheus text format, parsed here)
 //! after known requests, and `/ready` (503 while the JWKS is down at start, 200 once it is up)
 //! next to `/health` (always 200).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use common::eventually;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::demo_process::{run_shell, start};
-use common::jwt_support::{JwksServer, TestKey, eventually};
+use common::jwt_support::{JwksServer, TestKey};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()

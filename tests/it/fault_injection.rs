@@ -212,8 +212,7 @@ fn forged_with_foreign_key(issuer: &MockIssuer) -> String {
     let now = jsonwebtoken::get_current_timestamp();
     let claims = serde_json::json!({
         "iss": issuer.issuer(), "aud": issuer.audience(), "sub": "mallory",
-        "scope": "read write", "iat": now, "exp": now + 600,
-    });
+        "scope": "read write", "iat": now, "exp": now + 600});
     jsonwebtoken::encode(&header, &claims, &key).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -227,20 +226,17 @@ fn forged_with_embedded_keys(issuer: &MockIssuer) -> Vec<String> {
     let jwk = serde_json::json!({
         "kty": "RSA",
         "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
-        "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
-    });
+        "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero())});
     let now = jsonwebtoken::get_current_timestamp();
     let claims = serde_json::json!({
         "iss": issuer.issuer(), "aud": issuer.audience(), "sub": "mallory",
-        "iat": now, "exp": now + 600,
-    });
+        "iat": now, "exp": now + 600});
     [Some(issuer.current_kid()), None]
         .into_iter()
         .map(|kid| {
             let mut header = serde_json::json!({
                 "alg": "RS256", "typ": "JWT", "jwk": jwk,
-                "jku": "http://127.0.0.1:9/jwks.json", "x5u": "http://127.0.0.1:9/cert.pem",
-            });
+                "jku": "http://127.0.0.1:9/jwks.json", "x5u": "http://127.0.0.1:9/cert.pem"});
             if let Some(kid) = kid {
                 header["kid"] = kid.into();
             }

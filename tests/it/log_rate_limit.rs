@@ -6,6 +6,7 @@
 //! tests running beside it never land there) and counts lines.
 
 use crate::common;
+use common::eventually;
 
 use common::log_capture::{Flavor, run_logged};
 
@@ -105,7 +106,7 @@ fn forged_shared_entries_deny_markers_and_messages_warn_once() {
     run_logged(Flavor::TwoWorkers, |log| async move {
         use bearer_guard::shared::SharedCache;
         use common::redis_server::RedisServer;
-        use common::shared_support::{SECRET, issuer, shared_guard_with, token, wait_until};
+        use common::shared_support::{SECRET, issuer, shared_guard_with, token};
         let redis = RedisServer::start();
         let issuer = issuer().await;
         // No local cache: every request reads Redis.
@@ -156,7 +157,7 @@ fn forged_shared_entries_deny_markers_and_messages_warn_once() {
                 .unwrap_or_else(|e| panic!("PUBLISH: {e}"));
         }
         assert!(
-            wait_until(Duration::from_secs(3), || log
+            eventually(Duration::from_secs(3), async || log
                 .lines_with("revocation message ignored")
                 >= 1)
             .await,

@@ -3,9 +3,9 @@
 //! registers its handles when it is built, so they stay bound to that recorder afterwards and
 //! tests running in parallel never see each other's counts. A snapshot reads the deltas since
 //! the last one (the debugging recorder swaps counters to 0).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use common::eventually;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::Router;
 use bearer_guard::guard::{CacheLookup, DecisionOutcome};
 use bearer_guard::{BearerGuardLayer, JwtVerifier, VerifierKind};
-use common::jwt_support::{JwksServer, TestKey, eventually, status};
+use common::jwt_support::{JwksServer, TestKey, status};
 use common::{Answer, ScriptedVerifier, app, bearer, get_with, send, status_of};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 

@@ -5,7 +5,6 @@
 //! POST, its own signing key to any GET) stands behind `HTTP_PROXY`, `HTTPS_PROXY`,
 //! `ALL_PROXY` (both cases) and `GUARD_HTTPS_PROXY` in the demo's environment. Before the fix
 //! the demo sent the verify call (with the token, in cleartext) and the JWKS fetch to it.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
 

@@ -2,6 +2,7 @@
 //! guards, verdicts shared, entries that do not verify ignored, Redis never holding a token.
 
 use crate::common;
+use common::eventually;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use bearer_guard::shared::SharedCache;
 use bearer_guard_mock::Fault;
 use common::redis_server::RedisServer;
-use common::shared_support::{SECRET, issuer, shared_guard, shared_guard_with, token, wait_until};
+use common::shared_support::{SECRET, issuer, shared_guard, shared_guard_with, token};
 use http::StatusCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -369,7 +370,7 @@ async fn a_lock_holder_whose_request_is_cancelled_drops_its_lock_at_once() {
         // The request is dropped here, mid-verification.
     }
     assert!(
-        wait_until(Duration::from_secs(5), || redis
+        eventually(Duration::from_secs(5), async || redis
             .keys("bearer-guard:v1:l:*")
             .is_empty())
         .await,

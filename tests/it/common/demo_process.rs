@@ -2,9 +2,6 @@
 //! `GUARD_*` variables and nothing else from the test's environment, read until it prints
 //! `listening on`; or run to its exit. Every child (the demo, the nested `cargo build`, a shell
 //! running the printed lines) has a timeout and is killed when its handle is dropped.
-#![allow(dead_code)]
-// `pub` items here are shared by several test crates, each seeing only some of them.
-#![allow(unreachable_pub)]
 
 use std::path::PathBuf;
 use std::process::{Output, Stdio};

@@ -2,9 +2,6 @@
 //! test controls and counts, routers, and a real server on 127.0.0.1; and, as submodules,
 //! every other shared helper (each test binary includes this module with `mod common;` and
 //! uses only what it needs).
-#![allow(dead_code)]
-// `pub` items here are shared by several test crates, each seeing only some of them.
-#![allow(unreachable_pub)]
 
 pub mod client_support;
 pub mod demo_process;
@@ -82,6 +79,21 @@ impl ScriptedVerifier {
 
     pub fn total_calls(&self) -> usize {
         self.total.load(Ordering::SeqCst)
+    }
+}
+
+/// Polls `check` every 20 ms until it holds or `within` has passed (on tokio's clock, so
+/// virtual time works too); whether it held. The one bounded wait of the tests.
+pub async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

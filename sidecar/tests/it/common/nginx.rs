@@ -5,8 +5,6 @@
 //! [`SERVER_BLOCK`] is the `server { … }` the README prints for nginx, verbatim (a test
 //! checks that the README still holds it); only the two `upstream` blocks, the `listen`
 //! port and the file paths around it are generated.
-#![allow(dead_code)]
-#![allow(unreachable_pub)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -104,7 +102,7 @@ const START_TRIES: u32 = 5;
 /// How one start ended.
 enum Started {
     /// nginx bound its port and accepts.
-    Ready(Nginx),
+    Ready(Box<Nginx>),
     /// Another process took the port first.
     PortTaken,
 }
@@ -131,7 +129,7 @@ impl Nginx {
     pub async fn start_with(server_block: &str, sidecar: &str, backend: SocketAddr) -> Nginx {
         for _ in 0..START_TRIES {
             match Self::try_start(server_block, sidecar, backend).await {
-                Started::Ready(nginx) => return nginx,
+                Started::Ready(nginx) => return *nginx,
                 Started::PortTaken => continue,
             }
         }
@@ -174,7 +172,7 @@ impl Nginx {
             }
             // Another process on the port would accept too: the pid file says nginx bound it.
             if nginx.pid_file_is_ours() && TcpStream::connect(addr).await.is_ok() {
-                return Started::Ready(nginx);
+                return Started::Ready(Box::new(nginx));
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
@@ -204,12 +202,7 @@ impl Nginx {
 }
 
 /// The whole nginx.conf: one process in the foreground, every path in `dir`, the README's
-/// blocks with the test's ports.
-pub fn config(dir: &std::path::Path, port: u16, sidecar: &str, backend: SocketAddr) -> String {
-    config_with(SERVER_BLOCK, dir, port, sidecar, backend)
-}
-
-/// As [`config`], with `server_block` in place of the README's.
+/// `http` lines with the test's ports, and `server_block`.
 pub fn config_with(
     server_block: &str,
     dir: &std::path::Path,

@@ -1,8 +1,6 @@
 //! The `bearer-guard` binary as a child process: started with chosen variables and nothing
 //! else from the test's environment, read until it prints `listening on`, its stderr kept for
 //! the test, killed when dropped.
-#![allow(dead_code)]
-#![allow(unreachable_pub)]
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
