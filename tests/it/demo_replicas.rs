@@ -4,6 +4,7 @@
 //! the missing setting.
 
 use crate::common;
+use common::eventually;
 
 use std::time::{Duration, Instant};
 
@@ -77,15 +78,11 @@ async fn two_demo_processes_share_verdicts_and_revocations() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
-    let started = Instant::now();
-    let mut status = whoami(&api_two, &token).await;
-    while status != StatusCode::UNAUTHORIZED && started.elapsed() < Duration::from_secs(1) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        status = whoami(&api_two, &token).await;
-    }
-    assert_eq!(
-        status,
-        StatusCode::UNAUTHORIZED,
+    assert!(
+        eventually(Duration::from_secs(1), async || {
+            whoami(&api_two, &token).await == StatusCode::UNAUTHORIZED
+        })
+        .await,
         "not refused by the other process within 1 s"
     );
     assert_eq!(whoami(&api_one, &token).await, StatusCode::UNAUTHORIZED);

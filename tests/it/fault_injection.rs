@@ -13,6 +13,7 @@
 //! Both guards run with the verdict cache off, so every request reaches the verifier.
 
 use crate::common;
+use common::eventually;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -329,13 +330,10 @@ async fn a_flapping_jwks_keeps_known_keys_working_and_forgeries_out() {
         .unknown_kid_cooldown(cooldown)
         .build()
         .unwrap_or_else(|e| panic!("verifier: {e}"));
-    for _ in 0..100 {
-        if verifier.keys_loaded() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(verifier.keys_loaded(), "first JWKS fetch did not succeed");
+    assert!(
+        eventually(Duration::from_secs(5), async || verifier.keys_loaded()).await,
+        "first JWKS fetch did not succeed"
+    );
     let layer = BearerGuardLayer::builder(verifier)
         .cache_capacity(0)
         .build()

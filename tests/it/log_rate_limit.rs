@@ -54,13 +54,10 @@ fn a_full_in_flight_table_warns_once_not_once_per_request() {
             let app = app.clone();
             tokio::spawn(async move { status_of(&app, "holds-the-slot").await })
         };
-        let waited = tokio::time::timeout(Duration::from_secs(5), async {
-            while verifier.total_calls() == 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await;
-        assert!(waited.is_ok(), "the first verification never started");
+        assert!(
+            eventually(Duration::from_secs(5), async || verifier.total_calls() > 0).await,
+            "the first verification never started"
+        );
         // ...so 100 requests with other tokens are refused at once.
         for i in 0..100 {
             assert_eq!(status_of(&app, &format!("refused-{i}")).await, 503);

@@ -20,25 +20,20 @@ use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
 const WAIT: Duration = Duration::from_secs(5);
 
-/// `name{k="v",…}` → value, for counters and gauges; histograms as their sample count.
+/// What changed since the last snapshot, by `name{k="v",…}`: counters and gauges as their
+/// change, histograms as their sample count (`SharedGuard::metrics` sums counters instead).
 fn read(snapshotter: &Snapshotter) -> BTreeMap<String, f64> {
-    let mut out = BTreeMap::new();
-    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
-        let key = key.key();
-        let mut labels: Vec<String> = key
-            .labels()
-            .map(|l| format!("{}=\"{}\"", l.key(), l.value()))
-            .collect();
-        labels.sort();
-        let name = format!("{}{{{}}}", key.name(), labels.join(","));
-        let value = match value {
-            DebugValue::Counter(n) => n as f64,
-            DebugValue::Gauge(g) => g.into_inner(),
-            DebugValue::Histogram(samples) => samples.len() as f64,
-        };
-        out.insert(name, value);
-    }
-    out
+    common::snapshot_by_name(snapshotter)
+        .into_iter()
+        .map(|(name, value)| {
+            let value = match value {
+                DebugValue::Counter(n) => n as f64,
+                DebugValue::Gauge(g) => g.into_inner(),
+                DebugValue::Histogram(samples) => samples.len() as f64,
+            };
+            (name, value)
+        })
+        .collect()
 }
 
 fn get(values: &BTreeMap<String, f64>, name: &str) -> f64 {

@@ -28,6 +28,7 @@ use bearer_guard::verify::{BoxFuture, Verdict, Verifier};
 use bearer_guard::{BearerGuardLayer, BearerToken, Principal, VerifierKind};
 use http::{Request, Response};
 use http_body_util::BodyExt;
+use metrics_util::debugging::{DebugValue, Snapshotter};
 use tower::ServiceExt;
 
 /// What the [`ScriptedVerifier`] answers for one token.
@@ -95,6 +96,25 @@ pub async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) 
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A debugging recorder's snapshot by `name{k="v",…}` (labels sorted). A snapshot resets what
+/// it read: each value is what changed since the previous snapshot.
+pub fn snapshot_by_name(snapshotter: &Snapshotter) -> Vec<(String, DebugValue)> {
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let key = key.key();
+            let mut labels: Vec<String> = key
+                .labels()
+                .map(|l| format!("{}=\"{}\"", l.key(), l.value()))
+                .collect();
+            labels.sort();
+            (format!("{}{{{}}}", key.name(), labels.join(",")), value)
+        })
+        .collect()
 }
 
 /// Locks `m`, recovering from poisoning (a panicking test thread must not hide the others' data).

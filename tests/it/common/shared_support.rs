@@ -91,14 +91,7 @@ impl SharedGuard {
     /// readable here: a snapshot resets them; see [`subscribed`](Self::subscribed).)
     pub fn metrics(&self) -> BTreeMap<String, f64> {
         let mut out = super::lock(&self.totals);
-        for (key, _, _, value) in self.snapshotter.snapshot().into_vec() {
-            let key = key.key();
-            let mut labels: Vec<String> = key
-                .labels()
-                .map(|l| format!("{}=\"{}\"", l.key(), l.value()))
-                .collect();
-            labels.sort();
-            let name = format!("{}{{{}}}", key.name(), labels.join(","));
+        for (name, value) in super::snapshot_by_name(&self.snapshotter) {
             if let DebugValue::Counter(n) = value {
                 *out.entry(name).or_default() += n as f64;
             }
