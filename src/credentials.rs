@@ -53,7 +53,6 @@ fn joined_credentials(client_id: &str, client_secret: &str) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

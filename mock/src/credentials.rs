@@ -55,7 +55,6 @@ fn url_decode(part: &str) -> Result<String, CredentialError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

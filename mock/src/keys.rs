@@ -149,7 +149,6 @@ fn pem(label: &str, der: &[u8]) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

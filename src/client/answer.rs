@@ -97,7 +97,6 @@ pub(crate) fn error_code(body: &[u8]) -> Option<String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -289,7 +289,6 @@ impl fmt::Debug for PreparedRequest {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::credentials::basic_credentials;

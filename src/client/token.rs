@@ -165,7 +165,6 @@ impl fmt::Debug for AccessToken {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

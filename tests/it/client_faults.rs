@@ -3,9 +3,9 @@
 //! failures retried a bounded number of times; refusals and garbage never retried; a slow
 //! issuer bounded; a failed refresh keeps the current token until it is stale; redirects not
 //! followed.
-#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use crate::common;
+use common::eventually;
 
 use std::time::Duration;
 
@@ -53,7 +53,7 @@ async fn the_issuer_down_is_a_clear_error_then_recovery_without_rebuilding() -> 
             TokenSourceError::IssuerUnavailable {
                 attempts: 3,
                 reason: Unavailable::Connect,
-                cause: Some(_),
+                cause: Some(_)
             }
         ),
         "{error:?}"
@@ -284,7 +284,7 @@ async fn a_failed_refresh_keeps_the_current_token_until_it_is_stale() -> TestRes
         first,
         "the refresh runs behind"
     );
-    let failed = common::client_support::eventually(Duration::from_secs(2), || {
+    let failed = eventually(Duration::from_secs(2), async || {
         issuer.calls(Endpoint::Token) == 4
     })
     .await;

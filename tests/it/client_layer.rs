@@ -2,7 +2,6 @@
 //! 127.0.0.1: a guarded axum API (the crm-now verifier of the mock issuer) answers 200 through
 //! it; only the configured origin gets the token; no token means no request; a 401 makes the
 //! next request carry a new token.
-#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use crate::common;
 

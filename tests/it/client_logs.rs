@@ -2,7 +2,6 @@
 //! the client secret (plain, urlencoded, JSON-escaped, inside Basic credentials) or a token,
 //! through fetches of every request shape, refreshes, retries, refusals, garbage, an issuer
 //! that is down, and requests through the tower layer.
-#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use crate::common;
 

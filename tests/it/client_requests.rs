@@ -1,7 +1,6 @@
 //! The token client's requests as the mock issuer receives them: crm-now's Basic credentials
 //! (with `:` `%` `+` `"` `\` and non-ASCII in id and secret), SuiteCRM's and 1CRM's JSON bodies,
 //! the RFC 6749 form with Basic or `client_secret_post`, scopes; and the tokens they get.
-#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use crate::common;
 
@@ -90,8 +89,7 @@ async fn suitecrm_gets_the_credentials_in_a_json_api_body() -> TestResult {
         Some(json!({
             "grant_type": "client_credentials",
             "client_id": PARTNER_ID,
-            "client_secret": PARTNER_SECRET,
-        }))
+            "client_secret": PARTNER_SECRET}))
     );
     assert_eq!(seen.basic, None, "no Authorization header");
     assert_eq!(claims["sub"], PARTNER_ID);
@@ -116,8 +114,7 @@ async fn onecrm_gets_a_json_body_with_the_scope_below_its_api_url() -> TestResul
             "grant_type": "client_credentials",
             "client_id": PARTNER_ID,
             "client_secret": PARTNER_SECRET,
-            "scope": "read profile",
-        }))
+            "scope": "read profile"}))
     );
     assert_eq!(
         claims["scope"], "read profile",

@@ -7,7 +7,6 @@
 //! test here fails if the matching builder call in `GuardConfig::layer()` /
 //! `remote_verifier()` / `jwt_verifier()` / `introspection_verifier()` /
 //! `bitrix24_verifier()` is removed.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
 

@@ -5,9 +5,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::demo_process::{example_binary, start};
-use tokio::process::Command;
-use tokio::time::timeout;
+use common::demo_process::{demo_exit, run_shell, start};
 
 #[tokio::test]
 async fn the_printed_curl_lines_answer_200_when_pasted() {
@@ -25,7 +23,7 @@ async fn the_printed_curl_lines_answer_200_when_pasted() {
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let codes = run_shell(&script).await;
+    let (_, codes) = run_shell(&script).await;
     let codes = codes.split_whitespace().collect::<Vec<_>>();
     assert_eq!(codes, ["200", "200", "201"], "script:\n{script}");
     let _ = child.kill().await;
@@ -68,42 +66,15 @@ async fn an_unreachable_verify_url_gives_503_on_protected_routes_and_200_on_heal
 
 #[tokio::test]
 async fn a_bad_variable_is_named_and_the_demo_exits() {
-    let demo = example_binary().await;
-    let output = timeout(
-        Duration::from_secs(60),
-        Command::new(demo)
-            .env_clear()
-            .env("GUARD_CACHE_TTL_SECS", "five minutes")
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("demo hung on a bad variable"))
-    .unwrap_or_else(|e| panic!("{e}"));
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("GUARD_CACHE_TTL_SECS"));
+    let (ok, stderr) = demo_exit(&[("GUARD_CACHE_TTL_SECS", "five minutes")]).await;
+    assert!(!ok);
+    assert!(stderr.contains("GUARD_CACHE_TTL_SECS"), "{stderr}");
 }
 
 /// Runs the printed token line and the `/whoami` line, returning what `/whoami` printed.
 async fn whoami_via_printed_lines(lines: &[String]) -> String {
     let script = format!("{}\n{}", lines[0], lines[1]);
-    run_shell(&script).await
-}
-
-/// Runs `script` with `sh -c` (at most 30 s); its stdout.
-async fn run_shell(script: &str) -> String {
-    let output = timeout(
-        Duration::from_secs(30),
-        Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("curl lines hung"))
-    .unwrap_or_else(|e| panic!("sh: {e}"));
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    run_shell(&script).await.1
 }
 
 #[tokio::test]
@@ -160,7 +131,7 @@ async fn introspect_and_bitrix24_modes_print_a_token_and_curl_lines_that_work() 
                 1
             ),
         );
-        let codes = run_shell(&script).await;
+        let (_, codes) = run_shell(&script).await;
         let codes = codes.split_whitespace().collect::<Vec<_>>();
         assert_eq!(codes, ["200", "201"], "{mode}: script:\n{script}");
         let _ = child.kill().await;

@@ -1,17 +1,15 @@
 //! The demo's operator routes over real HTTP: `/metrics` (Prometheus text format, parsed here)
 //! after known requests, and `/ready` (503 while the JWKS is down at start, 200 once it is up)
 //! next to `/health` (always 200).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use common::eventually;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::demo_process::start;
-use common::jwt_support::{JwksServer, TestKey, eventually};
-use tokio::process::Command;
-use tokio::time::timeout;
+use common::demo_process::{run_shell, start};
+use common::jwt_support::{JwksServer, TestKey};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -106,14 +104,8 @@ async fn metrics_are_served_in_prometheus_text_format_with_exact_counts() {
     assert_eq!(status(&addr, "/ready", None).await, 200);
     // The printed lines: token, /whoami (miss, verified), /records (hit), POST /records (hit).
     let script = format!("{}\n{}\n{}\n{}", lines[0], lines[1], lines[2], lines[3]);
-    let output = timeout(
-        Duration::from_secs(30),
-        Command::new("sh").arg("-c").arg(&script).output(),
-    )
-    .await
-    .expect("curl lines hung")
-    .expect("sh");
-    assert!(output.status.success());
+    let (ok, _) = run_shell(&script).await;
+    assert!(ok);
     assert_eq!(status(&addr, "/whoami", None).await, 401); // missing
     assert_eq!(status(&addr, "/whoami", Some("not-a-token")).await, 401); // invalid
     assert_eq!(status(&addr, "/whoami", Some("not-a-token")).await, 401); // negative hit

@@ -4,12 +4,13 @@
 //! the missing setting.
 
 use crate::common;
+use common::eventually;
 
 use std::time::{Duration, Instant};
 
 use bearer_guard_mock::{Endpoint, Fault};
 use common::client_support::{issuer, token_over_http};
-use common::demo_process::{example_binary, start, start_with_admin};
+use common::demo_process::{demo_exit, start, start_with_admin};
 use common::redis_server::RedisServer;
 use common::shared_support::SECRET;
 use http::StatusCode;
@@ -77,15 +78,11 @@ async fn two_demo_processes_share_verdicts_and_revocations() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
-    let started = Instant::now();
-    let mut status = whoami(&api_two, &token).await;
-    while status != StatusCode::UNAUTHORIZED && started.elapsed() < Duration::from_secs(1) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        status = whoami(&api_two, &token).await;
-    }
-    assert_eq!(
-        status,
-        StatusCode::UNAUTHORIZED,
+    assert!(
+        eventually(Duration::from_secs(1), async || {
+            whoami(&api_two, &token).await == StatusCode::UNAUTHORIZED
+        })
+        .await,
         "not refused by the other process within 1 s"
     );
     assert_eq!(whoami(&api_one, &token).await, StatusCode::UNAUTHORIZED);
@@ -214,27 +211,12 @@ async fn waiter_after_the_holder(end: HolderEnd) {
     );
 }
 
-/// Runs the demo with `vars` and returns its exit status and stderr.
-async fn fails_with(vars: &[(&str, &str)]) -> (bool, String) {
-    let output = tokio::process::Command::new(example_binary().await)
-        .env_clear()
-        .env("GUARD_LISTEN", "127.0.0.1:0")
-        .envs(vars.iter().copied())
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 #[tokio::test]
 async fn startup_fails_naming_the_missing_secret_or_admin_token() {
-    let (ok, stderr) = fails_with(&[("GUARD_REDIS_URL", "redis://127.0.0.1:9")]).await;
+    let (ok, stderr) = demo_exit(&[("GUARD_REDIS_URL", "redis://127.0.0.1:9")]).await;
     assert!(!ok);
     assert!(stderr.contains("GUARD_CACHE_SECRET"), "{stderr}");
-    let (ok, stderr) = fails_with(&[
+    let (ok, stderr) = demo_exit(&[
         ("GUARD_REDIS_URL", "redis://127.0.0.1:9"),
         ("GUARD_CACHE_SECRET", "too-short"),
     ])
@@ -245,7 +227,7 @@ async fn startup_fails_naming_the_missing_secret_or_admin_token() {
         !stderr.contains("too-short"),
         "the secret was echoed: {stderr}"
     );
-    let (ok, stderr) = fails_with(&[("GUARD_ADMIN_LISTEN", "127.0.0.1:0")]).await;
+    let (ok, stderr) = demo_exit(&[("GUARD_ADMIN_LISTEN", "127.0.0.1:0")]).await;
     assert!(!ok);
     assert!(stderr.contains("GUARD_ADMIN_TOKEN"), "{stderr}");
 }

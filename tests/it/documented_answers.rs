@@ -2,7 +2,6 @@
 //! configured value), the scope layer's realm on 403 and its 500 without a guard, and the
 //! default token length cap (8 KiB: 8192 bytes accepted, 8193 refused before verification), the
 //! default in-flight cap (1,024) and positive TTL (300 s).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
 

@@ -13,6 +13,7 @@
 //! Both guards run with the verdict cache off, so every request reaches the verifier.
 
 use crate::common;
+use common::eventually;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -212,8 +213,7 @@ fn forged_with_foreign_key(issuer: &MockIssuer) -> String {
     let now = jsonwebtoken::get_current_timestamp();
     let claims = serde_json::json!({
         "iss": issuer.issuer(), "aud": issuer.audience(), "sub": "mallory",
-        "scope": "read write", "iat": now, "exp": now + 600,
-    });
+        "scope": "read write", "iat": now, "exp": now + 600});
     jsonwebtoken::encode(&header, &claims, &key).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -227,20 +227,17 @@ fn forged_with_embedded_keys(issuer: &MockIssuer) -> Vec<String> {
     let jwk = serde_json::json!({
         "kty": "RSA",
         "n": URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
-        "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
-    });
+        "e": URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero())});
     let now = jsonwebtoken::get_current_timestamp();
     let claims = serde_json::json!({
         "iss": issuer.issuer(), "aud": issuer.audience(), "sub": "mallory",
-        "iat": now, "exp": now + 600,
-    });
+        "iat": now, "exp": now + 600});
     [Some(issuer.current_kid()), None]
         .into_iter()
         .map(|kid| {
             let mut header = serde_json::json!({
                 "alg": "RS256", "typ": "JWT", "jwk": jwk,
-                "jku": "http://127.0.0.1:9/jwks.json", "x5u": "http://127.0.0.1:9/cert.pem",
-            });
+                "jku": "http://127.0.0.1:9/jwks.json", "x5u": "http://127.0.0.1:9/cert.pem"});
             if let Some(kid) = kid {
                 header["kid"] = kid.into();
             }
@@ -333,13 +330,10 @@ async fn a_flapping_jwks_keeps_known_keys_working_and_forgeries_out() {
         .unknown_kid_cooldown(cooldown)
         .build()
         .unwrap_or_else(|e| panic!("verifier: {e}"));
-    for _ in 0..100 {
-        if verifier.keys_loaded() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(verifier.keys_loaded(), "first JWKS fetch did not succeed");
+    assert!(
+        eventually(Duration::from_secs(5), async || verifier.keys_loaded()).await,
+        "first JWKS fetch did not succeed"
+    );
     let layer = BearerGuardLayer::builder(verifier)
         .cache_capacity(0)
         .build()

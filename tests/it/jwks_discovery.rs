@@ -2,7 +2,6 @@
 //! the JWKS and adds the issuer, a mismatched document fails closed, the document is capped and
 //! its `jwks_uri` passes the transport policy, and keys found for an issuer (by discovery or
 //! `jwks_url_for_issuer`) validate only that issuer's tokens.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
 

@@ -1,7 +1,6 @@
 //! JwtVerifier with a JWKS over real HTTP on 127.0.0.1: which keys are taken from it (every
 //! family; a JWK's `alg` pins the algorithm; never HMAC), the size cap, the injected HTTP
 //! client, and static keys beside a JWKS.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
 

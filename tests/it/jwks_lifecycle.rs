@@ -1,18 +1,16 @@
 //! A JWKS over time, over real HTTP on 127.0.0.1: rotation without restart, unknown-kid
 //! floods and the cool-down, a stopped, failing or late endpoint, removal on refresh, the
 //! `max-age` pace, and the background task's end.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use common::eventually;
 
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use bearer_guard::BearerGuardLayer;
 use bearer_guard::verify::Verdict;
-use common::jwt_support::{
-    JwksServer, TestKey, eventually, guarded, guarded_by, random_id, status,
-};
+use common::jwt_support::{JwksServer, TestKey, guarded, guarded_by, random_id, status};
 use common::jwt_support::{WAIT, jwks_verifier, reason, verdict};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

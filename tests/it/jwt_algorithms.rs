@@ -2,7 +2,6 @@
 //! signatures and refuses altered ones, and the classic attacks (`alg: none`, HS256 with the RSA
 //! public key, a tampered payload, another key under a known `kid`, an `alg` that does not fit
 //! the key) and malformed tokens are refused. Directly (the verdict) and through the guard.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
 

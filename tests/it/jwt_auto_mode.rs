@@ -2,7 +2,6 @@
 //! unknown `kid`s go to the remote verifier, and a remote yes must still pass the claim rules.
 //! First with static keys and a counting in-test remote, then over real HTTP with the
 //! embedded crm-now issuer as the remote and a real JWKS.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
 

@@ -1,7 +1,6 @@
 //! JwtVerifier claim rules: `exp` (required, with leeway), `nbf`, issuer and audience,
 //! `typ` (`at+jwt`, also from `GUARD_REQUIRE_AT_JWT`), required scopes and custom checks, and
 //! claims read into the caller's own type. Directly (the verdict) and through the guard.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
 

@@ -3,15 +3,15 @@
 //!
 //! Each test logs at TRACE into its own buffer (`common::log_capture::run_logged`, as
 //! `secret_hygiene.rs` does) and searches it.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use common::eventually;
 
 use std::time::Duration;
 
 use bearer_guard::verify::{Verdict, Verifier};
 use bearer_guard::{BearerToken, JwtVerifier};
-use common::jwt_support::{JwksServer, TestKey, eventually};
+use common::jwt_support::{JwksServer, TestKey};
 use common::log_capture::{Capture, Flavor, run_logged};
 use common::raw_http::closed_port;
 

@@ -1,6 +1,5 @@
 //! The SuiteCRM and 1CRM presets: a league/oauth2-server token as 1CRM issues it, RS256 only
 //! for SuiteCRM, and the real sample tokens from the seeds (401, never a panic).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
 

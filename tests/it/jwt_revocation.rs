@@ -3,7 +3,6 @@
 //! was cached before the revocation or never seen; a token that is not a three-segment JWS is
 //! revoked by its bytes only. In-process guards (no Redis); the shared tier is in
 //! `shared_jwt_revocation.rs`.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
 

@@ -6,6 +6,7 @@
 //! tests running beside it never land there) and counts lines.
 
 use crate::common;
+use common::eventually;
 
 use common::log_capture::{Flavor, run_logged};
 
@@ -53,13 +54,10 @@ fn a_full_in_flight_table_warns_once_not_once_per_request() {
             let app = app.clone();
             tokio::spawn(async move { status_of(&app, "holds-the-slot").await })
         };
-        let waited = tokio::time::timeout(Duration::from_secs(5), async {
-            while verifier.total_calls() == 0 {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await;
-        assert!(waited.is_ok(), "the first verification never started");
+        assert!(
+            eventually(Duration::from_secs(5), async || verifier.total_calls() > 0).await,
+            "the first verification never started"
+        );
         // ...so 100 requests with other tokens are refused at once.
         for i in 0..100 {
             assert_eq!(status_of(&app, &format!("refused-{i}")).await, 503);
@@ -105,7 +103,7 @@ fn forged_shared_entries_deny_markers_and_messages_warn_once() {
     run_logged(Flavor::TwoWorkers, |log| async move {
         use bearer_guard::shared::SharedCache;
         use common::redis_server::RedisServer;
-        use common::shared_support::{SECRET, issuer, shared_guard_with, token, wait_until};
+        use common::shared_support::{SECRET, issuer, shared_guard_with, token};
         let redis = RedisServer::start();
         let issuer = issuer().await;
         // No local cache: every request reads Redis.
@@ -156,7 +154,7 @@ fn forged_shared_entries_deny_markers_and_messages_warn_once() {
                 .unwrap_or_else(|e| panic!("PUBLISH: {e}"));
         }
         assert!(
-            wait_until(Duration::from_secs(3), || log
+            eventually(Duration::from_secs(3), async || log
                 .lines_with("revocation message ignored")
                 >= 1)
             .await,

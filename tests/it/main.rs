@@ -1,5 +1,11 @@
 //! The library's integration tests: one test binary (one link of the dependency graph), one
 //! module per area. Shared support is in `common/`; each module names what it uses from it.
+// The support modules' items are `pub` for the test modules beside them; a test binary
+// exports nothing, so none is reachable from outside.
+#![allow(unreachable_pub)]
+// Test code, helpers included: a panic (unwrap, expect) is how a test fails. (clippy.toml's
+// allow-unwrap-in-tests covers `#[test]` functions and `#[cfg(test)]` modules only.)
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

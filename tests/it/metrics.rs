@@ -4,9 +4,9 @@
 //! tests running in parallel never see each other's counts. A snapshot reads the deltas since
 //! the last one (the debugging recorder swaps counters to 0, and gauges too: a gauge read
 //! mid-flight is read from a Prometheus recorder instead, which keeps its value).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use common::eventually;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -18,32 +18,27 @@ use bearer_guard::{
     BearerGuardLayer, Bitrix24Verifier, IntrospectionVerifier, JwtVerifier, VerifierKind,
 };
 use bearer_guard_mock::{Bitrix24Token, Fault, MockIssuer};
-use common::jwt_support::{JwksServer, TestKey, eventually, status};
+use common::jwt_support::{JwksServer, TestKey, status};
 use common::{Answer, ScriptedVerifier, app, bearer, get_with, send, status_of};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
 const WAIT: Duration = Duration::from_secs(5);
 
-/// `name{k="v",…}` → value, for counters and gauges; histograms as their sample count.
+/// What changed since the last snapshot, by `name{k="v",…}`: counters and gauges as their
+/// change, histograms as their sample count (`SharedGuard::metrics` sums counters instead).
 fn read(snapshotter: &Snapshotter) -> BTreeMap<String, f64> {
-    let mut out = BTreeMap::new();
-    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
-        let key = key.key();
-        let mut labels: Vec<String> = key
-            .labels()
-            .map(|l| format!("{}=\"{}\"", l.key(), l.value()))
-            .collect();
-        labels.sort();
-        let name = format!("{}{{{}}}", key.name(), labels.join(","));
-        let value = match value {
-            DebugValue::Counter(n) => n as f64,
-            DebugValue::Gauge(g) => g.into_inner(),
-            DebugValue::Histogram(samples) => samples.len() as f64,
-        };
-        out.insert(name, value);
-    }
-    out
+    common::snapshot_by_name(snapshotter)
+        .into_iter()
+        .map(|(name, value)| {
+            let value = match value {
+                DebugValue::Counter(n) => n as f64,
+                DebugValue::Gauge(g) => g.into_inner(),
+                DebugValue::Histogram(samples) => samples.len() as f64,
+            };
+            (name, value)
+        })
+        .collect()
 }
 
 fn get(values: &BTreeMap<String, f64>, name: &str) -> f64 {
@@ -588,7 +583,7 @@ async fn the_inflight_gauge_shows_verifications_held_open_and_falls_back_to_zero
         tasks.spawn(async move { status_of(&app, token).await });
     }
     assert!(
-        common::shared_support::wait_until(WAIT, || verifier.total_calls() == 2).await,
+        eventually(WAIT, async || verifier.total_calls() == 2).await,
         "the two verifications did not start"
     );
     assert_eq!(gauge(), 2.0, "two verifications held open");

@@ -8,6 +8,7 @@
 //! everything captured for the secrets those flows handled.
 
 use crate::common;
+use common::eventually;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -531,14 +532,10 @@ fn no_cache_secret_admin_token_or_token_reaches_the_logs_with_a_shared_cache() {
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
         }
-        let mut refused = false;
-        for _ in 0..50 {
-            if call(&second.app, &valid).await == 401 {
-                refused = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let refused = eventually(Duration::from_secs(1), async || {
+            call(&second.app, &valid).await == 401
+        })
+        .await;
         assert!(refused);
         // Debug of the settings that hold the secret, the admin token and a Redis password.
         let password = "redis-Password-never-logged-2c9a";

@@ -2,6 +2,7 @@
 //! guards, verdicts shared, entries that do not verify ignored, Redis never holding a token.
 
 use crate::common;
+use common::eventually;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -14,7 +15,7 @@ use bearer_guard_mock::Fault;
 use common::redis_server::RedisServer;
 use common::shared_support::{
     RS_ID, RS_SECRET, SECRET, SharedGuard, issuer, shared_guard, shared_guard_verifying,
-    shared_guard_with, token, wait_until,
+    shared_guard_with, token,
 };
 use http::StatusCode;
 
@@ -94,7 +95,7 @@ async fn three_guards_fifty_concurrent_first_requests_each_make_one_upstream_cal
             .copied()
             .unwrap_or(0.0)
     };
-    let all_waiting = wait_until(Duration::from_secs(5), || {
+    let all_waiting = eventually(Duration::from_secs(5), async || {
         gate.entered.load(Ordering::SeqCst) >= 1
             && guards
                 .iter()
@@ -473,7 +474,7 @@ async fn a_lock_holder_whose_request_is_cancelled_drops_its_lock_at_once() {
         // The request is dropped here, mid-verification.
     }
     assert!(
-        wait_until(Duration::from_secs(5), || redis
+        eventually(Duration::from_secs(5), async || redis
             .keys("bearer-guard:v1:l:*")
             .is_empty())
         .await,

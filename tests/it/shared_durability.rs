@@ -7,12 +7,13 @@
 //! the tasks the guard spawns log into that test's buffer only.
 
 use crate::common;
+use common::eventually;
 
 use std::time::Duration;
 
 use common::log_capture::{Capture, capture_thread};
 use common::redis_server::RedisServer;
-use common::shared_support::{SECRET, issuer, shared_guard, token, wait_until};
+use common::shared_support::{SECRET, issuer, shared_guard, token};
 use http::StatusCode;
 
 /// Starts a guard on a server run with `args`, waits (bounded) for its start-up check, and
@@ -24,7 +25,7 @@ async fn warnings_with(args: &[&str]) -> Vec<String> {
     let issuer = issuer().await;
     let guard = shared_guard(&issuer, &redis.url(), SECRET);
     assert!(
-        wait_until(Duration::from_secs(5), || log
+        eventually(Duration::from_secs(5), async || log
             .text()
             .contains("bearer-guard: redis maxmemory-policy"))
         .await,
@@ -93,7 +94,7 @@ async fn redis_coming_up_after_start_up_still_gets_its_one_warning() {
             .collect::<Vec<_>>()
     };
     assert!(
-        wait_until(Duration::from_secs(10), || !warned(log).is_empty()).await,
+        eventually(Duration::from_secs(10), async || !warned(log).is_empty()).await,
         "no warning within 10 s of Redis coming up:\n{}",
         log.text()
     );

@@ -6,6 +6,7 @@
 //! quarter of the verify timeout is refused at build.
 
 use crate::common;
+use common::eventually;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +16,6 @@ use bearer_guard_mock::MockIssuer;
 use common::redis_server::RedisServer;
 use common::shared_support::{
     SECRET, SharedGuard, VERIFY_TIMEOUT, issuer, shared_guard_verifying, shared_guard_with, token,
-    wait_until,
 };
 use http::StatusCode;
 
@@ -135,7 +135,7 @@ async fn redis_killed_paused_and_restarted_mid_traffic_never_causes_a_503() {
     sharing_resumes(&issuer, &guards, "after SIGCONT").await;
     for g in &guards {
         assert!(
-            wait_until(Duration::from_secs(5), || g.subscribed()).await,
+            eventually(Duration::from_secs(5), async || g.subscribed()).await,
             "resubscribed after SIGCONT"
         );
     }

@@ -2,7 +2,6 @@
 //! identity, not its bytes: an ES256 / ES384 token revoked on one replica is refused under its
 //! ECDSA twin `(r, n − s)` by a replica that had the twin cached (the revocation message) and by
 //! a fresh replica that never saw either form (the deny marker, keyed on `header.payload`).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
 

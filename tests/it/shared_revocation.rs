@@ -4,6 +4,7 @@
 //! Redis is unreachable; and the pub/sub gap policy.
 
 use crate::common;
+use common::eventually;
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use bearer_guard::RevocationReach;
 use bearer_guard::shared::SharedCache;
 use bearer_guard_mock::MockIssuer;
 use common::redis_server::RedisServer;
-use common::shared_support::{SECRET, SharedGuard, issuer, shared_guard_with, token, wait_until};
+use common::shared_support::{SECRET, SharedGuard, issuer, shared_guard_with, token};
 use http::StatusCode;
 
 /// How long a local valid verdict lives while the revocation feed is down (documented: 1 s).
@@ -164,7 +165,7 @@ async fn after_a_pubsub_gap_local_verdicts_are_dropped_and_new_ones_live_one_sec
         .unwrap_or_else(|e| panic!("ACL SETUSER: {e}"));
     assert!(redis.kill_subscribers() >= 1);
     assert!(
-        wait_until(Duration::from_secs(3), || !listener.subscribed()
+        eventually(Duration::from_secs(3), async || !listener.subscribed()
             && listener.layer.cache_entry_counts().0 == 0)
         .await,
         "the lost feed did not drop the local verdicts"
@@ -208,7 +209,7 @@ async fn a_stopped_redis_is_noticed_by_the_ping_and_local_verdicts_dropped() {
     assert_eq!(g.layer.cache_entry_counts().0, 1);
     redis.pause();
     // Two missed pings (1 s timeout each, one per second) before the feed counts as lost.
-    let noticed = wait_until(Duration::from_secs(10), || {
+    let noticed = eventually(Duration::from_secs(10), async || {
         !g.subscribed() && g.layer.cache_entry_counts().0 == 0
     })
     .await;

@@ -21,8 +21,12 @@ const READY_WAIT: Duration = Duration::from_secs(10);
 /// How often the readiness wait asks.
 const READY_POLL: Duration = Duration::from_millis(20);
 
-/// How many times [`RedisServer::restart`] tries the same port (the old socket may linger).
-const RESTART_TRIES: u32 = 50;
+/// How long [`RedisServer::restart`] tries the same port in all (the old socket may linger; a
+/// saved snapshot is loaded meanwhile).
+const RESTART_WITHIN: Duration = Duration::from_secs(15);
+
+/// The pause between two restart tries.
+const RESTART_PAUSE: Duration = Duration::from_millis(100);
 
 /// A running `redis-server` on a free `127.0.0.1` port, for tests and benches.
 ///
@@ -141,8 +145,15 @@ impl RedisServer {
         Self::try_start_with(args).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Starts the child on `self.port`; whether it answered in time (else it is killed).
+    /// Starts the child on `self.port`; whether it answered within [`READY_WAIT`] (else it is
+    /// killed).
     fn spawn(&mut self) -> Result<bool, ProcessError> {
+        self.spawn_within(READY_WAIT)
+    }
+
+    /// Starts the child on `self.port`; whether it answered within `within` (else it is
+    /// killed).
+    fn spawn_within(&mut self, within: Duration) -> Result<bool, ProcessError> {
         let child = Command::new(self.program)
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--protected-mode", "yes"])
@@ -160,7 +171,7 @@ impl RedisServer {
             })?;
         self.child = Some(child);
         self.stopped = false;
-        if self.wait_ready() {
+        if self.wait_ready(within) {
             Ok(true)
         } else {
             self.kill();
@@ -168,11 +179,11 @@ impl RedisServer {
         }
     }
 
-    /// Whether `PING` is answered within [`READY_WAIT`]; false at once when the child exited
-    /// (its port was taken).
-    fn wait_ready(&mut self) -> bool {
+    /// Whether `PING` is answered within `within`; false at once when the child exited (its
+    /// port was taken).
+    fn wait_ready(&mut self, within: Duration) -> bool {
         let started = Instant::now();
-        while started.elapsed() < READY_WAIT {
+        while started.elapsed() < within {
             if let Some(child) = &mut self.child
                 && let Ok(Some(_)) = child.try_wait()
             {
@@ -280,22 +291,28 @@ impl RedisServer {
 
     /// Kills it and starts it again on the same port, empty unless [`save`](Self::save) wrote a
     /// snapshot (then it loads it, answering `-LOADING` meanwhile, and this waits until it
-    /// answers `PING`): at most 50 tries, 100 ms apart,
-    /// each waiting up to 10 s for an answer (so at most about 50 × 10.1 s).
+    /// answers `PING`): tries 100 ms apart, each waiting for an answer at most as long as is
+    /// left of 15 s in all (so it returns or panics within about 15 s).
     ///
     /// # Panics
     ///
-    /// When it does not answer on that port again.
+    /// When it does not answer on that port again within 15 s.
     pub fn restart(&mut self) {
         self.kill();
-        for _ in 0..RESTART_TRIES {
-            match self.spawn() {
+        let started = Instant::now();
+        let mut tries = 0_u32;
+        while let Some(left) = RESTART_WITHIN.checked_sub(started.elapsed()) {
+            tries += 1;
+            match self.spawn_within(left) {
                 Ok(true) => return,
-                Ok(false) => std::thread::sleep(Duration::from_millis(100)),
+                Ok(false) => std::thread::sleep(RESTART_PAUSE.min(left)),
                 Err(e) => panic!("{e}"),
             }
         }
-        panic!("redis-server did not restart on port {}", self.port);
+        panic!(
+            "redis-server did not restart on port {} within {RESTART_WITHIN:?} ({tries} tries)",
+            self.port
+        );
     }
 
     /// A plain client connection with 2 s timeouts (for the test's own reads and writes).

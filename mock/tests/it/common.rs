@@ -1,5 +1,4 @@
 //! Helpers for the mock issuer tests: its clients, verifytoken calls, JWKS decoding.
-#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::io::ErrorKind;
 use std::time::Duration;

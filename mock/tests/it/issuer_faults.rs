@@ -2,7 +2,6 @@
 //! on the same port), slow, the shaped verify answers, oversized, JWKS faults, and shutdown.
 //!
 //! Every request goes through a reqwest client with a timeout, so no test can hang.
-#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};

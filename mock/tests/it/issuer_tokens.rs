@@ -4,7 +4,6 @@
 //! answers.
 //!
 //! Every request goes through a reqwest client with a timeout, so no test can hang.
-#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::time::Duration;
 

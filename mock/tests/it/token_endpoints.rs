@@ -1,7 +1,6 @@
 //! The mock issuer's JSON (SuiteCRM, 1CRM) and form (RFC 6749) token endpoints, over raw HTTP:
 //! what they grant and refuse, their counters, the recorded request, and the token fault
 //! (bounded to the next requests, or until changed).
-#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use crate::common;
 

@@ -378,13 +378,18 @@ async fn sigterm_lets_an_in_flight_verification_finish_then_exits_0() {
 async fn the_admin_listener_revokes_a_token_and_the_main_listener_has_no_admin_routes() {
     const ADMIN_TOKEN: &str = "sidecar-admin-token-0123456789";
     let issuer = issuer().await;
-    let admin_addr = format!("127.0.0.1:{}", common::closed_port());
+    // Port 0: the sidecar binds a free port itself and prints it (no port picked here that
+    // another process could take first).
     let sidecar = SidecarProcess::start(&[
         ("GUARD_VERIFY_URL", issuer.verify_url()),
-        ("GUARD_ADMIN_LISTEN", &admin_addr),
+        ("GUARD_ADMIN_LISTEN", "127.0.0.1:0"),
         ("GUARD_ADMIN_TOKEN", ADMIN_TOKEN),
     ])
     .await;
+    let admin_addr = sidecar
+        .admin
+        .clone()
+        .unwrap_or_else(|| panic!("no `admin listener at` line"));
     let client = client();
     let read = token(&issuer, "read");
     let auth = || {

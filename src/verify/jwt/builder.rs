@@ -488,7 +488,6 @@ impl fmt::Debug for JwtVerifierBuilder {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -423,7 +423,6 @@ fn cache_max_age(headers: &HeaderMap) -> Option<Duration> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use http::HeaderValue;

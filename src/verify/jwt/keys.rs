@@ -312,7 +312,6 @@ pub(crate) fn key_from_jwk(value: serde_json::Value) -> Result<VerifyingKey, Ski
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -140,7 +140,6 @@ impl fmt::Debug for SignatureKey {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use aws_lc_rs::rand::SystemRandom;

@@ -228,7 +228,6 @@ fn check_rsa_size(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use aws_lc_rs::signature::{

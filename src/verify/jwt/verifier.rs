@@ -312,7 +312,6 @@ impl fmt::Debug for JwtVerifier {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::verify::jwt::{JwtAlgorithm, StaticKey};

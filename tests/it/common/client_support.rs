@@ -1,9 +1,6 @@
 //! Helpers for the token client's tests (`client_*.rs`): an issuer with a partner
 //! registered, token sources against it, a tower HTTP client service over reqwest, and a
 //! token's claims.
-#![allow(dead_code)]
-// `pub` items here are shared by several test crates, each seeing only some of them.
-#![allow(unreachable_pub)]
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -108,18 +105,6 @@ pub fn unix_now() -> f64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
-}
-
-/// Polls `done` every 20 ms for at most `limit`; whether it became true.
-pub async fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let rounds = limit.as_millis() / 20 + 1;
-    for _ in 0..rounds {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    done()
 }
 
 /// A tower HTTP client service over reqwest: `http::Request<String>` in,

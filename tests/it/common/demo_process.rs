@@ -1,33 +1,86 @@
 //! The demo (`examples/guarded_api.rs`) as a child process: built once, started with chosen
 //! `GUARD_*` variables and nothing else from the test's environment, read until it prints
-//! `listening on`. The child is killed when its handle is dropped.
-#![allow(dead_code)]
-// `pub` items here are shared by several test crates, each seeing only some of them.
-#![allow(unreachable_pub)]
+//! `listening on`; or run to its exit. Every child (the demo, the nested `cargo build`, a shell
+//! running the printed lines) has a timeout and is killed when its handle is dropped.
 
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::sync::OnceCell;
 use tokio::time::timeout;
 
-/// Builds the example (cheap when up to date) and returns its path.
+/// How long the nested `cargo build --example guarded_api` may take (a first build compiles
+/// the example; later ones find it up to date).
+const BUILD_WAIT: Duration = Duration::from_secs(600);
+
+/// How long a demo that must stop at startup, or a shell running its printed lines, may run.
+const EXIT_WAIT: Duration = Duration::from_secs(60);
+
+/// Builds the example once per test run (at most [`BUILD_WAIT`]; the build is killed if it
+/// takes longer) and returns its path.
 pub async fn example_binary() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--example", "guarded_api"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
+    static BUILT: OnceCell<PathBuf> = OnceCell::const_new();
+    BUILT
+        .get_or_init(|| async {
+            let mut cargo = Command::new(env!("CARGO"));
+            cargo
+                .args(["build", "--quiet", "--example", "guarded_api"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            let output = run_to_exit(&mut cargo, BUILD_WAIT, "cargo build --example").await;
+            assert!(
+                output.status.success(),
+                "building the example failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
+            let profile_dir = exe
+                .parent()
+                .and_then(|deps| deps.parent())
+                .unwrap_or_else(|| panic!("no target dir above {exe:?}"));
+            profile_dir.join("examples").join("guarded_api")
+        })
         .await
-        .unwrap_or_else(|e| panic!("cargo build: {e}"));
-    assert!(status.success(), "building the example failed");
-    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .unwrap_or_else(|| panic!("no target dir above {exe:?}"));
-    profile_dir.join("examples").join("guarded_api")
+        .clone()
+}
+
+/// Runs `command` to its exit with its output collected: killed when `within` passes (or the
+/// test ends first), which fails the test naming `what`.
+pub async fn run_to_exit(command: &mut Command, within: Duration, what: &str) -> Output {
+    command.stdin(Stdio::null()).kill_on_drop(true);
+    timeout(within, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not exit within {within:?}"))
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+/// Runs the demo with `vars` (nothing else from the test's environment; `GUARD_LISTEN` is
+/// `127.0.0.1:0` unless given) to its exit, at most [`EXIT_WAIT`]: whether it succeeded, and
+/// its stderr. For settings that must stop it at startup.
+pub async fn demo_exit(vars: &[(&str, &str)]) -> (bool, String) {
+    let mut demo = Command::new(example_binary().await);
+    demo.env_clear()
+        .env("GUARD_LISTEN", "127.0.0.1:0")
+        .envs(vars.iter().copied());
+    let output = run_to_exit(&mut demo, EXIT_WAIT, "the demo").await;
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Runs `script` with `sh -c` (the demo's printed lines, pasted), at most [`EXIT_WAIT`]:
+/// whether it succeeded, and its stdout.
+pub async fn run_shell(script: &str) -> (bool, String) {
+    let mut sh = Command::new("sh");
+    sh.arg("-c").arg(script);
+    let output = run_to_exit(&mut sh, EXIT_WAIT, "the pasted lines").await;
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
 }
 
 /// What the demo printed before it was ready.

@@ -2,7 +2,6 @@
 //! `(r, n − s)` (`n` the curve order) that verifies too, so whoever holds a token can re-send
 //! it under other bytes without the key. Built here by hand (big-endian byte arithmetic), so the
 //! tests do not trust the code under test to find it.
-#![allow(unreachable_pub, dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -1,11 +1,7 @@
 //! Shared helpers for the JWT tests: keys and tokens minted at test time, a real JWKS and
 //! discovery server on 127.0.0.1 (fetch counters, failure switch, stop/restart, key rotation),
 //! and a guarded axum router.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
-// `pub` items here are shared by several test crates, each seeing only some of them.
-#![allow(unreachable_pub)]
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -53,8 +49,7 @@ pub fn claims(extra: Value) -> Value {
         "sub": "alice",
         "iat": now(),
         "exp": now() + 300,
-        "jti": random_id(),
-    });
+        "jti": random_id()});
     if let (Some(map), Value::Object(extra)) = (base.as_object_mut(), extra) {
         for (name, value) in extra {
             if value.is_null() {
@@ -134,8 +129,7 @@ impl TestKey {
             jwk_params: json!({
                 "kty": "EC", "crv": "P-256",
                 "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
-                "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
-            }),
+                "y": URL_SAFE_NO_PAD.encode(&point[33..65])}),
             secret: Vec::new(),
         }
     }
@@ -154,8 +148,7 @@ impl TestKey {
             jwk_params: json!({
                 "kty": "EC", "crv": "P-384",
                 "x": URL_SAFE_NO_PAD.encode(&point[1..49]),
-                "y": URL_SAFE_NO_PAD.encode(&point[49..97]),
-            }),
+                "y": URL_SAFE_NO_PAD.encode(&point[49..97])}),
             secret: Vec::new(),
         }
     }
@@ -179,8 +172,7 @@ impl TestKey {
             public_pem: pem("PUBLIC KEY", spki.as_ref()),
             jwk_params: json!({
                 "kty": "OKP", "crv": "Ed25519",
-                "x": URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
-            }),
+                "x": URL_SAFE_NO_PAD.encode(pair.public_key().as_ref())}),
             secret: Vec::new(),
         }
     }
@@ -461,8 +453,7 @@ async fn discovery(State(state): State<Arc<ServerState>>) -> Response {
     let mut document = json!({
         "issuer": issuer,
         "jwks_uri": jwks_uri,
-        "token_endpoint": format!("{}/token", state.base),
-    });
+        "token_endpoint": format!("{}/token", state.base)});
     let padding = state.discovery_padding.load(Ordering::SeqCst);
     if padding > 0 {
         document["padding"] = Value::String("x".repeat(padding));
@@ -495,8 +486,7 @@ async fn me(principal: Principal) -> String {
         "scopes": principal.scopes().collect::<Vec<_>>(),
         "owner_kind": principal.owner().map(|o| o.kind().as_str()),
         "owner_id": principal.owner().map(|o| o.id()),
-        "source": principal.source().as_str(),
-    })
+        "source": principal.source().as_str()})
     .to_string()
 }
 
@@ -521,24 +511,6 @@ pub async fn call(router: &Router, token: &str) -> (StatusCode, Value) {
 /// The status of `GET /me` with `token`.
 pub async fn status(router: &Router, token: &str) -> StatusCode {
     call(router, token).await.0
-}
-
-/// Polls `check` every 50 ms until it is true or `within` has passed; returns the last result.
-pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if check().await {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Reads a fixture token (trimmed).
@@ -627,7 +599,6 @@ pub fn league_token(key: &TestKey, sub: &str, scopes: &[&str]) -> String {
             "nbf": now(),
             "exp": now() + 3600,
             "sub": sub,
-            "scopes": scopes,
-        }),
+            "scopes": scopes}),
     )
 }

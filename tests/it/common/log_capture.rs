@@ -9,9 +9,6 @@
 //! (One global subscriber rather than one scoped subscriber per test: with scoped subscribers,
 //! a callsite first hit on a thread without one can be cached as "never" while a single scoped
 //! subscriber exists, and that test then misses its own lines.)
-#![allow(dead_code)]
-// `pub` items here are shared by several test crates, each seeing only some of them.
-#![allow(unreachable_pub)]
 
 use std::cell::RefCell;
 use std::future::Future;

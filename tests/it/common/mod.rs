@@ -2,9 +2,6 @@
 //! test controls and counts, routers, and a real server on 127.0.0.1; and, as submodules,
 //! every other shared helper (each test binary includes this module with `mod common;` and
 //! uses only what it needs).
-#![allow(dead_code)]
-// `pub` items here are shared by several test crates, each seeing only some of them.
-#![allow(unreachable_pub)]
 
 pub mod client_support;
 pub mod demo_process;
@@ -31,6 +28,7 @@ use bearer_guard::verify::{BoxFuture, Verdict, Verifier};
 use bearer_guard::{BearerGuardLayer, BearerToken, Principal, VerifierKind};
 use http::{Request, Response};
 use http_body_util::BodyExt;
+use metrics_util::debugging::{DebugValue, Snapshotter};
 use tower::ServiceExt;
 
 /// What the [`ScriptedVerifier`] answers for one token.
@@ -83,6 +81,40 @@ impl ScriptedVerifier {
     pub fn total_calls(&self) -> usize {
         self.total.load(Ordering::SeqCst)
     }
+}
+
+/// Polls `check` every 20 ms until it holds or `within` has passed (on tokio's clock, so
+/// virtual time works too); whether it held. The one bounded wait of the tests.
+pub async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A debugging recorder's snapshot by `name{k="v",…}` (labels sorted). A snapshot resets what
+/// it read: each value is what changed since the previous snapshot.
+pub fn snapshot_by_name(snapshotter: &Snapshotter) -> Vec<(String, DebugValue)> {
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let key = key.key();
+            let mut labels: Vec<String> = key
+                .labels()
+                .map(|l| format!("{}=\"{}\"", l.key(), l.value()))
+                .collect();
+            labels.sort();
+            (format!("{}{{{}}}", key.name(), labels.join(",")), value)
+        })
+        .collect()
 }
 
 /// Locks `m`, recovering from poisoning (a panicking test thread must not hide the others' data).

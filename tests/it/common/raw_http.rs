@@ -1,8 +1,5 @@
 //! Hand-written HTTP/1.1 servers on 127.0.0.1 for answers no well-behaved server gives:
 //! one connection, a verbatim answer, the request head handed back. Every loop is bounded.
-#![allow(dead_code)]
-// `pub` items here are shared by several test crates, each seeing only some of them.
-#![allow(unreachable_pub)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -3,6 +3,5 @@
 //! port). One copy, in the mock crate (feature `redis-server`), serves the tests and the
 //! benches. A machine without `redis-server` fails the test with a message saying to install
 //! it (CI installs it in `.ci/run`): nothing is skipped.
-#![allow(unreachable_pub, dead_code, unused_imports)]
 
 pub use bearer_guard_mock::process::RedisServer;

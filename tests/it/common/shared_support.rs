@@ -1,10 +1,11 @@
 //! Helpers for the shared-cache tests: a mock RFC 7662 endpoint (it counts calls per token),
 //! guards sharing one Redis, metrics read from a per-guard debugging recorder.
-#![allow(unreachable_pub, dead_code)]
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use super::eventually;
 
 use axum::Router;
 use bearer_guard::shared::SharedCache;
@@ -38,7 +39,6 @@ pub fn token(issuer: &MockIssuer, subject: &str) -> String {
 pub struct SharedGuard {
     pub layer: BearerGuardLayer,
     pub app: Router,
-    pub recorder: DebuggingRecorder,
     pub snapshotter: Snapshotter,
     /// Counter totals so far (a snapshot resets the recorder's counters).
     totals: Mutex<BTreeMap<String, f64>>,
@@ -81,7 +81,6 @@ pub fn shared_guard_verifying(
     SharedGuard {
         layer,
         app,
-        recorder,
         snapshotter,
         totals: Mutex::new(BTreeMap::new()),
     }
@@ -92,14 +91,7 @@ impl SharedGuard {
     /// readable here: a snapshot resets them; see [`subscribed`](Self::subscribed).)
     pub fn metrics(&self) -> BTreeMap<String, f64> {
         let mut out = super::lock(&self.totals);
-        for (key, _, _, value) in self.snapshotter.snapshot().into_vec() {
-            let key = key.key();
-            let mut labels: Vec<String> = key
-                .labels()
-                .map(|l| format!("{}=\"{}\"", l.key(), l.value()))
-                .collect();
-            labels.sort();
-            let name = format!("{}{{{}}}", key.name(), labels.join(","));
+        for (name, value) in super::snapshot_by_name(&self.snapshotter) {
             if let DebugValue::Counter(n) = value {
                 *out.entry(name).or_default() += n as f64;
             }
@@ -122,7 +114,7 @@ impl SharedGuard {
     /// Waits (bounded) until the revocation feed is up.
     pub async fn wait_subscribed(&self) {
         assert!(
-            wait_until(Duration::from_secs(5), || self.subscribed()).await,
+            eventually(Duration::from_secs(5), async || self.subscribed()).await,
             "the guard did not subscribe to revocations within 5 s"
         );
     }
@@ -145,19 +137,5 @@ impl SharedGuard {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-}
-
-/// Polls `check` every 20 ms until it holds or `within` has passed; whether it held.
-pub async fn wait_until(within: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    loop {
-        if check() {
-            return true;
-        }
-        if started.elapsed() >= within {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -8,7 +8,6 @@
 //! relayed so far (held open, nothing forwarded either way, until the next `cut`): a client
 //! stuck on a dead socket while its fresh connections get through. Every task it spawns lives in one `JoinSet` owned by the accept task, which dropping
 //! the relay aborts.
-#![allow(unreachable_pub, dead_code)]
 
 use std::net::SocketAddr;
 
@@ -118,10 +117,9 @@ async fn relay(
         return;
     };
     let stalled = tokio::select! {
-        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => false,
-        _ = cut.wait_for(|cut| *cut) => false,
-        _ = stall.wait_for(|now| *now > stalls) => true,
-    };
+    _ = tokio::io::copy_bidirectional(&mut client, &mut server) => false,
+    _ = cut.wait_for(|cut| *cut) => false,
+    _ = stall.wait_for(|now| *now > stalls) => true};
     if stalled {
         let _ = cut.wait_for(|cut| *cut).await;
     }

@@ -1,9 +1,6 @@
 //! Checks shared by the tests of the verifiers that ask an upstream (crm-now remote, RFC 7662
 //! introspection, Bitrix24) through the real guard: requests sent at once, and the "503, echoes
 //! nothing, never cached" round against a faulty upstream.
-#![allow(dead_code)]
-// `pub` items here are shared by several test crates, each seeing only some of them.
-#![allow(unreachable_pub)]
 
 use std::time::Duration;
 

@@ -1,7 +1,5 @@
 //! A small backend on 127.0.0.1 that answers every request 200 `backend` and records the
 //! headers of each request it got.
-#![allow(dead_code)]
-#![allow(unreachable_pub)]
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

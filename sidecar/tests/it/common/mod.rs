@@ -1,9 +1,6 @@
 //! Shared helpers of the sidecar's integration tests: the issuer, clients, rules files, the
 //! in-process router with a chosen peer address, and (as submodules) the sidecar binary as a
 //! child process, nginx, and a backend that records what it got.
-#![allow(dead_code)]
-// `pub` items here are shared by several test crates, each seeing only some of them.
-#![allow(unreachable_pub)]
 
 pub mod backend;
 pub mod nginx;

@@ -5,8 +5,6 @@
 //! [`SERVER_BLOCK`] is the `server { … }` the README prints for nginx, verbatim (a test
 //! checks that the README still holds it); only the two `upstream` blocks, the `listen`
 //! port and the file paths around it are generated.
-#![allow(dead_code)]
-#![allow(unreachable_pub)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -98,6 +96,17 @@ pub fn binary() -> PathBuf {
         })
 }
 
+/// How many free ports [`Nginx::start_with`] tries.
+const START_TRIES: u32 = 5;
+
+/// How one start ended.
+enum Started {
+    /// nginx bound its port and accepts.
+    Ready(Box<Nginx>),
+    /// Another process took the port first.
+    PortTaken,
+}
+
 /// A running nginx.
 pub struct Nginx {
     child: Child,
@@ -114,8 +123,22 @@ impl Nginx {
     }
 
     /// As [`start`](Self::start), with `server_block` (written like [`SERVER_BLOCK`]) in place
-    /// of the README's.
+    /// of the README's. The free port may be taken by another process before nginx binds it:
+    /// then nginx exits saying so, and it is started again on a new port (at most
+    /// [`START_TRIES`] times).
     pub async fn start_with(server_block: &str, sidecar: &str, backend: SocketAddr) -> Nginx {
+        for _ in 0..START_TRIES {
+            match Self::try_start(server_block, sidecar, backend).await {
+                Started::Ready(nginx) => return *nginx,
+                Started::PortTaken => continue,
+            }
+        }
+        panic!("nginx found its port taken {START_TRIES} times in a row");
+    }
+
+    /// One start on a new free port, waited for (at most 5 s) until nginx has bound it: its
+    /// pid file names our child (nginx writes it after binding) and the port accepts.
+    async fn try_start(server_block: &str, sidecar: &str, backend: SocketAddr) -> Started {
         let nginx = binary();
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
         let port =
@@ -140,11 +163,16 @@ impl Nginx {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut nginx = Nginx { child, addr, dir };
         for _ in 0..200 {
-            if TcpStream::connect(addr).await.is_ok() {
-                return nginx;
-            }
             if let Ok(Some(status)) = nginx.child.try_wait() {
-                panic!("nginx exited ({status}): {}", nginx.error_log());
+                let log = nginx.error_log();
+                if log.contains("Address already in use") {
+                    return Started::PortTaken;
+                }
+                panic!("nginx exited ({status}): {log}");
+            }
+            // Another process on the port would accept too: the pid file says nginx bound it.
+            if nginx.pid_file_is_ours() && TcpStream::connect(addr).await.is_ok() {
+                return Started::Ready(Box::new(nginx));
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
@@ -152,6 +180,14 @@ impl Nginx {
             "nginx does not accept on {addr} after 5 s: {}",
             nginx.error_log()
         );
+    }
+
+    /// Whether nginx's pid file holds our child's pid.
+    fn pid_file_is_ours(&self) -> bool {
+        let pid = std::fs::read_to_string(self.dir.path().join("nginx.pid")).unwrap_or_default();
+        self.child
+            .id()
+            .is_some_and(|ours| pid.trim() == ours.to_string())
     }
 
     /// `http://addr{path}`.
@@ -166,12 +202,7 @@ impl Nginx {
 }
 
 /// The whole nginx.conf: one process in the foreground, every path in `dir`, the README's
-/// blocks with the test's ports.
-pub fn config(dir: &std::path::Path, port: u16, sidecar: &str, backend: SocketAddr) -> String {
-    config_with(SERVER_BLOCK, dir, port, sidecar, backend)
-}
-
-/// As [`config`], with `server_block` in place of the README's.
+/// `http` lines with the test's ports, and `server_block`.
 pub fn config_with(
     server_block: &str,
     dir: &std::path::Path,

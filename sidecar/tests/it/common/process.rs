@@ -1,8 +1,6 @@
 //! The `bearer-guard` binary as a child process: started with chosen variables and nothing
 //! else from the test's environment, read until it prints `listening on`, its stderr kept for
 //! the test, killed when dropped.
-#![allow(dead_code)]
-#![allow(unreachable_pub)]
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -25,6 +23,9 @@ pub struct SidecarProcess {
     pub child: Child,
     /// `127.0.0.1:port`.
     pub addr: String,
+    /// The admin listener's `127.0.0.1:port`, when `GUARD_ADMIN_LISTEN` is set (read from its
+    /// `admin listener at` line, so `127.0.0.1:0` works and no port is guessed).
+    pub admin: Option<String>,
     /// Lines it wrote to stderr so far.
     pub stderr: Arc<Mutex<Vec<String>>>,
     /// The rules file it was started with by [`SidecarProcess::with_rules`] (removed on drop).
@@ -61,8 +62,13 @@ impl SidecarProcess {
         }
         let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
         let mut lines = BufReader::new(stdout).lines();
+        let mut admin = None;
         let read = async {
             while let Ok(Some(line)) = lines.next_line().await {
+                // Printed before `listening on` when GUARD_ADMIN_LISTEN is set.
+                if let Some(rest) = line.split("admin listener at http://").nth(1) {
+                    admin = rest.split_whitespace().next().map(str::to_owned);
+                }
                 if let Some(rest) = line.split("listening on ").nth(1) {
                     return Some(rest.trim().to_owned());
                 }
@@ -83,6 +89,7 @@ impl SidecarProcess {
         SidecarProcess {
             child,
             addr,
+            admin,
             stderr,
             rules: None,
         }
