@@ -10,82 +10,46 @@ use std::time::{Duration, Instant};
 
 use bearer_guard_mock::{Endpoint, Fault};
 use common::client_support::{issuer, token_over_http};
-use common::demo_process::{demo_exit, start, start_with_admin};
+use common::demo_process::{
+    DEMO_ADMIN_TOKEN, DemoPair, demo_exit, post_revoke, start, start_pair_with_admin, whoami,
+};
 use common::redis_server::RedisServer;
 use common::shared_support::SECRET;
 use http::StatusCode;
-
-const ADMIN_TOKEN: &str = "demo-admin-token-0123456789";
-
-async fn whoami(base: &str, token: &str) -> StatusCode {
-    common::client()
-        .get(format!("{base}/whoami"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .status()
-}
 
 #[tokio::test]
 async fn two_demo_processes_share_verdicts_and_revocations() {
     let redis = RedisServer::start();
     let issuer = issuer().await;
-    let url = redis.url();
-    let vars = [
-        ("GUARD_VERIFY_URL", issuer.verify_url()),
-        ("GUARD_REDIS_URL", url.as_str()),
-        ("GUARD_CACHE_SECRET", SECRET),
-        ("GUARD_ADMIN_LISTEN", "127.0.0.1:0"),
-        ("GUARD_ADMIN_TOKEN", ADMIN_TOKEN),
-    ];
-    let (_one, api_one, admin_one) = start_with_admin(&vars).await;
-    let (_two, api_two, _) = start_with_admin(&vars).await;
-    let admin_one = admin_one.unwrap_or_else(|| panic!("no admin listener line"));
+    let DemoPair {
+        api_one,
+        admin_one,
+        api_two,
+        ..
+    } = &start_pair_with_admin(("GUARD_VERIFY_URL", issuer.verify_url()), &redis.url()).await;
     let token = token_over_http(&issuer).await;
     issuer.reset_calls();
-    assert_eq!(whoami(&api_one, &token).await, StatusCode::OK);
+    assert_eq!(whoami(api_one, &token).await, StatusCode::OK);
     assert_eq!(issuer.calls(Endpoint::Verify), 1);
-    assert_eq!(whoami(&api_two, &token).await, StatusCode::OK);
+    assert_eq!(whoami(api_two, &token).await, StatusCode::OK);
     assert_eq!(
         issuer.calls(Endpoint::Verify),
         1,
         "the second process read it from Redis"
     );
     // The API listener has no admin routes.
-    let on_api = common::client()
-        .post(format!("{api_one}/revoke"))
-        .bearer_auth(ADMIN_TOKEN)
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(on_api.status(), StatusCode::NOT_FOUND);
-    let wrong = common::client()
-        .post(format!("{admin_one}/revoke"))
-        .bearer_auth("not-the-admin-token-000")
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(whoami(&api_two, &token).await, StatusCode::OK);
-    let revoked = common::client()
-        .post(format!("{admin_one}/revoke"))
-        .bearer_auth(ADMIN_TOKEN)
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    assert_eq!(post_revoke(api_one, DEMO_ADMIN_TOKEN, &token).await, StatusCode::NOT_FOUND);
+    assert_eq!(post_revoke(admin_one, "not-the-admin-token-000", &token).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(whoami(api_two, &token).await, StatusCode::OK);
+    assert_eq!(post_revoke(admin_one, DEMO_ADMIN_TOKEN, &token).await, StatusCode::NO_CONTENT);
     assert!(
         eventually(Duration::from_secs(1), async || {
-            whoami(&api_two, &token).await == StatusCode::UNAUTHORIZED
+            whoami(api_two, &token).await == StatusCode::UNAUTHORIZED
         })
         .await,
         "not refused by the other process within 1 s"
     );
-    assert_eq!(whoami(&api_one, &token).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(whoami(api_one, &token).await, StatusCode::UNAUTHORIZED);
     assert!(issuer.is_valid(&token), "the issuer still calls it valid");
 }
 
@@ -124,6 +88,12 @@ fn signal(child: &tokio::process::Child, signal: &str) {
         .status()
         .unwrap_or_else(|e| panic!("kill {signal}: {e}"));
     assert!(status.success(), "kill {signal} {pid} failed");
+}
+
+/// Sends SIGKILL to `child` and waits for it to exit (at most 5 s).
+async fn kill_and_reap(child: &mut tokio::process::Child) {
+    child.start_kill().unwrap_or_else(|e| panic!("SIGKILL: {e}"));
+    let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
 }
 
 /// The holder takes the lock and hangs at the issuer, then ends as `end` says; the waiter's
@@ -179,10 +149,7 @@ async fn waiter_after_the_holder(end: HolderEnd) {
     assert_eq!(locks.len(), 1, "the holder's lock: {locks:?}");
     match end {
         HolderEnd::Killed => {
-            holder
-                .start_kill()
-                .unwrap_or_else(|e| panic!("SIGKILL: {e}"));
-            let _ = tokio::time::timeout(Duration::from_secs(5), holder.wait()).await;
+            kill_and_reap(&mut holder).await;
         }
         HolderEnd::Stopped => signal(&holder, "-STOP"),
     }
@@ -193,10 +160,7 @@ async fn waiter_after_the_holder(end: HolderEnd) {
     let took = started.elapsed();
     if matches!(end, HolderEnd::Stopped) {
         // SIGKILL ends a stopped process too.
-        holder
-            .start_kill()
-            .unwrap_or_else(|e| panic!("SIGKILL: {e}"));
-        let _ = tokio::time::timeout(Duration::from_secs(5), holder.wait()).await;
+        kill_and_reap(&mut holder).await;
     }
     assert_eq!(status, StatusCode::OK);
     eprintln!(

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
+use http::StatusCode;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::OnceCell;
@@ -160,4 +161,65 @@ pub async fn start(vars: &[(&str, &str)], want_curl: bool) -> (Child, String, Ve
 pub async fn start_with_admin(vars: &[(&str, &str)]) -> (Child, String, Option<String>) {
     let (child, printed) = launch(vars, false).await;
     (child, printed.addr, printed.admin)
+}
+
+/// The admin token the two-process demo tests start their demos with.
+pub const DEMO_ADMIN_TOKEN: &str = "demo-admin-token-0123456789";
+
+/// Two demo processes sharing one Redis, each with an admin listener (killed on drop).
+pub struct DemoPair {
+    /// The first process (kept so that it is killed when the pair is dropped).
+    pub _one: Child,
+    /// The first process's API address.
+    pub api_one: String,
+    /// The first process's admin address.
+    pub admin_one: String,
+    /// The second process (kept so that it is killed when the pair is dropped).
+    pub _two: Child,
+    /// The second process's API address.
+    pub api_two: String,
+}
+
+/// Starts two demos with the verifier setting `verifier` (`(name, value)`), the Redis at
+/// `redis_url`, the shared test secret and an admin listener with [`DEMO_ADMIN_TOKEN`].
+pub async fn start_pair_with_admin(verifier: (&str, &str), redis_url: &str) -> DemoPair {
+    let vars = [
+        verifier,
+        ("GUARD_REDIS_URL", redis_url),
+        ("GUARD_CACHE_SECRET", super::shared_support::SECRET),
+        ("GUARD_ADMIN_LISTEN", "127.0.0.1:0"),
+        ("GUARD_ADMIN_TOKEN", DEMO_ADMIN_TOKEN),
+    ];
+    let (one, api_one, admin_one) = start_with_admin(&vars).await;
+    let (two, api_two, _) = start_with_admin(&vars).await;
+    DemoPair {
+        _one: one,
+        api_one,
+        admin_one: admin_one.unwrap_or_else(|| panic!("no admin listener line")),
+        _two: two,
+        api_two,
+    }
+}
+
+/// `GET {base}/whoami` with `token`: the status.
+pub async fn whoami(base: &str, token: &str) -> StatusCode {
+    super::client()
+        .get(format!("{base}/whoami"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .status()
+}
+
+/// `POST {base}/revoke` of `token` with the admin bearer `admin_token`: the status.
+pub async fn post_revoke(base: &str, admin_token: &str, token: &str) -> StatusCode {
+    super::client()
+        .post(format!("{base}/revoke"))
+        .bearer_auth(admin_token)
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .status()
 }
