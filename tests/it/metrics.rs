@@ -284,31 +284,52 @@ async fn handles_bind_to_the_recorder_installed_when_the_guard_is_built() {
     assert_eq!(get(&m, &requests("allowed")), 1.0);
 }
 
-#[tokio::test]
-async fn jwks_fetches_are_counted_and_readiness_follows_the_first_load() {
+/// A key `k1` and a JWKS server that serves it, stopped (down at start).
+async fn a_key_behind_a_jwks_down_at_start() -> (TestKey, JwksServer) {
     let key = TestKey::rsa("k1");
     let server = JwksServer::start(vec![key.jwk()]).await;
-    server.stop().await; // down at start
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let layer = metrics::with_local_recorder(&recorder, || {
-        let verifier = JwtVerifier::builder()
-            .jwks_url(server.jwks_url())
-            .unknown_kid_cooldown(Duration::from_millis(100))
-            .build()
-            .unwrap();
-        BearerGuardLayer::new(verifier)
-    });
-    let ok = "bearer_guard_jwks_fetches_total{result=\"ok\"}";
+    server.stop().await;
+    (key, server)
+}
+
+/// A JWT verifier of `server`'s JWKS with a 100 ms unknown-`kid` cool-down.
+fn jwt_verifier(server: &JwksServer) -> JwtVerifier {
+    JwtVerifier::builder()
+        .jwks_url(server.jwks_url())
+        .unknown_kid_cooldown(Duration::from_millis(100))
+        .build()
+        .unwrap()
+}
+
+/// Whether at least one failed JWKS fetch is counted (summed over snapshots) within [`WAIT`].
+async fn a_failed_fetch_is_counted(snapshotter: &Snapshotter) -> bool {
     let error = "bearer_guard_jwks_fetches_total{result=\"error\"}";
     let mut errors = 0.0;
+    eventually(WAIT, || {
+        errors += get(&read(snapshotter), error).max(0.0);
+        let seen = errors;
+        async move { seen >= 1.0 }
+    })
+    .await
+}
+
+/// `GET /me` answering "ok" behind `layer`.
+fn me_behind(layer: BearerGuardLayer) -> Router {
+    Router::new()
+        .route("/me", axum::routing::get(|| async { "ok" }))
+        .layer(layer)
+}
+
+#[tokio::test]
+async fn jwks_fetches_are_counted_and_readiness_follows_the_first_load() {
+    let (key, server) = a_key_behind_a_jwks_down_at_start().await;
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let layer =
+        metrics::with_local_recorder(&recorder, || BearerGuardLayer::new(jwt_verifier(&server)));
+    let ok = "bearer_guard_jwks_fetches_total{result=\"ok\"}";
     assert!(
-        eventually(WAIT, || {
-            errors += get(&read(&snapshotter), error).max(0.0);
-            let seen = errors;
-            async move { seen >= 1.0 }
-        })
-        .await,
+        a_failed_fetch_is_counted(&snapshotter).await,
         "no failed fetch counted"
     );
     assert!(!layer.is_ready());
@@ -324,9 +345,7 @@ async fn jwks_fetches_are_counted_and_readiness_follows_the_first_load() {
     let m = read(&snapshotter);
     assert_eq!(get(&m, ok), 1.0);
     // A token signed with the loaded key now passes, verified by `jwt`.
-    let app = Router::new()
-        .route("/me", axum::routing::get(|| async { "ok" }))
-        .layer(layer.clone());
+    let app = me_behind(layer.clone());
     let token = key.fresh_token();
     assert_eq!(status(&app, &token).await, 200);
     let m = read(&snapshotter);
@@ -343,14 +362,9 @@ async fn jwks_fetches_are_counted_and_readiness_follows_the_first_load() {
     tokio::time::sleep(Duration::from_millis(150)).await; // past the cool-down
     let stranger = TestKey::rsa("unknown-kid").fresh_token();
     let _ = status(&app, &stranger).await; // an unknown `kid`: one refetch, which fails
-    let mut errors = 0.0;
     assert!(
-        eventually(WAIT, || {
-            errors += get(&read(&snapshotter), error).max(0.0);
-            let seen = errors;
-            async move { seen >= 1.0 }
-        })
-        .await
+        a_failed_fetch_is_counted(&snapshotter).await,
+        "the failed refetch was not counted"
     );
     assert!(layer.is_ready());
 }
@@ -456,17 +470,11 @@ async fn the_hook_sees_one_decision_per_request_and_the_subject_only_when_asked(
 
 #[tokio::test]
 async fn auto_is_ready_once_its_jwks_loads_and_is_labelled_auto() {
-    let key = TestKey::rsa("k1");
-    let server = JwksServer::start(vec![key.jwk()]).await;
-    server.stop().await;
+    let (key, server) = a_key_behind_a_jwks_down_at_start().await;
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let layer = metrics::with_local_recorder(&recorder, || {
-        let jwt = JwtVerifier::builder()
-            .jwks_url(server.jwks_url())
-            .unknown_kid_cooldown(Duration::from_millis(100))
-            .build()
-            .unwrap();
+        let jwt = jwt_verifier(&server);
         let remote = ScriptedVerifier::new();
         remote.set("opaque", Answer::valid(&["read"]));
         BearerGuardLayer::new(bearer_guard::AutoVerifier::new(jwt, remote))
@@ -477,9 +485,7 @@ async fn auto_is_ready_once_its_jwks_loads_and_is_labelled_auto() {
         .await
         .expect("auto did not become ready after the JWKS came up");
     assert!(layer.is_ready());
-    let app = Router::new()
-        .route("/me", axum::routing::get(|| async { "ok" }))
-        .layer(layer);
+    let app = me_behind(layer);
     assert_eq!(status(&app, "opaque").await, 200);
     assert_eq!(status(&app, &key.fresh_token()).await, 200);
     let m = read(&snapshotter);
