@@ -39,19 +39,61 @@ async fn verified(
     redis: &RedisServer,
     guard: &SharedGuard,
 ) -> (String, String) {
-    let before = redis.keys("bearer-guard:v1:e:*");
-    let t = token(issuer, "Users:victim");
-    assert_eq!(guard.status(&t).await, StatusCode::OK);
-    let entry = new_key(redis, "bearer-guard:v1:e:*", &before);
+    let (t, entry) = verified_entry(issuer, redis, guard).await;
     (t, entry.replace(":v1:e:", ":v1:d:"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_deny_key_holding_garbage_a_truncated_or_another_tokens_marker_refuses_the_token() {
+/// A verified token and its entry key.
+async fn verified_entry(
+    issuer: &MockIssuer,
+    redis: &RedisServer,
+    guard: &SharedGuard,
+) -> (String, String) {
+    let before = redis.keys("bearer-guard:v1:e:*");
+    let t = token(issuer, "Users:victim");
+    assert_eq!(guard.status(&t).await, StatusCode::OK);
+    (t, new_key(redis, "bearer-guard:v1:e:*", &before))
+}
+
+/// A Redis, an issuer and a [`reader`] guard of them, subscribed to revocations.
+async fn subscribed_reader() -> (RedisServer, MockIssuer, SharedGuard) {
     let redis = RedisServer::start();
     let issuer = issuer().await;
     let guard = reader(&issuer, &redis);
     guard.wait_subscribed().await;
+    (redis, issuer, guard)
+}
+
+/// Flushes Redis, slows the issuer's introspection to 600 ms and requests `t`; 250 ms in (after
+/// the read on the miss path, before the store) calls `write` with `deny`. Returns the
+/// issuer's count of verifications of `t` at that moment and the request's status.
+async fn during_the_verification(
+    issuer: &MockIssuer,
+    redis: &RedisServer,
+    guard: &SharedGuard,
+    (t, deny): (&str, &str),
+    write: impl FnOnce(&str),
+) -> (u64, StatusCode) {
+    redis.flush();
+    issuer
+        .set_introspection_fault(Fault::Slow(Duration::from_millis(600)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pending = {
+        let app = guard.app.clone();
+        let t = t.to_owned();
+        tokio::spawn(async move { common::status_of(&app, &t).await })
+    };
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let calls = issuer.token_calls(t);
+    write(deny);
+    let status = pending.await.unwrap_or_else(|e| panic!("{e}"));
+    (calls, status)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deny_key_holding_garbage_a_truncated_or_another_tokens_marker_refuses_the_token() {
+    let (redis, issuer, guard) = subscribed_reader().await;
     // A genuine marker of another token, to truncate and to move.
     let other = token(&issuer, "Users:other");
     assert_eq!(guard.status(&other).await, StatusCode::OK);
@@ -98,26 +140,13 @@ async fn a_deny_key_holding_garbage_a_truncated_or_another_tokens_marker_refuses
 /// unauthenticated marker written while the token is being verified refuses it as well.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_garbage_deny_marker_met_by_the_store_refuses_the_token() {
-    let redis = RedisServer::start();
-    let issuer = issuer().await;
-    let guard = reader(&issuer, &redis);
-    guard.wait_subscribed().await;
+    let (redis, issuer, guard) = subscribed_reader().await;
     let (t, deny) = verified(&issuer, &redis, &guard).await;
-    redis.flush();
-    issuer
-        .set_introspection_fault(Fault::Slow(Duration::from_millis(600)))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let pending = {
-        let app = guard.app.clone();
-        let t = t.clone();
-        tokio::spawn(async move { common::status_of(&app, &t).await })
-    };
     // Written after the read on the miss path, before the store.
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    let calls = issuer.token_calls(&t);
-    redis.set(&deny, &[0x5a; 80], 60_000);
-    let status = pending.await.unwrap_or_else(|e| panic!("{e}"));
+    let (calls, status) = during_the_verification(&issuer, &redis, &guard, (&t, &deny), |deny| {
+        redis.set(deny, &[0x5a; 80], 60_000)
+    })
+    .await;
     assert!(
         calls >= 2,
         "the verification was under way when the marker came"
@@ -132,14 +161,8 @@ async fn a_garbage_deny_marker_met_by_the_store_refuses_the_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_verdict_key_holding_garbage_is_still_a_miss_verified_upstream() {
-    let redis = RedisServer::start();
-    let issuer = issuer().await;
-    let guard = reader(&issuer, &redis);
-    guard.wait_subscribed().await;
-    let before = redis.keys("bearer-guard:v1:e:*");
-    let t = token(&issuer, "Users:victim");
-    assert_eq!(guard.status(&t).await, StatusCode::OK);
-    let entry = new_key(&redis, "bearer-guard:v1:e:*", &before);
+    let (redis, issuer, guard) = subscribed_reader().await;
+    let (t, entry) = verified_entry(&issuer, &redis, &guard).await;
     redis.set(&entry, &[0x5a; 80], 60_000);
     let (calls, rejected) = (issuer.token_calls(&t), guard.shared("rejected"));
     assert_eq!(guard.status(&t).await, StatusCode::OK);
@@ -153,10 +176,7 @@ async fn a_verdict_key_holding_garbage_is_still_a_miss_verified_upstream() {
 /// short local fill that would let it in).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deny_key_of_another_type_refuses_the_token() {
-    let redis = RedisServer::start();
-    let issuer = issuer().await;
-    let guard = reader(&issuer, &redis);
-    guard.wait_subscribed().await;
+    let (redis, issuer, guard) = subscribed_reader().await;
     let hset = |key: &str| {
         let mut conn = redis.connection();
         redis::cmd("HSET")
@@ -180,21 +200,9 @@ async fn a_deny_key_of_another_type_refuses_the_token() {
     // Met by the store script: written while the token is being verified.
     redis.flush();
     let (t, deny) = verified(&issuer, &redis, &guard).await;
-    redis.flush();
-    issuer
-        .set_introspection_fault(Fault::Slow(Duration::from_millis(600)))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
     let rejected = guard.shared("rejected");
-    let pending = {
-        let app = guard.app.clone();
-        let t = t.clone();
-        tokio::spawn(async move { common::status_of(&app, &t).await })
-    };
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    let calls = issuer.token_calls(&t);
-    hset(&deny);
-    let status = pending.await.unwrap_or_else(|e| panic!("{e}"));
+    let (calls, status) =
+        during_the_verification(&issuer, &redis, &guard, (&t, &deny), hset).await;
     assert!(
         calls >= 2,
         "the verification was under way when the hash came"
