@@ -13,6 +13,25 @@ use common::jwt_support::{JwksServer, TestKey, claims, guarded, status};
 use common::jwt_support::{reason, verdict};
 use serde_json::json;
 
+/// `verifier` (by discovery from `server`) answers `token` unavailable, and 503 behind a
+/// guard; the discovery document was fetched, no JWKS (else the test fails with `why`), and
+/// the verifier holds no keys.
+async fn refused_without_a_jwks_fetch(
+    server: &JwksServer,
+    verifier: &JwtVerifier,
+    token: &str,
+    why: &str,
+) {
+    assert_eq!(reason(&verdict(verifier, token).await), "unavailable");
+    assert_eq!(
+        status(&guarded(verifier.clone()), token).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert!(server.discovery_fetches() >= 1);
+    assert_eq!(server.jwks_fetches(), 0, "{why}");
+    assert!(!verifier.keys_loaded());
+}
+
 #[tokio::test]
 async fn discovery_finds_the_jwks_and_adds_the_issuer() {
     let key = TestKey::rsa("k");
@@ -47,17 +66,14 @@ async fn a_discovery_issuer_mismatch_fails_closed() {
         .unknown_kid_cooldown(Duration::from_millis(100))
         .build()
         .unwrap();
-    let app = guarded(verifier.clone());
     let token = key.sign(&claims(json!({"iss": issuer})));
-    assert_eq!(reason(&verdict(&verifier, &token).await), "unavailable");
-    assert_eq!(status(&app, &token).await, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(server.discovery_fetches() >= 1);
-    assert_eq!(
-        server.jwks_fetches(),
-        0,
-        "no key may come from a mismatched document"
-    );
-    assert!(!verifier.keys_loaded());
+    refused_without_a_jwks_fetch(
+        &server,
+        &verifier,
+        &token,
+        "no key may come from a mismatched document",
+    )
+    .await;
 }
 
 /// Keys found by discovery of issuer A validate only tokens whose `iss` is A, even when the
@@ -131,19 +147,13 @@ async fn an_oversized_discovery_document_is_refused() {
             .unwrap()
     };
     let token = key.sign(&claims(json!({"iss": issuer, "aud": "api"})));
-    let verifier = build();
-    assert_eq!(reason(&verdict(&verifier, &token).await), "unavailable");
-    assert_eq!(
-        status(&guarded(verifier.clone()), &token).await,
-        StatusCode::SERVICE_UNAVAILABLE
-    );
-    assert!(server.discovery_fetches() >= 1);
-    assert_eq!(
-        server.jwks_fetches(),
-        0,
-        "an oversized document was followed"
-    );
-    assert!(!verifier.keys_loaded());
+    refused_without_a_jwks_fetch(
+        &server,
+        &build(),
+        &token,
+        "an oversized document was followed",
+    )
+    .await;
 
     server.set_discovery_padding(0);
     assert_eq!(reason(&verdict(&build(), &token).await), "valid");
@@ -169,18 +179,13 @@ async fn a_discovered_plain_http_jwks_uri_off_loopback_is_refused() {
         .audience("api")
         .build()
         .unwrap();
-    assert_eq!(reason(&verdict(&verifier, &token).await), "unavailable");
-    assert_eq!(
-        status(&guarded(verifier.clone()), &token).await,
-        StatusCode::SERVICE_UNAVAILABLE
-    );
-    assert!(server.discovery_fetches() >= 1);
-    assert_eq!(
-        server.jwks_fetches(),
-        0,
-        "a key was fetched from a refused jwks_uri"
-    );
-    assert!(!verifier.keys_loaded());
+    refused_without_a_jwks_fetch(
+        &server,
+        &verifier,
+        &token,
+        "a key was fetched from a refused jwks_uri",
+    )
+    .await;
 
     let opted_in = JwtVerifier::builder()
         .discovery(issuer)

@@ -18,7 +18,7 @@ use bearer_guard::{
     BearerGuardLayer, Bitrix24Verifier, IntrospectionVerifier, JwtVerifier, VerifierKind,
 };
 use bearer_guard_mock::{Bitrix24Token, Fault, MockIssuer};
-use common::jwt_support::{JwksServer, TestKey, status};
+use common::jwt_support::{JwksServer, TestKey, guarded_by, status};
 use common::{Answer, ScriptedVerifier, app, bearer, get_with, send, status_of};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
@@ -313,13 +313,6 @@ async fn a_failed_fetch_is_counted(snapshotter: &Snapshotter) -> bool {
     .await
 }
 
-/// `GET /me` answering "ok" behind `layer`.
-fn me_behind(layer: BearerGuardLayer) -> Router {
-    Router::new()
-        .route("/me", axum::routing::get(|| async { "ok" }))
-        .layer(layer)
-}
-
 #[tokio::test]
 async fn jwks_fetches_are_counted_and_readiness_follows_the_first_load() {
     let (key, server) = a_key_behind_a_jwks_down_at_start().await;
@@ -345,7 +338,7 @@ async fn jwks_fetches_are_counted_and_readiness_follows_the_first_load() {
     let m = read(&snapshotter);
     assert_eq!(get(&m, ok), 1.0);
     // A token signed with the loaded key now passes, verified by `jwt`.
-    let app = me_behind(layer.clone());
+    let app = guarded_by(layer.clone());
     let token = key.fresh_token();
     assert_eq!(status(&app, &token).await, 200);
     let m = read(&snapshotter);
@@ -485,7 +478,7 @@ async fn auto_is_ready_once_its_jwks_loads_and_is_labelled_auto() {
         .await
         .expect("auto did not become ready after the JWKS came up");
     assert!(layer.is_ready());
-    let app = me_behind(layer);
+    let app = guarded_by(layer);
     assert_eq!(status(&app, "opaque").await, 200);
     assert_eq!(status(&app, &key.fresh_token()).await, 200);
     let m = read(&snapshotter);
