@@ -3,11 +3,37 @@
 
 use crate::common;
 
-use bearer_guard_mock::MintOptions;
+use axum::body::Body;
+use bearer_guard_mock::{MintOptions, MockIssuer};
+use bearer_guard_sidecar::Sidecar;
 use common::{header, issuer, request, send_from, sidecar};
-use http::StatusCode;
+use http::{Response, StatusCode};
 
 const LOOPBACK: &str = "127.0.0.1:40000";
+
+/// `GET /auth` (for `/records`, from loopback) with a token `issuer` mints for `subject` and
+/// `scope`.
+async fn auth_minted(
+    sidecar: &Sidecar,
+    issuer: &MockIssuer,
+    subject: &str,
+    scope: &str,
+) -> Response<Body> {
+    let token = issuer
+        .mint(MintOptions::default().subject(subject).scope(scope))
+        .unwrap_or_else(|e| panic!("mint: {e}"));
+    let bearer = format!("Bearer {token}");
+    send_from(
+        sidecar,
+        LOOPBACK,
+        request(
+            "GET",
+            "/auth",
+            &[("x-original-uri", "/records"), ("authorization", &bearer)],
+        ),
+    )
+    .await
+}
 
 #[tokio::test]
 async fn a_subject_with_leading_or_trailing_whitespace_is_left_out() {
@@ -18,44 +44,14 @@ async fn a_subject_with_leading_or_trailing_whitespace_is_left_out() {
     for subject in [
         " admin ", "admin ", " admin", "\tadmin", "admin\t", "Users:7 ",
     ] {
-        let token = issuer
-            .mint(MintOptions::default().subject(subject).scope("read write"))
-            .unwrap_or_else(|e| panic!("mint: {e}"));
-        let bearer = format!("Bearer {token}");
-        let response = send_from(
-            &sidecar,
-            LOOPBACK,
-            request(
-                "GET",
-                "/auth",
-                &[("x-original-uri", "/records"), ("authorization", &bearer)],
-            ),
-        )
-        .await;
+        let response = auth_minted(&sidecar, &issuer, subject, "read write").await;
         assert_eq!(response.status(), StatusCode::OK, "{subject:?}");
         assert_eq!(header(&response, "x-auth-subject"), None, "{subject:?}");
         assert_eq!(header(&response, "x-auth-scopes"), Some("read write"));
         assert_eq!(header(&response, "x-auth-source"), Some("remote"));
     }
     // Inner spaces are part of the subject.
-    let token = issuer
-        .mint(
-            MintOptions::default()
-                .subject("Max Mustermann")
-                .scope(" read  write "),
-        )
-        .unwrap_or_else(|e| panic!("mint: {e}"));
-    let bearer = format!("Bearer {token}");
-    let response = send_from(
-        &sidecar,
-        LOOPBACK,
-        request(
-            "GET",
-            "/auth",
-            &[("x-original-uri", "/records"), ("authorization", &bearer)],
-        ),
-    )
-    .await;
+    let response = auth_minted(&sidecar, &issuer, "Max Mustermann", " read  write ").await;
     assert_eq!(header(&response, "x-auth-subject"), Some("Max Mustermann"));
     assert_eq!(header(&response, "x-auth-scopes"), Some("read write"));
 }
