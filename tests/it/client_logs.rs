@@ -39,21 +39,9 @@ fn neither_the_secret_nor_a_token_reaches_the_logs() {
             .into_iter()
             .map(|endpoint| build(TokenSource::builder(endpoint, PARTNER_ID, PARTNER_SECRET)))
             .collect();
-        for source in &sources {
-            let header = source
-                .bearer_header()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            tokens.push(token_of(&header));
-        }
+        tokens.extend(tokens_of(&sources).await);
         tokio::time::sleep(Duration::from_millis(1_700)).await;
-        for source in &sources {
-            let header = source
-                .bearer_header()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            tokens.push(token_of(&header));
-        }
+        tokens.extend(tokens_of(&sources).await);
 
         // Retries, a refusal, garbage, an issuer that is down.
         issuer
@@ -115,17 +103,11 @@ fn neither_the_secret_nor_a_token_reaches_the_logs() {
         tracing::debug!(?token, ?source, "the application logs its token source");
         tokens.push(token.secret().to_owned());
 
-        let text = log.text();
-        for expected in [
+        let text = log.text_containing(&[
             "fetching an access token",
             "retrying",
             "access token fetch failed",
-        ] {
-            assert!(
-                text.contains(expected),
-                "the logs lack {expected:?}: the test would prove little"
-            );
-        }
+        ]);
         let urlencoded: String =
             form_urlencoded::byte_serialize(PARTNER_SECRET.as_bytes()).collect();
         let json_escaped = serde_json::to_string(PARTNER_SECRET).unwrap_or_default();
@@ -156,4 +138,17 @@ fn neither_the_secret_nor_a_token_reaches_the_logs() {
             );
         }
     });
+}
+
+/// The token each of `sources` gives now (fetched or cached), in order.
+async fn tokens_of(sources: &[TokenSource]) -> Vec<String> {
+    let mut tokens = Vec::with_capacity(sources.len());
+    for source in sources {
+        let header = source
+            .bearer_header()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        tokens.push(token_of(&header));
+    }
+    tokens
 }

@@ -32,6 +32,19 @@ impl Capture {
         String::from_utf8_lossy(&lock(&self.0)).into_owned()
     }
 
+    /// Everything logged so far, after checking that it contains each of `expected` (lines the
+    /// test must have caused, so that a check of what the logs lack proves something).
+    pub fn text_containing(&self, expected: &[&str]) -> String {
+        let text = self.text();
+        for expected in expected {
+            assert!(
+                text.contains(expected),
+                "the logs lack {expected:?}: the test would prove little"
+            );
+        }
+        text
+    }
+
     /// How many logged lines contain `needle`.
     pub fn lines_with(&self, needle: &str) -> usize {
         self.text()
