@@ -63,17 +63,26 @@ pub(crate) async fn fetch_crm_now(
         .await
 }
 
+/// POST verifytoken as `application/x-www-form-urlencoded`: the response.
+pub(crate) async fn verify_form_response(
+    client: &reqwest::Client,
+    issuer: &MockIssuer,
+    token: &str,
+) -> reqwest::Result<reqwest::Response> {
+    client
+        .post(issuer.verify_url())
+        .form(&[("verifytoken", token)])
+        .send()
+        .await
+}
+
 /// POST verifytoken as `application/x-www-form-urlencoded`: (status, raw body).
 pub(crate) async fn verify_form(
     client: &reqwest::Client,
     issuer: &MockIssuer,
     token: &str,
 ) -> reqwest::Result<(StatusCode, Vec<u8>)> {
-    let response = client
-        .post(issuer.verify_url())
-        .form(&[("verifytoken", token)])
-        .send()
-        .await?;
+    let response = verify_form_response(client, issuer, token).await?;
     let status = response.status();
     Ok((status, response.bytes().await?.to_vec()))
 }
@@ -106,6 +115,16 @@ pub(crate) async fn verified(issuer: &MockIssuer, token: &str) -> bool {
     };
     assert_eq!(body["message"], message);
     result
+}
+
+/// A token endpoint's grant: 200, `Cache-Control: no-store`, `token_type` `Bearer`; the JSON
+/// body.
+pub(crate) async fn granted(response: reqwest::Response) -> Value {
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[reqwest::header::CACHE_CONTROL], "no-store");
+    let body = response.json_value().await;
+    assert_eq!(body["token_type"], "Bearer");
+    body
 }
 
 pub(crate) trait JsonValue {

@@ -18,7 +18,7 @@ use crate::common;
 
 use common::{
     JsonValue, assert_refused, fresh_http, http, issuer, jwks, token_over_http, verified,
-    verify_form,
+    verify_form, verify_form_response,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -97,11 +97,7 @@ async fn faults_shape_the_verify_answer() -> TestResult {
     token_over_http(&issuer).await;
 
     issuer.set_fault(Fault::HtmlBody).await?;
-    let response = client
-        .post(issuer.verify_url())
-        .form(&[("verifytoken", &good)])
-        .send()
-        .await?;
+    let response = verify_form_response(&client, &issuer, &good).await?;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(
         response.headers()[CONTENT_TYPE]
@@ -124,11 +120,7 @@ async fn faults_shape_the_verify_answer() -> TestResult {
     assert_eq!(serde_json::from_slice::<Value>(&body)?["result"], json!(1));
 
     issuer.set_fault(Fault::Truncated).await?;
-    let response = client
-        .post(issuer.verify_url())
-        .form(&[("verifytoken", &good)])
-        .send()
-        .await?;
+    let response = verify_form_response(&client, &issuer, &good).await?;
     assert_eq!(response.status(), StatusCode::OK);
     let length = response.headers()[CONTENT_LENGTH]
         .to_str()?
