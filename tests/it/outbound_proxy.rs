@@ -85,6 +85,16 @@ impl Proxy {
         .collect()
     }
 
+    /// Fails the test (listing what it got) if anything reached the proxy.
+    fn assert_unused(&self) {
+        assert_eq!(
+            self.log.count.load(Ordering::SeqCst),
+            0,
+            "{:?}",
+            self.requests()
+        );
+    }
+
     fn requests(&self) -> Vec<String> {
         self.log.requests.lock().unwrap().clone()
     }
@@ -124,12 +134,7 @@ async fn remote_mode_never_sends_the_token_to_a_proxy_from_the_environment() {
         status, 401,
         "the verify call must go to the issuer, not the proxy"
     );
-    assert_eq!(
-        proxy.log.count.load(Ordering::SeqCst),
-        0,
-        "{:?}",
-        proxy.requests()
-    );
+    proxy.assert_unused();
     let _ = demo.kill().await;
 }
 
@@ -148,12 +153,7 @@ async fn jwt_mode_never_fetches_keys_through_a_proxy_from_the_environment() {
     let genuine = issuer_key.sign(&claims(json!({ "scope": "read" })));
     assert_eq!(status_with_token(&addr, "/whoami", &genuine).await, 200);
     assert!(jwks.jwks_fetches() >= 1);
-    assert_eq!(
-        proxy.log.count.load(Ordering::SeqCst),
-        0,
-        "{:?}",
-        proxy.requests()
-    );
+    proxy.assert_unused();
     let _ = demo.kill().await;
 }
 
