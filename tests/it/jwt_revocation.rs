@@ -164,12 +164,7 @@ const JWS_HEADER: &str = "eyJhbGciOiJFUzI1NiJ9";
 #[tokio::test]
 async fn opaque_tokens_with_two_dots_are_each_cached_and_revoked_alone() {
     let verifier = ScriptedVerifier::new();
-    let tokens: Vec<String> = (0..10)
-        .map(|i| format!("v4.local.payload-of-token-{i}-AbCdEfGhIjKlMnOp"))
-        .collect();
-    for token in &tokens {
-        verifier.set(token, Answer::valid(&["read"]));
-    }
+    let tokens = verifier.ten_v4_local_tokens();
     let layer = common::guard(&verifier);
     let app = common::app(layer.clone());
     for _round in 0..3 {

@@ -14,7 +14,7 @@ use common::ecdsa_twin::ecdsa_twin;
 use common::jwt_support::{TestKey, good_claims, verifier_for};
 use common::redis_server::RedisServer;
 use common::shared_support::{SECRET, SharedGuard, shared_guard_verifying};
-use common::{Answer, ScriptedVerifier};
+use common::ScriptedVerifier;
 use http::StatusCode;
 
 /// A replica checking `key`'s tokens, sharing `redis`. A negative TTL of 1 s: what keeps a
@@ -95,12 +95,7 @@ async fn a_jwt_revoked_on_one_replica_is_refused_under_its_twin_on_every_replica
 async fn revoking_one_v4_local_token_leaves_the_others_admitted_on_every_replica() {
     let redis = RedisServer::start();
     let verifier = ScriptedVerifier::new();
-    let tokens: Vec<String> = (0..10)
-        .map(|i| format!("v4.local.payload-of-token-{i}-AbCdEfGhIjKlMnOp"))
-        .collect();
-    for token in &tokens {
-        verifier.set(token, Answer::valid(&["read"]));
-    }
+    let tokens = verifier.ten_v4_local_tokens();
     let replica = || {
         shared_guard_verifying(
             Arc::clone(&verifier),

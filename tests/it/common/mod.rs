@@ -81,6 +81,18 @@ impl ScriptedVerifier {
     pub fn total_calls(&self) -> usize {
         self.total.load(Ordering::SeqCst)
     }
+
+    /// Ten opaque tokens with two dots and a constant prefix (PASETO `v4.local.<payload>`),
+    /// each set valid with the scope `read`.
+    pub fn ten_v4_local_tokens(&self) -> Vec<String> {
+        let tokens: Vec<String> = (0..10)
+            .map(|i| format!("v4.local.payload-of-token-{i}-AbCdEfGhIjKlMnOp"))
+            .collect();
+        for token in &tokens {
+            self.set(token, Answer::valid(&["read"]));
+        }
+        tokens
+    }
 }
 
 /// Polls `check` every 20 ms until it holds or `within` has passed (on tokio's clock, so
