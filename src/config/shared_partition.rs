@@ -26,37 +26,22 @@ pub(super) fn verifier_partition(config: &GuardConfig) -> String {
     };
     let mode = config.mode.map(|m| format!("{m:?}"));
     field("mode", mode.as_deref().map(str::as_bytes));
-    field(
-        "verify_url",
-        config.verify_url.as_deref().map(str::as_bytes),
-    );
-    field("jwks_url", config.jwks_url.as_deref().map(str::as_bytes));
+    field("verify_url", text(&config.verify_url));
+    field("jwks_url", text(&config.jwks_url));
     let public_key = config.jwt_public_key.as_ref().map(|path| {
         std::fs::read(path).unwrap_or_else(|_| path.to_string_lossy().as_bytes().to_vec())
     });
     field("public_key", public_key.as_deref());
-    field(
-        "introspection_url",
-        config.introspection_url.as_deref().map(str::as_bytes),
-    );
-    field(
-        "introspection_client_id",
-        config.introspection_client_id.as_deref().map(str::as_bytes),
-    );
+    field("introspection_url", text(&config.introspection_url));
+    field("introspection_client_id", text(&config.introspection_client_id));
     for issuer in &config.issuers {
         field("issuer", Some(issuer.as_bytes()));
     }
     for audience in &config.audiences {
         field("audience", Some(audience.as_bytes()));
     }
-    field(
-        "bitrix24_portal",
-        config.bitrix24_portal.as_deref().map(str::as_bytes),
-    );
-    field(
-        "bitrix24_app_code",
-        config.bitrix24_app_code.as_deref().map(str::as_bytes),
-    );
+    field("bitrix24_portal", text(&config.bitrix24_portal));
+    field("bitrix24_app_code", text(&config.bitrix24_app_code));
     field(
         "require_at_jwt",
         Some(if config.require_at_jwt { b"1" } else { b"0" }),
@@ -67,6 +52,11 @@ pub(super) fn verifier_partition(config: &GuardConfig) -> String {
         out.push_str(&format!("{byte:02x}"));
     }
     out
+}
+
+/// A text setting's bytes, `None` when unset.
+fn text(value: &Option<String>) -> Option<&[u8]> {
+    value.as_deref().map(str::as_bytes)
 }
 
 #[cfg(test)]
