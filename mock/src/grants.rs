@@ -86,22 +86,9 @@ pub(crate) async fn json_endpoint(
         );
     };
     let text = |name: &str| object.get(name).and_then(Value::as_str);
-    match object.get("grant_type") {
-        Some(Value::String(grant)) if grant == "client_credentials" => {}
-        Some(_) => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                "only client_credentials",
-            );
-        }
-        None => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "grant_type is missing",
-            );
-        }
+    let is_client_credentials = |grant: &Value| grant.as_str() == Some("client_credentials");
+    if let Some(refusal) = grant_type_refusal(object.get("grant_type").map(is_client_credentials)) {
+        return refusal;
     }
     if object.get("scope").is_some_and(|scope| !scope.is_string()) {
         return oauth_error(
@@ -155,22 +142,10 @@ pub(crate) async fn form_endpoint(
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
     };
-    match field("grant_type") {
-        Some("client_credentials") => {}
-        Some(_) => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                "only client_credentials",
-            );
-        }
-        None => {
-            return oauth_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "grant_type is missing",
-            );
-        }
+    if let Some(refusal) =
+        grant_type_refusal(field("grant_type").map(|grant| grant == "client_credentials"))
+    {
+        return refusal;
     }
     let basic = parts.headers.get(header::AUTHORIZATION);
     let (id, secret) = match (basic, field("client_id"), field("client_secret")) {
@@ -352,4 +327,22 @@ fn text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
         .get(name)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned)
+}
+
+/// The answer to a `grant_type` that is not `client_credentials` (`Some(false)`) or missing
+/// (`None`); `None` for `client_credentials`.
+fn grant_type_refusal(is_client_credentials: Option<bool>) -> Option<Response> {
+    match is_client_credentials {
+        Some(true) => None,
+        Some(false) => Some(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "only client_credentials",
+        )),
+        None => Some(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "grant_type is missing",
+        )),
+    }
 }
