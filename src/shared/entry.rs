@@ -289,13 +289,18 @@ mod tests {
             .build()
     }
 
+    /// A valid entry of [`principal`] until `until_ms`.
+    fn valid_until(until_ms: u64) -> Entry {
+        Entry {
+            verdict: SharedVerdict::Valid(principal()),
+            until_ms,
+        }
+    }
+
     #[test]
     fn a_valid_entry_round_trips_with_every_field() {
         let keys = keys();
-        let entry = Entry {
-            verdict: SharedVerdict::Valid(principal()),
-            until_ms: 123_456,
-        };
+        let entry = valid_until(123_456);
         let value = encode(&keys, "k", &entry);
         let back =
             decode(&keys, "k", &value, VerifierKind::Remote).unwrap_or_else(|e| panic!("{e:?}"));
@@ -321,10 +326,7 @@ mod tests {
         let value = encode(
             &keys(),
             "k",
-            &Entry {
-                verdict: SharedVerdict::Valid(principal()),
-                until_ms: 0x0102,
-            },
+            &valid_until(0x0102),
         );
         let claims = br#"{"n":[1,2],"sub":"Users:7","tenant":"acme"}"#;
         let mut expected = vec![1u8, 1, 0, 0, 0, 0, 0, 0, 1, 2];
@@ -412,10 +414,7 @@ mod tests {
     #[test]
     fn altered_truncated_moved_forged_or_other_versions_are_rejected() {
         let keys = keys();
-        let entry = Entry {
-            verdict: SharedVerdict::Valid(principal()),
-            until_ms: 1,
-        };
+        let entry = valid_until(1);
         let value = encode(&keys, "k", &entry);
         let decode = |key: &str, value: &[u8]| {
             decode(&keys, key, value, VerifierKind::Remote)
