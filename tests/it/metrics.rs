@@ -52,15 +52,20 @@ fn app_under(recorder: &DebuggingRecorder, verifier: &Arc<ScriptedVerifier>) -> 
     })
 }
 
+/// A fresh debugging recorder, its snapshotter and a scripted verifier with no answers yet.
+fn recorder_and_verifier() -> (DebuggingRecorder, Snapshotter, Arc<ScriptedVerifier>) {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    (recorder, snapshotter, ScriptedVerifier::new())
+}
+
 fn requests(outcome: &str) -> String {
     format!("bearer_guard_requests_total{{outcome=\"{outcome}\"}}")
 }
 
 #[tokio::test]
 async fn a_known_sequence_gives_exact_counter_deltas() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let verifier = ScriptedVerifier::new();
+    let (recorder, snapshotter, verifier) = recorder_and_verifier();
     verifier.set("good", Answer::valid(&["read"]));
     verifier.set("bad", Answer::Invalid);
     verifier.set("down", Answer::Unavailable);
@@ -149,9 +154,7 @@ const OUTCOMES: [&str; 6] = [
 /// the guard counted such a request `allowed` first.)
 #[tokio::test]
 async fn a_request_refused_by_a_scope_layer_counts_once_and_the_outcomes_sum_to_the_requests() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let verifier = ScriptedVerifier::new();
+    let (recorder, snapshotter, verifier) = recorder_and_verifier();
     verifier.set("reader", Answer::valid(&["read"]));
     verifier.set("admin", Answer::valid(&["read", "write", "admin"]));
     verifier.set("bad", Answer::Invalid);
@@ -192,9 +195,7 @@ async fn a_request_refused_by_a_scope_layer_counts_once_and_the_outcomes_sum_to_
 #[tokio::test]
 async fn a_let_through_request_dropped_or_failed_is_counted_once_as_allowed() {
     use tower::{Layer, ServiceExt, service_fn};
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let verifier = ScriptedVerifier::new();
+    let (recorder, snapshotter, verifier) = recorder_and_verifier();
     verifier.set("good", Answer::valid(&["read"]));
     let guard =
         metrics::with_local_recorder(&recorder, || BearerGuardLayer::new(Arc::clone(&verifier)));
@@ -221,9 +222,7 @@ async fn a_let_through_request_dropped_or_failed_is_counted_once_as_allowed() {
 
 #[tokio::test]
 async fn twenty_concurrent_requests_for_a_new_token_count_one_verification() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let verifier = ScriptedVerifier::new();
+    let (recorder, snapshotter, verifier) = recorder_and_verifier();
     verifier.set("fresh", Answer::valid(&["read"]));
     verifier.set_delay(Duration::from_millis(300));
     let app = app_under(&recorder, &verifier);
@@ -267,9 +266,7 @@ async fn twenty_concurrent_requests_for_a_new_token_count_one_verification() {
 
 #[tokio::test]
 async fn handles_bind_to_the_recorder_installed_when_the_guard_is_built() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let verifier = ScriptedVerifier::new();
+    let (recorder, snapshotter, verifier) = recorder_and_verifier();
     verifier.set("good", Answer::valid(&["read"]));
     // Built before any recorder: its handles are no-ops for good.
     let early = app(BearerGuardLayer::new(Arc::clone(&verifier)));
