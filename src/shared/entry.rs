@@ -289,10 +289,10 @@ mod tests {
             .build()
     }
 
-    /// A valid entry of [`principal`] until `until_ms`.
-    fn valid_until(until_ms: u64) -> Entry {
+    /// A valid entry of `principal` until `until_ms`.
+    fn valid_until(principal: Principal, until_ms: u64) -> Entry {
         Entry {
-            verdict: SharedVerdict::Valid(principal()),
+            verdict: SharedVerdict::Valid(principal),
             until_ms,
         }
     }
@@ -300,7 +300,7 @@ mod tests {
     #[test]
     fn a_valid_entry_round_trips_with_every_field() {
         let keys = keys();
-        let entry = valid_until(123_456);
+        let entry = valid_until(principal(), 123_456);
         let value = encode(&keys, "k", &entry);
         let back =
             decode(&keys, "k", &value, VerifierKind::Remote).unwrap_or_else(|e| panic!("{e:?}"));
@@ -326,7 +326,7 @@ mod tests {
         let value = encode(
             &keys(),
             "k",
-            &valid_until(0x0102),
+            &valid_until(principal(), 0x0102),
         );
         let claims = br#"{"n":[1,2],"sub":"Users:7","tenant":"acme"}"#;
         let mut expected = vec![1u8, 1, 0, 0, 0, 0, 0, 0, 1, 2];
@@ -349,10 +349,7 @@ mod tests {
         let value = encode(
             &keys,
             "k",
-            &Entry {
-                verdict: SharedVerdict::Valid(p),
-                until_ms: 1,
-            },
+            &valid_until(p, 1),
         );
         let back = decode(&keys, "k", &value, VerifierKind::Jwt);
         let Ok(Entry {
@@ -414,7 +411,7 @@ mod tests {
     #[test]
     fn altered_truncated_moved_forged_or_other_versions_are_rejected() {
         let keys = keys();
-        let entry = valid_until(1);
+        let entry = valid_until(principal(), 1);
         let value = encode(&keys, "k", &entry);
         let decode = |key: &str, value: &[u8]| {
             decode(&keys, key, value, VerifierKind::Remote)
@@ -466,10 +463,7 @@ mod tests {
         let value = encode(
             &keys,
             "k",
-            &Entry {
-                verdict: SharedVerdict::Valid(p),
-                until_ms: 1,
-            },
+            &valid_until(p, 1),
         );
         let same = decode(&keys, "k", &value, VerifierKind::Custom("mine"));
         assert!(

@@ -71,6 +71,15 @@ impl Secrets {
     }
 }
 
+/// A mock issuer that knows the client `CLIENT_ID` with `CLIENT_SECRET`.
+async fn issuer_of_the_client() -> MockIssuer {
+    MockIssuer::builder()
+        .client(CLIENT_ID, CLIENT_SECRET)
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("issuer: {e}"))
+}
+
 /// Sends `token` to `/me` and checks that neither the body nor any header echoes it.
 async fn call(app: &Router, token: &str) -> u16 {
     let response = send(app, get_with("/me", &[&bearer(token)])).await;
@@ -125,11 +134,7 @@ fn no_secret_reaches_the_logs_or_the_answers() {
         secrets.add("Basic credentials", basic.trim_start_matches("Basic "));
         secrets.add("HMAC secret", HMAC_SECRET);
 
-        let issuer = MockIssuer::builder()
-            .client(CLIENT_ID, CLIENT_SECRET)
-            .start()
-            .await
-            .unwrap_or_else(|e| panic!("issuer: {e}"));
+        let issuer = issuer_of_the_client().await;
         secrets.pem("issuer public key", &issuer.public_key_pem());
 
         // A token fetched the crm-now way, with the client secret.
@@ -300,11 +305,7 @@ async fn debug_output_of_every_config_and_token_type_redacts() {
     secrets.token("token", token);
     secrets.add("HMAC secret", HMAC_SECRET);
 
-    let issuer = MockIssuer::builder()
-        .client(CLIENT_ID, CLIENT_SECRET)
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("issuer: {e}"));
+    let issuer = issuer_of_the_client().await;
     secrets.add("client secret", CLIENT_SECRET);
     secrets.pem("issuer public key", &issuer.public_key_pem());
     let source = crm_now_source(&issuer, CLIENT_SECRET);
