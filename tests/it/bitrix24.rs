@@ -9,7 +9,7 @@ use bearer_guard::verify::Bitrix24VerifierBuilder;
 use bearer_guard::{BearerGuardLayer, Bitrix24Verifier};
 use bearer_guard_mock::{Bitrix24Token, Endpoint, Fault, MockIssuer};
 use common::upstream_checks::{
-    assert_unavailable_twice_never_cached, statuses_at_once, unavailable_upstreams,
+    assert_unavailable_twice_never_cached, fault_round, statuses_at_once, unavailable_upstreams,
 };
 use common::{app, bearer, body_text, get_with, send, status_of};
 
@@ -106,17 +106,14 @@ async fn every_failure_mode_is_503_never_cached_and_recovers_without_restart() {
     for fault in faults {
         let token = token(&portal, 7, APP);
         let app = app(guard(&portal));
-        portal
-            .set_bitrix24_fault(fault)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_unavailable_twice_never_cached(&app, &token, fault, || portal.token_calls(&token))
+        let set_fault = async |fault| portal.set_bitrix24_fault(fault).await;
+        fault_round(&app, &token, fault, set_fault, async || {
+            assert_unavailable_twice_never_cached(&app, &token, fault, || {
+                portal.token_calls(&token)
+            })
             .await;
-        portal
-            .set_bitrix24_fault(Fault::None)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(status_of(&app, &token).await, 200, "{fault:?} healed");
+        })
+        .await;
     }
     assert!(
         portal.request_uris().iter().all(|uri| !uri.contains('?')),

@@ -10,7 +10,7 @@ use bearer_guard::verify::IntrospectionVerifierBuilder;
 use bearer_guard::{BearerGuardLayer, IntrospectionVerifier};
 use bearer_guard_mock::{Endpoint, Fault, MockIssuer};
 use common::upstream_checks::{
-    assert_unavailable_twice_never_cached, statuses_at_once, unavailable_upstreams,
+    assert_unavailable_twice_never_cached, fault_round, statuses_at_once, unavailable_upstreams,
 };
 use common::{app, bearer, body_text, get_with, send, status_of};
 use serde_json::{Map, Value, json};
@@ -217,17 +217,14 @@ async fn every_failure_mode_is_503_never_cached_and_recovers_without_restart() {
         let token = format!("tok-{fault:?}").replace(['(', ')', ' ', '{', '}', ':', ','], "_");
         register(&issuer, &token, json!({"sub": "u", "scope": "read"}));
         let app = app(guard(&issuer));
-        issuer
-            .set_introspection_fault(fault)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_unavailable_twice_never_cached(&app, &token, fault, || issuer.token_calls(&token))
+        let set_fault = async |fault| issuer.set_introspection_fault(fault).await;
+        fault_round(&app, &token, fault, set_fault, async || {
+            assert_unavailable_twice_never_cached(&app, &token, fault, || {
+                issuer.token_calls(&token)
+            })
             .await;
-        issuer
-            .set_introspection_fault(Fault::None)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(status_of(&app, &token).await, 200, "{fault:?} healed");
+        })
+        .await;
     }
 }
 

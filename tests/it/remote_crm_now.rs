@@ -11,7 +11,7 @@ use bearer_guard::{BearerGuardLayer, RemoteVerifier};
 use bearer_guard_mock::{Endpoint, Fault, MintOptions, MockIssuer};
 use common::client_support::fetch_crm_now;
 use common::upstream_checks::{
-    MALFORMED_ANSWERS, assert_unavailable_twice_never_cached, statuses_at_once,
+    MALFORMED_ANSWERS, assert_unavailable_twice_never_cached, fault_round, statuses_at_once,
 };
 use common::{app, bearer, body_text, get_with, send, status_of};
 
@@ -179,23 +179,18 @@ async fn every_malformed_answer_is_503_never_200() {
         // A fresh guard (and cache) per fault; the token is one the issuer really made.
         let token = mint(&issuer, "read");
         let app = app(BearerGuardLayer::new(remote(&issuer)));
-        issuer
-            .set_fault(fault)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        issuer.reset_calls();
-        assert_unavailable_twice_never_cached(&app, &token, fault, || {
-            issuer.calls(Endpoint::Verify)
+        let set_fault = async |fault| issuer.set_fault(fault).await;
+        fault_round(&app, &token, fault, set_fault, async || {
+            issuer.reset_calls();
+            assert_unavailable_twice_never_cached(&app, &token, fault, || {
+                issuer.calls(Endpoint::Verify)
+            })
+            .await;
+            // Also for a token the issuer never made.
+            let response = send(&app, get_with("/me", &[&bearer("forged")])).await;
+            assert_eq!(response.status(), 503, "{fault:?} (forged)");
         })
         .await;
-        // Also for a token the issuer never made.
-        let response = send(&app, get_with("/me", &[&bearer("forged")])).await;
-        assert_eq!(response.status(), 503, "{fault:?} (forged)");
-        issuer
-            .set_fault(Fault::None)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(status_of(&app, &token).await, 200, "{fault:?} healed");
     }
 }
 

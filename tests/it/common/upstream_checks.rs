@@ -1,6 +1,6 @@
 //! Checks shared by the tests of the verifiers that ask an upstream (crm-now remote, RFC 7662
 //! introspection, Bitrix24) through the real guard: requests sent at once, and the "503, echoes
-//! nothing, never cached" round against a faulty upstream.
+//! nothing, never cached" round against a faulty upstream, and its recovery.
 
 use std::time::Duration;
 
@@ -63,4 +63,22 @@ pub async fn assert_unavailable_twice_never_cached(
         let expected = if fault == Fault::Down { 0 } else { attempt };
         assert_eq!(upstream_calls(), expected, "{fault:?} attempt {attempt}");
     }
+}
+
+/// One round against a faulty upstream: `set_fault(fault)`, the checks of `while_faulty`, then
+/// `set_fault(Fault::None)` and `GET /me` with `token` is 200 again (recovered without a
+/// restart: nothing of the fault was cached).
+pub async fn fault_round(
+    app: &Router,
+    token: &str,
+    fault: Fault,
+    set_fault: impl AsyncFn(Fault) -> std::io::Result<()>,
+    while_faulty: impl AsyncFnOnce(),
+) {
+    set_fault(fault).await.unwrap_or_else(|e| panic!("{e}"));
+    while_faulty().await;
+    set_fault(Fault::None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status_of(app, token).await, 200, "{fault:?} healed");
 }
