@@ -72,14 +72,7 @@ async fn a_known_sequence_gives_exact_counter_deltas() {
     let app = app_under(&recorder, &verifier);
     // Every handle exists (at 0) as soon as the guard is built.
     let at_build = read(&snapshotter);
-    for outcome in [
-        "allowed",
-        "missing_token",
-        "invalid_request",
-        "invalid_token",
-        "insufficient_scope",
-        "unavailable",
-    ] {
+    for outcome in OUTCOMES {
         assert_eq!(get(&at_build, &requests(outcome)), 0.0, "{outcome}");
     }
 
@@ -103,7 +96,7 @@ async fn a_known_sequence_gives_exact_counter_deltas() {
     assert_eq!(get(&m, &requests("invalid_token")), 2.0);
     assert_eq!(get(&m, &requests("insufficient_scope")), 1.0);
     assert_eq!(get(&m, &requests("unavailable")), 1.0);
-    let sum: f64 = OUTCOMES.iter().map(|o| get(&m, &requests(o))).sum();
+    let sum = outcome_sum(&m);
     assert_eq!(sum, 8.0, "one outcome per request");
     let lookups = "bearer_guard_cache_lookups_total";
     assert_eq!(
@@ -148,6 +141,11 @@ const OUTCOMES: [&str; 6] = [
     "unavailable",
 ];
 
+/// The `bearer_guard_requests_total` counts of every outcome in `m`, summed.
+fn outcome_sum(m: &BTreeMap<String, f64>) -> f64 {
+    OUTCOMES.iter().map(|o| get(m, &requests(o))).sum()
+}
+
 /// One outcome per request: a request the guard lets through and a scope layer refuses — on
 /// the miss path and on the cache-hit path — counts once, as `insufficient_scope`, never also
 /// as `allowed`; so the sum over outcomes is the number of guarded requests. (Until issue 21
@@ -186,7 +184,7 @@ async fn a_request_refused_by_a_scope_layer_counts_once_and_the_outcomes_sum_to_
     assert_eq!(get(&m, &requests("allowed")), 5.0, "{m:#?}");
     assert_eq!(get(&m, &requests("missing_token")), 1.0);
     assert_eq!(get(&m, &requests("invalid_token")), 1.0);
-    let sum: f64 = OUTCOMES.iter().map(|o| get(&m, &requests(o))).sum();
+    let sum = outcome_sum(&m);
     assert_eq!(sum, sent, "one outcome per request: {m:#?}");
 }
 
@@ -216,7 +214,7 @@ async fn a_let_through_request_dropped_or_failed_is_counted_once_as_allowed() {
     assert!(failed.is_err());
     let m = read(&snapshotter);
     assert_eq!(get(&m, &requests("allowed")), 3.0, "{m:#?}");
-    let sum: f64 = OUTCOMES.iter().map(|o| get(&m, &requests(o))).sum();
+    let sum = outcome_sum(&m);
     assert_eq!(sum, 3.0, "one outcome per request: {m:#?}");
 }
 
