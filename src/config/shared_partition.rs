@@ -33,7 +33,10 @@ pub(super) fn verifier_partition(config: &GuardConfig) -> String {
     });
     field("public_key", public_key.as_deref());
     field("introspection_url", text(&config.introspection_url));
-    field("introspection_client_id", text(&config.introspection_client_id));
+    field(
+        "introspection_client_id",
+        text(&config.introspection_client_id),
+    );
     for issuer in &config.issuers {
         field("issuer", Some(issuer.as_bytes()));
     }

@@ -323,11 +323,7 @@ mod tests {
     /// keeping its claims as JSON text writes the bytes the claims map wrote).
     #[test]
     fn a_valid_entry_has_the_documented_layout() {
-        let value = encode(
-            &keys(),
-            "k",
-            &valid_until(principal(), 0x0102),
-        );
+        let value = encode(&keys(), "k", &valid_until(principal(), 0x0102));
         let claims = br#"{"n":[1,2],"sub":"Users:7","tenant":"acme"}"#;
         let mut expected = vec![1u8, 1, 0, 0, 0, 0, 0, 0, 1, 2];
         expected.push(2); // jwt
@@ -346,11 +342,7 @@ mod tests {
         let text = r#"{ "sub": "Users:7",  "tenant": "acme" }"#;
         let p = Principal::from_claims_json(VerifierKind::Jwt, text.to_owned())
             .unwrap_or_else(|e| panic!("{e}"));
-        let value = encode(
-            &keys,
-            "k",
-            &valid_until(p, 1),
-        );
+        let value = encode(&keys, "k", &valid_until(p, 1));
         let back = decode(&keys, "k", &value, VerifierKind::Jwt);
         let Ok(Entry {
             verdict: SharedVerdict::Valid(p),
@@ -460,11 +452,7 @@ mod tests {
         let p = Principal::builder(VerifierKind::Custom("mine"))
             .subject("x")
             .build();
-        let value = encode(
-            &keys,
-            "k",
-            &valid_until(p, 1),
-        );
+        let value = encode(&keys, "k", &valid_until(p, 1));
         let same = decode(&keys, "k", &value, VerifierKind::Custom("mine"));
         assert!(
             matches!(same.map(|e| e.verdict), Ok(SharedVerdict::Valid(p)) if p.source() == VerifierKind::Custom("mine"))

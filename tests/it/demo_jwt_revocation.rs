@@ -9,7 +9,9 @@ use common::eventually;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::demo_process::{DEMO_ADMIN_TOKEN, DemoPair, post_revoke, start_pair_with_admin, whoami};
+use common::demo_process::{
+    DEMO_ADMIN_TOKEN, DemoPair, post_revoke, start_pair_with_admin, whoami,
+};
 use common::ecdsa_twin::ecdsa_twin;
 use common::jwt_support::{TestKey, claims, random_id};
 use common::redis_server::RedisServer;

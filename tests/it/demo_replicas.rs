@@ -38,10 +38,19 @@ async fn two_demo_processes_share_verdicts_and_revocations() {
         "the second process read it from Redis"
     );
     // The API listener has no admin routes.
-    assert_eq!(post_revoke(api_one, DEMO_ADMIN_TOKEN, &token).await, StatusCode::NOT_FOUND);
-    assert_eq!(post_revoke(admin_one, "not-the-admin-token-000", &token).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        post_revoke(api_one, DEMO_ADMIN_TOKEN, &token).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        post_revoke(admin_one, "not-the-admin-token-000", &token).await,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(whoami(api_two, &token).await, StatusCode::OK);
-    assert_eq!(post_revoke(admin_one, DEMO_ADMIN_TOKEN, &token).await, StatusCode::NO_CONTENT);
+    assert_eq!(
+        post_revoke(admin_one, DEMO_ADMIN_TOKEN, &token).await,
+        StatusCode::NO_CONTENT
+    );
     assert!(
         eventually(Duration::from_secs(1), async || {
             whoami(api_two, &token).await == StatusCode::UNAUTHORIZED
@@ -92,7 +101,9 @@ fn signal(child: &tokio::process::Child, signal: &str) {
 
 /// Sends SIGKILL to `child` and waits for it to exit (at most 5 s).
 async fn kill_and_reap(child: &mut tokio::process::Child) {
-    child.start_kill().unwrap_or_else(|e| panic!("SIGKILL: {e}"));
+    child
+        .start_kill()
+        .unwrap_or_else(|e| panic!("SIGKILL: {e}"));
     let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
 }
 

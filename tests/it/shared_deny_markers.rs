@@ -201,8 +201,7 @@ async fn a_deny_key_of_another_type_refuses_the_token() {
     redis.flush();
     let (t, deny) = verified(&issuer, &redis, &guard).await;
     let rejected = guard.shared("rejected");
-    let (calls, status) =
-        during_the_verification(&issuer, &redis, &guard, (&t, &deny), hset).await;
+    let (calls, status) = during_the_verification(&issuer, &redis, &guard, (&t, &deny), hset).await;
     assert!(
         calls >= 2,
         "the verification was under way when the hash came"

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use bearer_guard::RevocationReach;
 use bearer_guard::shared::SharedCache;
+use common::ScriptedVerifier;
 use common::ecdsa_twin::ecdsa_twin;
 use common::jwt_support::{TestKey, good_claims, verifier_for};
 use common::redis_server::RedisServer;
 use common::shared_support::{SECRET, SharedGuard, shared_guard_verifying};
-use common::ScriptedVerifier;
 use http::StatusCode;
 
 /// A replica checking `key`'s tokens, sharing `redis`. A negative TTL of 1 s: what keeps a

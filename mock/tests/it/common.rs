@@ -121,7 +121,10 @@ pub(crate) async fn verified(issuer: &MockIssuer, token: &str) -> bool {
 /// body.
 pub(crate) async fn granted(response: reqwest::Response) -> Value {
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()[reqwest::header::CACHE_CONTROL], "no-store");
+    assert_eq!(
+        response.headers()[reqwest::header::CACHE_CONTROL],
+        "no-store"
+    );
     let body = response.json_value().await;
     assert_eq!(body["token_type"], "Bearer");
     body

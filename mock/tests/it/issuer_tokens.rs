@@ -20,8 +20,7 @@ use crate::common;
 
 use common::{
     ID, JsonValue, SECRET, decode_with, fetch_crm_now, granted, http, issuer, jwks,
-    token_over_http,
-    verified, verify_multipart,
+    token_over_http, verified, verify_multipart,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
