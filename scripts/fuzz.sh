@@ -3,6 +3,8 @@
 # the committed seed corpus, and prints the executions per target.
 #
 #   scripts/fuzz.sh [seconds per target]     (default 60)
+#   scripts/fuzz.sh --build-only             (install cargo-fuzz and build the targets; .ci/run
+#                                             builds them while the tests run)
 #
 # New corpus entries go to fuzz/target/corpus-work/<target>/ (ignored by git); the committed
 # seeds in fuzz/corpus/<target>/ are only read. A crash leaves its input in
@@ -16,7 +18,8 @@ cd "$(dirname "$0")/.."
 
 seconds="${1:-60}"
 case "$seconds" in
-  '' | *[!0-9]*) echo "usage: $0 [seconds per target]" >&2; exit 2 ;;
+  --build-only) ;;
+  '' | *[!0-9]*) echo "usage: $0 [seconds per target | --build-only]" >&2; exit 2 ;;
 esac
 
 # Pinned: a fresh machine gets the same cargo-fuzz every time.
@@ -31,6 +34,9 @@ export RUSTC_BOOTSTRAP=1
 targets=$(cargo fuzz list)
 echo "==> building fuzz targets: $(echo "$targets" | tr '\n' ' ')"
 cargo fuzz build
+if [ "$seconds" = "--build-only" ]; then
+  exit 0
+fi
 
 logs="fuzz/target/logs"
 mkdir -p "$logs"
