@@ -108,8 +108,8 @@ where
         _ => return plain(StatusCode::BAD_REQUEST, "expected one field: token=<token>"),
     };
     match state.guard.revoke(&token).await {
-        Ok(scope) => {
-            tracing::info!(?scope, "bearer-guard admin: token revoked");
+        Ok(reach) => {
+            tracing::info!(?reach, "bearer-guard admin: token revoked");
             let mut response = Response::new(Body::empty());
             *response.status_mut() = StatusCode::NO_CONTENT;
             response
